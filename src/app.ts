@@ -1,0 +1,99 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { accounts as makeAccounts } from './users/accounts.js';
+import { usersRepo } from './users/users-repo.js';
+import { createPasswordHasher } from './users/passwords.js';
+import { authRoutes } from './auth/auth-routes.js';
+import { loadCurrentUser } from './auth/current-user.js';
+import { dashboardRoutes } from './pages/dashboard-routes.js';
+import { healthRoutes } from './pages/health-routes.js';
+import { csrfProtection, csrfTokens, sameOriginOnly } from './http/csrf.js';
+import { errorHandler, notFound } from './http/errors.js';
+import { flashMessages } from './http/flash.js';
+import { formBody } from './http/form-body.js';
+import { type Logger, requestLogging } from './http/logging.js';
+import { createSessions } from './http/session.js';
+import { useViews } from './http/views.js';
+
+const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../static');
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly db: Pick<Database, 'pool'>;
+  readonly logger: Logger;
+  /** All secrets that verify session cookies; the first signs. */
+  readonly sessionSecrets: readonly string[];
+}
+
+export interface App {
+  readonly app: Express;
+  /** Stops timers the app owns (the session prune timer); the database is closed by its owner. */
+  close(): Promise<void>;
+}
+
+// Pages with account data or auth forms must not be kept by browsers or proxies.
+const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  next();
+};
+
+export function createApp({ config, db, logger, sessionSecrets }: AppDeps): App {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('query parser', 'simple');
+  useViews(app, config.env === 'development');
+
+  const accounts = makeAccounts(usersRepo(db.pool), createPasswordHasher(config.bcryptCost));
+  const sessions = createSessions({
+    pool: db.pool,
+    secrets: sessionSecrets,
+    secure: config.isProduction,
+    idleSeconds: 60 * 60,
+    pruneSeconds: config.env === 'test' ? false : 15 * 60,
+  });
+
+  app.use(requestLogging(logger));
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+          formAction: ["'self'"],
+        },
+      },
+      referrerPolicy: { policy: 'same-origin' },
+      xFrameOptions: { action: 'deny' },
+      strictTransportSecurity: config.isProduction ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: true } : false,
+    }),
+  );
+  app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
+  app.use(healthRoutes(db.pool));
+
+  app.use(noStore);
+  app.use(formBody);
+  app.use(sessions.middleware);
+  app.use(sameOriginOnly);
+  app.use(csrfTokens);
+  app.use(csrfProtection);
+  app.use(flashMessages);
+  app.use(loadCurrentUser(accounts));
+
+  app.use(authRoutes(accounts));
+  app.use(dashboardRoutes());
+  app.use(notFound);
+  app.use(errorHandler);
+
+  return { app, close: () => sessions.close() };
+}

@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.pathname.length > 1;
+    } catch {
+      return false;
+    }
+  }, 'must be a postgres:// URL with a database name');
+
+// TRUST_PROXY: a hop count ("1"), "true" (one hop), or names/addresses/CIDRs that
+// express's "trust proxy" understands ("loopback", "10.0.0.0/8, uniquelocal").
+const trustProxy = z
+  .string()
+  .trim()
+  .transform((value): number | string | false => {
+    if (value === '' || value === 'false' || value === '0') return false;
+    if (value === 'true') return 1;
+    if (/^\d+$/.test(value)) return Number(value);
+    return value;
+  })
+  .refine((value) => typeof value !== 'string' || /^[\w.:/, -]+$/.test(value), 'must be a hop count or a list of addresses');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: intIn(0, 65535).default(3000),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  SESSION_SECRET: z.string().optional(),
+  BCRYPT_COST: intIn(4, 31).default(12),
+  TRUST_PROXY: trustProxy.default(false),
+  LOGIN_FAILURES_PER_ACCOUNT: intIn(1, 1_000_000).default(5),
+  LOGIN_FAILURES_PER_IP: intIn(1, 1_000_000).default(100),
+  SIGNUPS_PER_IP: intIn(1, 1_000_000).default(10),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly isProduction: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  /** The first signs session cookies, all verify (rotation). Empty outside production means: generate one in dataDir. */
+  readonly sessionSecrets: readonly string[];
+  readonly bcryptCost: number;
+  readonly trustProxy: number | string | false;
+  readonly loginFailuresPerAccount: number;
+  readonly loginFailuresPerIp: number;
+  readonly signupsPerIp: number;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Builds the configuration from an environment; throws ConfigError with one line naming the key. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // An empty value in .env means "not set", as it does for most twelve-factor tools.
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const result = envSchema.safeParse(given);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const key = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`Invalid configuration: ${key} ${issue?.message ?? 'is invalid'}`);
+  }
+  const e = result.data;
+  const isProduction = e.NODE_ENV === 'production';
+  // Several secrets, comma-separated, rotate the key: new cookies are signed with the first.
+  const sessionSecrets = (e.SESSION_SECRET ?? '')
+    .split(',')
+    .map((secret) => secret.trim())
+    .filter((secret) => secret !== '');
+  if (isProduction && (sessionSecrets.length === 0 || sessionSecrets.some((secret) => secret.length < 32))) {
+    throw new ConfigError('Invalid configuration: SESSION_SECRET must be set to at least 32 characters in production');
+  }
+  if (isProduction && e.BCRYPT_COST < 10) {
+    throw new ConfigError('Invalid configuration: BCRYPT_COST must be at least 10 in production');
+  }
+  return Object.freeze({
+    env: e.NODE_ENV,
+    isProduction,
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    sessionSecrets: Object.freeze(sessionSecrets),
+    bcryptCost: e.BCRYPT_COST,
+    trustProxy: e.TRUST_PROXY,
+    loginFailuresPerAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
+    loginFailuresPerIp: e.LOGIN_FAILURES_PER_IP,
+    signupsPerIp: e.SIGNUPS_PER_IP,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** Reads process.env, after a `.env` file in the working directory if there is one (real env wins). */
+export function loadConfig(envFile = '.env'): Config {
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  return parseConfig(process.env);
+}

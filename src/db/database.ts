@@ -1,0 +1,69 @@
+import pg from 'pg';
+import { startEmbeddedPostgres } from './embedded.js';
+
+/** What repos need: something that runs a parameterised query (the pool, or a client in a transaction). */
+export interface Db {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+}
+
+export interface Database {
+  readonly pool: pg.Pool;
+  readonly embedded: boolean;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A postgres:// URL; without one, an embedded Postgres in dataDir. */
+  readonly url: string | undefined;
+  readonly dataDir: string;
+  readonly poolSize?: number;
+}
+
+// pg returns bigint (int8) as a string; our ids fit in a JS number comfortably.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number.parseInt(value, 10));
+
+export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOptions): Promise<Database> {
+  if (url !== undefined) {
+    const pool = new pg.Pool({ connectionString: url, max: poolSize });
+    pool.on('error', () => {
+      // An idle client lost its connection; the pool replaces it. Without this
+      // listener the error would crash the process.
+    });
+    return { pool, embedded: false, close: () => pool.end() };
+  }
+
+  // The socket server queues every connection onto PGlite's one backend; it
+  // must accept at least as many connections as the pool opens.
+  const embedded = await startEmbeddedPostgres(dataDir, poolSize + 2);
+  const pool = new pg.Pool({
+    host: embedded.socketDir,
+    port: embedded.port,
+    user: 'postgres',
+    database: 'postgres',
+    max: poolSize,
+  });
+  pool.on('error', () => {});
+  return {
+    pool,
+    embedded: true,
+    async close() {
+      await pool.end();
+      await embedded.stop();
+    },
+  };
+}
+
+/** True when the database answers a trivial query within the time limit. */
+export async function isDatabaseUp(db: Db, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([db.query('SELECT 1').then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

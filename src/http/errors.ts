@@ -1,0 +1,83 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+
+/** An error meant for the visitor: its status and message are shown as they are. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad request',
+  403: 'Forbidden',
+  404: 'Page not found',
+  405: 'Method not allowed',
+  413: 'Request too large',
+  415: 'Unsupported form encoding',
+  429: 'Too many attempts',
+  500: 'Something went wrong',
+  503: 'Service unavailable',
+};
+
+// Messages for the errors that body-parser and csrf-sync raise, by their `type`/`code`.
+const LIBRARY_MESSAGES: Record<string, string> = {
+  'entity.too.large': 'The form you sent is too large.',
+  'parameters.too.many': 'The form you sent has too many fields.',
+  'entity.parse.failed': 'The form you sent could not be read.',
+  'encoding.unsupported': 'The form you sent uses an encoding this site does not read.',
+  'charset.unsupported': 'Forms must be sent as UTF-8.',
+  'request.aborted': 'The request was cut short.',
+  EBADCSRFTOKEN: 'This form has expired or was sent from another site. Go back, reload the page and try again.',
+};
+
+export const notFound: RequestHandler = () => {
+  throw new HttpError(404, 'There is no page at this address.');
+};
+
+/** A handler for a known path asked with a method it does not answer. */
+export const methodNotAllowed =
+  (allowed: string[]): RequestHandler =>
+  () => {
+    throw new HttpError(405, 'This page does not answer that kind of request.', { Allow: allowed.join(', ') });
+  };
+
+interface LibraryError {
+  status?: unknown;
+  statusCode?: unknown;
+  type?: unknown;
+  code?: unknown;
+}
+
+function describe(error: unknown): { status: number; message: string; headers: Record<string, string> } {
+  if (error instanceof HttpError) return { status: error.status, message: error.message, headers: error.headers };
+  const e = (typeof error === 'object' && error !== null ? error : {}) as LibraryError;
+  const status = Number(e.status ?? e.statusCode);
+  if (Number.isInteger(status) && status >= 400 && status < 500) {
+    const key = String(e.type ?? e.code ?? '');
+    return { status, message: LIBRARY_MESSAGES[key] ?? 'The request could not be handled.', headers: {} };
+  }
+  return { status: 500, message: 'Something went wrong on our side. Please try again in a moment.', headers: {} };
+}
+
+/** The one error handler: renders every error page; 5xx detail goes to the log, never to the page. */
+export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
+  const { status, message, headers } = describe(error);
+  if (status >= 500) req.log.error({ err: error }, 'request failed');
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  res.status(status).set(headers).set('Cache-Control', 'no-store');
+  res.render('error.njk', { title: TITLES[status] ?? 'Error', status, message }, (renderError, html) => {
+    if (renderError) {
+      req.log.error({ err: renderError }, 'error page failed to render');
+      res.type('text/plain').send(`${status} ${TITLES[status] ?? 'Error'}`);
+      return;
+    }
+    res.send(html);
+  });
+};

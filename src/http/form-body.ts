@@ -1,0 +1,39 @@
+import express, { type RequestHandler } from 'express';
+import { HttpError } from './errors.js';
+
+/** Our forms are small; anything bigger is not one of them. */
+export const FORM_BODY_LIMIT = '16kb';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Refuses a body that is not well-formed: bytes that are not UTF-8, or a
+ * percent-escape that is malformed or decodes to bytes that are not UTF-8.
+ * (The parser would otherwise pass such text on quietly mangled.)
+ */
+function assertWellFormed(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  const bad = () => new HttpError(400, 'The form you sent was not valid UTF-8 text. Reload the page and try again.');
+  if (encoding.toLowerCase() !== 'utf-8') throw bad();
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw bad();
+  }
+  for (const pair of text.split('&')) {
+    for (const part of pair.split('=')) {
+      try {
+        decodeURIComponent(part.replace(/\+/g, ' '));
+      } catch {
+        throw bad();
+      }
+    }
+  }
+}
+
+/** Parses application/x-www-form-urlencoded bodies into flat string fields. */
+export const formBody: RequestHandler = express.urlencoded({
+  extended: false,
+  limit: FORM_BODY_LIMIT,
+  parameterLimit: 20,
+  verify: assertWellFormed,
+});

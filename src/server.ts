@@ -1,0 +1,65 @@
+import type { Server } from 'node:http';
+import { ConfigError, loadConfig } from './config.js';
+import { createApp } from './app.js';
+import { openDatabase } from './db/database.js';
+import { EmbeddedLockedError } from './db/embedded.js';
+import { migrate } from './db/migrate.js';
+import { createLogger } from './http/logging.js';
+import { sessionSecrets } from './http/session-secret.js';
+
+/** config → database → migrate → app → listen; on SIGINT/SIGTERM, drain and close in reverse. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const applied = await migrate(db.pool);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const { app, close } = createApp({ config, db, logger, sessionSecrets: sessionSecrets(config) });
+
+  const server: Server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  }).catch(async (error: unknown) => {
+    await close();
+    await db.close();
+    throw error;
+  });
+  logger.info(
+    { database: db.embedded ? `embedded (${config.dataDir})` : 'postgres' },
+    `Gatehouse listening on http://${config.host}:${config.port}`,
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    server.close(() => {
+      void close()
+        .then(() => db.close())
+        .then(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(1), 10_000).unref();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  // Expected failures get one clear line; anything else is a bug worth its stack.
+  if (error instanceof ConfigError || error instanceof EmbeddedLockedError) {
+    process.stderr.write(`${error.message}\n`);
+  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    process.stderr.write(`Port is already in use: ${(error as Error).message}\n`);
+  } else {
+    process.stderr.write(`Gatehouse could not start: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exit(1);
+});
