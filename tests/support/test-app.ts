@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { createApp } from '../../src/app.js';
+import { type Config, parseConfig } from '../../src/config.js';
+import { type Database, openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createLogger } from '../../src/http/logging.js';
+
+export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
+
+export interface TestApp {
+  readonly app: ReturnType<typeof createApp>['app'];
+  readonly pool: pg.Pool;
+  readonly config: Config;
+  /** Every log line the app wrote, as text. */
+  readonly logs: string[];
+  /** A second app on the same database, as another instance would be. */
+  sibling(env?: Record<string, string>): TestApp;
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh database for one test file: with TEST_DATABASE_URL, a new database on
+ * that server (named gatehouse_test_*, dropped at the end, so nothing else is
+ * ever touched); without it, an embedded Postgres in a new temporary directory.
+ */
+async function freshDatabase(): Promise<{ url: string | undefined; dataDir: string; drop(): Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-'));
+  const adminUrl = process.env['TEST_DATABASE_URL'];
+  if (!adminUrl) return { url: undefined, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+
+  const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    dataDir,
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function appOn(database: Pick<Database, 'pool'>, env: Record<string, string>, dataDir: string, url: string | undefined) {
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    BCRYPT_COST: '4',
+    DATA_DIR: dataDir,
+    SESSION_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'info',
+    ...(url ? { DATABASE_URL: url } : {}),
+    ...env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  const { app, close } = createApp({
+    config,
+    db: database,
+    logger: createLogger(config.logLevel, sink),
+    sessionSecrets: config.sessionSecrets,
+  });
+  return { app, config, logs, close };
+}
+
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const fresh = await freshDatabase();
+  const database = await openDatabase({ url: fresh.url, dataDir: fresh.dataDir });
+  await migrate(database.pool);
+  const closers: Array<() => Promise<void>> = [];
+
+  const build = (extra: Record<string, string>): TestApp => {
+    const made = appOn(database, { ...env, ...extra }, fresh.dataDir, fresh.url);
+    closers.push(made.close);
+    return {
+      app: made.app,
+      pool: database.pool,
+      config: made.config,
+      logs: made.logs,
+      sibling: (more = {}) => build({ ...extra, ...more }),
+      async close() {
+        for (const close of closers) await close();
+        await database.close();
+        await fresh.drop();
+      },
+    };
+  };
+  return build({});
+}
