@@ -3,12 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const intIn = (min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().trim().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const postgresUrl = z
   .string()
@@ -33,7 +28,10 @@ const trustProxy = z
     if (/^\d+$/.test(value)) return Number(value);
     return value;
   })
-  .refine((value) => typeof value !== 'string' || /^[\w.:/, -]+$/.test(value), 'must be a hop count or a list of addresses');
+  .refine(
+    (value) => typeof value !== 'string' || /^[\w.:/, -]+$/.test(value),
+    'must be a hop count or a list of addresses',
+  );
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

@@ -17,6 +17,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const known = error instanceof ConfigError || error instanceof EmbeddedLockedError;
-  process.stderr.write(`${known ? '' : 'Migration failed: '}${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `${known ? '' : 'Migration failed: '}${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

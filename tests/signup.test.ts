@@ -65,18 +65,21 @@ describe('signing up', () => {
     expect((await userByEmail(withoutWebsite.email)).website).toBeNull();
   });
 
-  it.each(badFields())('refuses %s = %j with 422, its message next to the field, and no new user', async (field, value) => {
-    const before = await userCount();
-    const browser = new Browser(t.app);
-    const fields: Record<string, string> = { ...signupFields() };
-    fields[field] = value;
-    if (field === 'password') fields['confirm'] = value;
-    const response = await browser.submit('/signup', '/signup', fields);
-    expect(response.status).toBe(422);
-    expect(response.text).toMatch(new RegExp(`<input id="${field}" name="${field}"[^>]*aria-invalid="true"`));
-    expect(response.text).toMatch(new RegExp(`<p class="field-error" id="${field}-error">[^<]+</p>`));
-    expect(await userCount()).toBe(before);
-  });
+  it.each(badFields())(
+    'refuses %s = %j with 422, its message next to the field, and no new user',
+    async (field, value) => {
+      const before = await userCount();
+      const browser = new Browser(t.app);
+      const fields: Record<string, string> = { ...signupFields() };
+      fields[field] = value;
+      if (field === 'password') fields['confirm'] = value;
+      const response = await browser.submit('/signup', '/signup', fields);
+      expect(response.status).toBe(422);
+      expect(response.text).toMatch(new RegExp(`<input id="${field}" name="${field}"[^>]*aria-invalid="true"`));
+      expect(response.text).toMatch(new RegExp(`<p class="field-error" id="${field}-error">[^<]+</p>`));
+      expect(await userCount()).toBe(before);
+    },
+  );
 
   it('uses the contract messages for each field', async () => {
     const browser = new Browser(t.app);
@@ -115,7 +118,9 @@ describe('signing up', () => {
   it('caps names at 100 characters with a message naming the limit', async () => {
     const ok = await signedUpBrowser(t.app, { name: 'n'.repeat(100) });
     expect((await userByEmail(ok.fields.email)).name).toHaveLength(100);
-    const response = await new Browser(t.app).submit('/signup', '/signup', { ...signupFields({ name: 'n'.repeat(101) }) });
+    const response = await new Browser(t.app).submit('/signup', '/signup', {
+      ...signupFields({ name: 'n'.repeat(101) }),
+    });
     expect(response.status).toBe(422);
     expect(response.text).toContain('at most 100 characters');
   });
@@ -138,7 +143,9 @@ describe('signing up', () => {
 
   it('accepts eight characters of any kind, spaces and emoji included, and stores nothing cut', async () => {
     const password = '🔑 🔑 🔑 🔑'; // 4 keys and 3 spaces: 7 characters, 19 bytes
-    const refused = await new Browser(t.app).submit('/signup', '/signup', { ...signupFields({ password, confirm: password }) });
+    const refused = await new Browser(t.app).submit('/signup', '/signup', {
+      ...signupFields({ password, confirm: password }),
+    });
     expect(refused.status).toBe(422);
     const eight = `${password}!`;
     const { fields } = await signedUpBrowser(t.app, { password: eight, confirm: eight });
@@ -172,7 +179,10 @@ describe('signing up', () => {
     const tokens = await Promise.all(browsers.map((b) => b.csrfFrom('/signup')));
     const responses = await Promise.all(
       browsers.map((b, i) =>
-        b.agent.post('/signup').type('form').send({ _csrf: tokens[i], ...signupFields({ email }) }),
+        b.agent
+          .post('/signup')
+          .type('form')
+          .send({ _csrf: tokens[i], ...signupFields({ email }) }),
       ),
     );
     expect(responses.map((r) => r.status).sort()).toEqual([303, 422]);

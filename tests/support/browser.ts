@@ -26,12 +26,20 @@ export class Browser {
   /** Loads the form page, then posts `fields` with its token, as a browser submits a form. */
   async submit(pagePath: string, action: string, fields: Record<string, string | string[]>) {
     const _csrf = await this.csrfFrom(pagePath);
-    return this.agent.post(action).type('form').send({ _csrf, ...fields });
+    return this.agent
+      .post(action)
+      .type('form')
+      .send({ _csrf, ...fields });
   }
 
   /** The session cookie as the browser holds it ("name=value"), or undefined. */
   sessionCookie(): string | undefined {
-    const cookie = this.agent.jar.getCookie('gatehouse.sid', { domain: '127.0.0.1', path: '/', secure: false, script: false });
+    const cookie = this.agent.jar.getCookie('gatehouse.sid', {
+      domain: '127.0.0.1',
+      path: '/',
+      secure: false,
+      script: false,
+    });
     return cookie ? `${cookie.name}=${cookie.value}` : undefined;
   }
 }
@@ -51,7 +59,14 @@ export interface SignupFields {
 }
 
 export function signupFields(overrides: Partial<SignupFields> = {}): SignupFields {
-  return { name: 'Ada Lovelace', email: uniqueEmail(), password: PASSWORD, confirm: PASSWORD, website: '', ...overrides };
+  return {
+    name: 'Ada Lovelace',
+    email: uniqueEmail(),
+    password: PASSWORD,
+    confirm: PASSWORD,
+    website: '',
+    ...overrides,
+  };
 }
 
 /** A new browser that has signed up (and so is logged in). */

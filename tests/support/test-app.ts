@@ -31,7 +31,8 @@ export interface TestApp {
 async function freshDatabase(): Promise<{ url: string | undefined; dataDir: string; drop(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-'));
   const adminUrl = process.env['TEST_DATABASE_URL'];
-  if (!adminUrl) return { url: undefined, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+  if (!adminUrl)
+    return { url: undefined, dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
 
   const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -53,7 +54,12 @@ async function freshDatabase(): Promise<{ url: string | undefined; dataDir: stri
   };
 }
 
-function appOn(database: Pick<Database, 'pool'>, env: Record<string, string>, dataDir: string, url: string | undefined) {
+function appOn(
+  database: Pick<Database, 'pool'>,
+  env: Record<string, string>,
+  dataDir: string,
+  url: string | undefined,
+) {
   const config = parseConfig({
     NODE_ENV: 'test',
     BCRYPT_COST: '4',
