@@ -6,7 +6,9 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { accounts as makeAccounts } from './users/accounts.js';
 import { usersRepo } from './users/users-repo.js';
-import { createPasswordHasher } from './users/passwords.js';
+import { type PasswordHasher, createPasswordHasher } from './users/passwords.js';
+import { authEventsRepo } from './audit/auth-events-repo.js';
+import { createThrottle } from './auth/throttle.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { loadCurrentUser } from './auth/current-user.js';
 import { dashboardRoutes } from './pages/dashboard-routes.js';
@@ -27,6 +29,8 @@ export interface AppDeps {
   readonly logger: Logger;
   /** All secrets that verify session cookies; the first signs. */
   readonly sessionSecrets: readonly string[];
+  /** bcrypt at the configured cost unless given (tests count its calls). */
+  readonly passwords?: PasswordHasher;
 }
 
 export interface App {
@@ -41,19 +45,24 @@ const noStore: RequestHandler = (_req, res, next) => {
   next();
 };
 
-export function createApp({ config, db, logger, sessionSecrets }: AppDeps): App {
+export function createApp({ config, db, logger, sessionSecrets, passwords }: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'simple');
   useViews(app, config.env === 'development');
 
-  const accounts = makeAccounts(usersRepo(db.pool), createPasswordHasher(config.bcryptCost));
+  const accounts = makeAccounts(
+    usersRepo(db.pool),
+    passwords ?? createPasswordHasher(config.bcryptCost),
+    authEventsRepo(db.pool),
+  );
+  const throttle = createThrottle(db.pool, config, config.env !== 'test');
   const sessions = createSessions({
     pool: db.pool,
     secrets: sessionSecrets,
     secure: config.isProduction,
-    idleSeconds: 60 * 60,
+    idleSeconds: config.sessionIdleSeconds,
     pruneSeconds: config.env === 'test' ? false : 15 * 60,
   });
 
@@ -88,9 +97,9 @@ export function createApp({ config, db, logger, sessionSecrets }: AppDeps): App 
   app.use(csrfTokens);
   app.use(csrfProtection);
   app.use(flashMessages);
-  app.use(loadCurrentUser(accounts));
+  app.use(loadCurrentUser(accounts, config.sessionMaxSeconds));
 
-  app.use(authRoutes(accounts));
+  app.use(authRoutes({ accounts, throttle, sessionMaxSeconds: config.sessionMaxSeconds }));
   app.use(dashboardRoutes());
   app.use(notFound);
   app.use(errorHandler);

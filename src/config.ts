@@ -45,6 +45,8 @@ const envSchema = z.object({
   LOGIN_FAILURES_PER_ACCOUNT: intIn(1, 1_000_000).default(5),
   LOGIN_FAILURES_PER_IP: intIn(1, 1_000_000).default(100),
   SIGNUPS_PER_IP: intIn(1, 1_000_000).default(10),
+  SESSION_IDLE_MINUTES: intIn(1, 7 * 24 * 60).default(60),
+  SESSION_MAX_DAYS: intIn(1, 365).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -64,6 +66,10 @@ export interface Config {
   readonly loginFailuresPerAccount: number;
   readonly loginFailuresPerIp: number;
   readonly signupsPerIp: number;
+  /** A session without "remember me" ends after this long without a request. */
+  readonly sessionIdleSeconds: number;
+  /** No session outlives this, counted from login, however active. */
+  readonly sessionMaxSeconds: number;
   readonly logLevel: string;
 }
 
@@ -105,6 +111,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     loginFailuresPerAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
     loginFailuresPerIp: e.LOGIN_FAILURES_PER_IP,
     signupsPerIp: e.SIGNUPS_PER_IP,
+    sessionIdleSeconds: e.SESSION_IDLE_MINUTES * 60,
+    sessionMaxSeconds: e.SESSION_MAX_DAYS * 24 * 60 * 60,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isCommonPassword } from '../users/common-passwords.js';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARACTERS, passwordBytes, passwordCharacters } from '../users/passwords.js';
 
 const REQUIRED = 'This field is required.';
@@ -6,6 +7,7 @@ const INVALID_EMAIL = 'Enter a valid email.';
 const INVALID_URL = 'Enter a valid URL.';
 export const WEAK_PASSWORD = 'Select a stronger password.';
 export const PASSWORD_TOO_LONG = `Password must be at most ${MAX_PASSWORD_BYTES} bytes (accented letters and emoji count as 2 to 4).`;
+export const COMMON_PASSWORD = 'This password is too common.';
 export const PASSWORDS_DIFFER = 'Passwords must match.';
 export const EMAIL_TAKEN = 'A user already exists with that email address.';
 export const BAD_LOGIN = 'Invalid email/password combination.';
@@ -43,6 +45,7 @@ export const newPasswordField = z
   .string()
   .refine((value) => passwordCharacters(value) >= MIN_PASSWORD_CHARACTERS, WEAK_PASSWORD)
   .refine((value) => passwordBytes(value) <= MAX_PASSWORD_BYTES, PASSWORD_TOO_LONG)
+  .refine((value) => !isCommonPassword(value), COMMON_PASSWORD)
   // bcrypt stops reading at a NUL byte, which would make "a\0b" match "a".
   .refine((value) => !value.includes('\u0000'), 'Password cannot contain a NUL character.');
 

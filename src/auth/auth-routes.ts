@@ -1,16 +1,38 @@
-import { Router } from 'express';
+import { type Request, Router } from 'express';
 import { z } from 'zod';
-import type { Accounts } from '../users/accounts.js';
+import type { Accounts, Origin } from '../users/accounts.js';
 import { HttpError, methodNotAllowed } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { BAD_LOGIN, EMAIL_TAKEN, confirmMatches, loginForm, logoutForm, parseForm, signupForm } from './auth-forms.js';
 import { logIn, logOut, requireAnonymous } from './current-user.js';
 import { safeNext } from './safe-next.js';
+import type { Throttle, Verdict } from './throttle.js';
 
 const MALFORMED_FORM = 'The form you sent had missing, repeated or unexpected fields. Reload the page and try again.';
 const loginQuery = z.object({ next: z.string().optional() }).catch({});
 
-export function authRoutes(accounts: Accounts): Router {
+export interface AuthRouteDeps {
+  readonly accounts: Accounts;
+  readonly throttle: Throttle;
+  readonly sessionMaxSeconds: number;
+}
+
+const originOf = (req: Request): Origin => ({ ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
+const ipOf = (req: Request): string => req.ip ?? 'unknown';
+
+/** The 429 for a visitor over a limit: when to come back, in the header and in words. */
+function tooMany(verdict: Extract<Verdict, { allowed: false }>, what: string): HttpError {
+  const seconds = verdict.retryAfterSeconds;
+  const minutes = Math.ceil(seconds / 60);
+  const at = new Date(Date.now() + seconds * 1000).toISOString().slice(11, 16);
+  return new HttpError(
+    429,
+    `Too many ${what} from this address. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${at} UTC).`,
+    { 'Retry-After': String(seconds) },
+  );
+}
+
+export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteDeps): Router {
   const router = Router();
 
   router.get('/signup', requireAnonymous, (_req, res) => {
@@ -22,12 +44,17 @@ export function authRoutes(accounts: Accounts): Router {
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('signup.njk', form);
 
+    const verdict = await throttle.signupAttempt(ipOf(req));
+    if (!verdict.allowed) {
+      await accounts.throttled(originOf(req));
+      throw tooMany(verdict, 'sign-ups');
+    }
     const { name, email, password, website } = form.data;
-    const result = await accounts.signUp({ name, email, password, website });
+    const result = await accounts.signUp({ name, email, password, website }, originOf(req));
     if (!result.ok) {
       return res.status(422).render('signup.njk', { values: { name, email, website }, errors: { email: EMAIL_TAKEN } });
     }
-    await logIn(req, result.user, false);
+    await logIn(req, result.user, false, sessionMaxSeconds);
     flash(req, 'success', `Welcome to Gatehouse, ${result.user.name}.`);
     res.redirect(303, '/');
   });
@@ -40,12 +67,20 @@ export function authRoutes(accounts: Accounts): Router {
   router.post('/login', requireAnonymous, async (req, res) => {
     const form = parseForm(loginForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
-    const user = form.ok ? await accounts.authenticate(form.data.email, form.data.password) : null;
+    const email = form.ok ? form.data.email : (form.values['email'] ?? '');
+    // Counted before any password is checked, so a throttled guess learns nothing.
+    const verdict = await throttle.loginAttempt(email, ipOf(req));
+    if (!verdict.allowed) {
+      await accounts.throttled(originOf(req));
+      throw tooMany(verdict, 'failed logins');
+    }
+    const user = form.ok ? await accounts.authenticate(email, form.data.password, originOf(req)) : null;
     if (!form.ok || !user) {
-      const values = form.ok ? { email: form.data.email, next: form.data.next ?? '' } : form.values;
+      const values = form.ok ? { email, next: form.data.next ?? '' } : form.values;
       return res.status(422).render('login.njk', { values, errors: { form: BAD_LOGIN } });
     }
-    await logIn(req, user, form.data.remember);
+    await throttle.loginSucceeded(email, ipOf(req));
+    await logIn(req, user, form.data.remember, sessionMaxSeconds);
     res.redirect(303, safeNext(form.data.next));
   });
 
@@ -55,8 +90,10 @@ export function authRoutes(accounts: Accounts): Router {
 
   router.post('/logout', async (req, res) => {
     if (!parseForm(logoutForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
-    if (res.locals.currentUser) {
+    const user = res.locals.currentUser;
+    if (user) {
       await logOut(req);
+      await accounts.loggedOut(user.id, originOf(req));
       flash(req, 'info', 'You have been logged out.');
     }
     res.redirect(303, '/login');

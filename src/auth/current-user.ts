@@ -13,23 +13,40 @@ declare global {
   }
 }
 
+declare module 'express-session' {
+  interface SessionData {
+    userId?: number;
+    /** When this session logged in (ms since the epoch): the clock of the absolute lifetime. */
+    authAt?: number;
+  }
+}
+
 export const LOGIN_REQUIRED = 'You must be logged in to view that page.';
+export const SESSION_EXPIRED = 'Your session has expired. Please log in again.';
 
 const regenerate = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
 const save = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.save((error) => (error ? reject(error) : resolve())));
 
-/** Loads the session's user on every request; a deleted or deactivated user loses the session. */
+/**
+ * Loads the session's user on every request. A deleted or deactivated user, or
+ * a session past its absolute lifetime, loses the session. (The idle timeout
+ * is the session row's own expiry, which the store checks on every read.)
+ */
 export const loadCurrentUser =
-  (accounts: Accounts): RequestHandler =>
+  (accounts: Accounts, maxLifetimeSeconds: number): RequestHandler =>
   async (req, res, next) => {
     res.locals.currentUser = null;
-    const userId = req.session.userId;
+    const { userId, authAt } = req.session;
     if (userId !== undefined) {
-      const user = await accounts.activeUser(userId);
+      const expired = authAt === undefined || Date.now() - authAt > maxLifetimeSeconds * 1000;
+      const user = expired ? null : await accounts.activeUser(userId);
       if (user) res.locals.currentUser = user;
-      else await regenerate(req);
+      else {
+        await regenerate(req);
+        if (expired) flash(req, 'info', SESSION_EXPIRED);
+      }
     }
     next();
   };
@@ -51,12 +68,14 @@ export const requireAnonymous: RequestHandler = (_req, res, next) => {
 
 /**
  * A new session id for the logged-in user (the old one stops working: no
- * fixation), holding only the user id; "remember me" makes the cookie last 30 days.
+ * fixation), holding only the user id and the login time; "remember me" makes
+ * the cookie last 30 days (never longer than the absolute lifetime).
  */
-export async function logIn(req: Request, user: User, remember: boolean): Promise<void> {
+export async function logIn(req: Request, user: User, remember: boolean, maxLifetimeSeconds: number): Promise<void> {
   await regenerate(req);
   req.session.userId = user.id;
-  if (remember) req.session.cookie.maxAge = REMEMBER_ME_MS;
+  req.session.authAt = Date.now();
+  if (remember) req.session.cookie.maxAge = Math.min(REMEMBER_ME_MS, maxLifetimeSeconds * 1000);
   await save(req);
 }
 

@@ -3,11 +3,6 @@ import session from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 
-declare module 'express-session' {
-  interface SessionData {
-    userId?: number;
-  }
-}
 
 export interface SessionOptions {
   readonly pool: pg.Pool;

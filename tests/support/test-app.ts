@@ -66,6 +66,10 @@ function appOn(
     DATA_DIR: dataDir,
     SESSION_SECRET: TEST_SECRET,
     LOG_LEVEL: 'info',
+    // Every test signs up and fails logins from 127.0.0.1: only the throttle tests set real limits.
+    LOGIN_FAILURES_PER_ACCOUNT: '1000',
+    LOGIN_FAILURES_PER_IP: '100000',
+    SIGNUPS_PER_IP: '100000',
     ...(url ? { DATABASE_URL: url } : {}),
     ...env,
   });
