@@ -9,6 +9,7 @@ import { type Config, parseConfig } from '../../src/config.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/http/logging.js';
+import type { PasswordHasher } from '../../src/users/passwords.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 
@@ -54,11 +55,17 @@ async function freshDatabase(): Promise<{ url: string | undefined; dataDir: stri
   };
 }
 
+export interface TestAppOptions {
+  /** Replaces bcrypt-at-the-configured-cost, e.g. with a wrapper that counts calls. */
+  readonly passwords?: PasswordHasher;
+}
+
 function appOn(
   database: Pick<Database, 'pool'>,
   env: Record<string, string>,
   dataDir: string,
   url: string | undefined,
+  options: TestAppOptions,
 ) {
   const config = parseConfig({
     NODE_ENV: 'test',
@@ -85,18 +92,19 @@ function appOn(
     db: database,
     logger: createLogger(config.logLevel, sink),
     sessionSecrets: config.sessionSecrets,
+    ...options,
   });
   return { app, config, logs, close };
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const fresh = await freshDatabase();
   const database = await openDatabase({ url: fresh.url, dataDir: fresh.dataDir });
   await migrate(database.pool);
   const closers: Array<() => Promise<void>> = [];
 
   const build = (extra: Record<string, string>): TestApp => {
-    const made = appOn(database, { ...env, ...extra }, fresh.dataDir, fresh.url);
+    const made = appOn(database, { ...env, ...extra }, fresh.dataDir, fresh.url, options);
     closers.push(made.close);
     return {
       app: made.app,
