@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { type TestApp, startTestApp, TEST_SECRET } from './support/test-app.js';
+import { Browser, signedUpBrowser, signupFields } from './support/browser.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const sidOf = (browser: Browser) => {
+  const cookie = browser.sessionCookie();
+  if (!cookie) throw new Error('no session cookie');
+  return (
+    decodeURIComponent(cookie.split('=')[1] ?? '')
+      .replace(/^s:/, '')
+      .split('.')[0] ?? ''
+  );
+};
+const rowOf = async (browser: Browser) =>
+  (
+    await t.pool.query<{ sess: Record<string, unknown>; seconds_left: number }>(
+      'SELECT sess, extract(epoch FROM expire - now()::timestamp)::float AS seconds_left FROM sessions WHERE sid = $1',
+      [sidOf(browser)],
+    )
+  ).rows[0];
+
+describe('idle timeout and absolute lifetime', () => {
+  it('gives a logged-in session without "remember me" a row that expires after the idle timeout, not a day', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    await browser.get('/');
+    const row = await rowOf(browser);
+    expect(row?.seconds_left).toBeGreaterThan(59 * 60);
+    expect(row?.seconds_left).toBeLessThanOrEqual(60 * 60 + 5);
+  });
+
+  it('gives a visitor who only viewed a form a row that expires with the idle timeout', async () => {
+    const browser = new Browser(t.app);
+    await browser.get('/login');
+    const row = await rowOf(browser);
+    expect(row?.sess).toHaveProperty('csrfToken');
+    expect(row?.seconds_left).toBeLessThanOrEqual(60 * 60 + 5);
+  });
+
+  it('follows SESSION_IDLE_MINUTES', async () => {
+    const short = t.sibling({ SESSION_IDLE_MINUTES: '5' });
+    const browser = new Browser(short.app);
+    await browser.get('/signup');
+    expect((await rowOf(browser))?.seconds_left).toBeLessThanOrEqual(5 * 60 + 5);
+  });
+
+  it('moves the idle deadline forward with each request', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    await t.pool.query("UPDATE sessions SET expire = now()::timestamp + interval '10 minutes' WHERE sid = $1", [
+      sidOf(browser),
+    ]);
+    expect((await browser.get('/')).status).toBe(200);
+    expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(59 * 60);
+  });
+
+  it('ends a session that was idle too long, on the server, whatever the cookie says', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    await t.pool.query("UPDATE sessions SET expire = now()::timestamp - interval '1 second' WHERE sid = $1", [
+      sidOf(browser),
+    ]);
+    const response = await browser.get('/');
+    expect(response.status).toBe(302);
+    expect(response.headers['location']).toBe('/login?next=%2F');
+  });
+
+  it('ends even a busy remembered session once it is older than the absolute lifetime', async () => {
+    const browser = new Browser(t.app);
+    const fields = signupFields();
+    await browser.submit('/signup', '/signup', { ...fields });
+    await browser.submit('/', '/logout', {});
+    const login = await browser.submit('/login', '/login', {
+      email: fields.email,
+      password: fields.password,
+      remember: '1',
+    });
+    expect(login.status).toBe(303);
+    const thirtyOneDaysAgo = Date.now() - 31 * 24 * 60 * 60 * 1000;
+    await t.pool.query(
+      `UPDATE sessions SET sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb($2::bigint))::json WHERE sid = $1`,
+      [sidOf(browser), thirtyOneDaysAgo],
+    );
+    const response = await browser.get('/');
+    expect(response.status).toBe(302);
+    const page = await browser.get(response.headers['location'] ?? '/login');
+    expect(page.text).toContain('Your session has expired. Please log in again.');
+  });
+
+  it('gives a remembered session a 30-day cookie and a row that lasts as long', async () => {
+    const { fields } = await signedUpBrowser(t.app);
+    const browser = new Browser(t.app);
+    const login = await browser.submit('/login', '/login', {
+      email: fields.email,
+      password: fields.password,
+      remember: '1',
+    });
+    const cookie = String(login.headers['set-cookie']);
+    const expires = Date.parse(/Expires=([^;]+)/.exec(cookie)?.[1] ?? '');
+    expect(expires - Date.now()).toBeGreaterThan(29.9 * 24 * 60 * 60 * 1000);
+    expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(29.9 * 24 * 60 * 60);
+  });
+});
+
+describe('session cookie in production, behind a TLS proxy', () => {
+  const production = () =>
+    t.sibling({ NODE_ENV: 'production', TRUST_PROXY: '1', BCRYPT_COST: '10', SESSION_SECRET: TEST_SECRET });
+
+  it('is __Host- prefixed, Secure, HttpOnly, SameSite=Lax and Path=/, with HSTS for a year', async () => {
+    const response = await request(production().app).get('/login').set('X-Forwarded-Proto', 'https');
+    const cookie = String(response.headers['set-cookie']);
+    expect(cookie).toMatch(/^__Host-gatehouse\.sid=/);
+    expect(cookie).toContain('; Secure');
+    expect(cookie).toContain('; HttpOnly');
+    expect(cookie).toContain('; SameSite=Lax');
+    expect(cookie).toContain('; Path=/');
+    expect(cookie).not.toMatch(/Domain=/i);
+    expect(response.headers['strict-transport-security']).toMatch(/max-age=31536000/);
+  });
+
+  it('is never sent over plain HTTP', async () => {
+    const response = await request(production().app).get('/login');
+    expect(response.status).toBe(200);
+    expect(response.headers['set-cookie']).toBeUndefined();
+  });
+});
+
+describe('rotating the session secret', () => {
+  it('keeps sessions signed with the old secret while it is listed after the new one, and only then', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    const cookie = browser.sessionCookie() ?? '';
+    const rotated = t.sibling({ SESSION_SECRET: `a-brand-new-secret-of-enough-length-42,${TEST_SECRET}` });
+    expect((await request(rotated.app).get('/').set('Cookie', cookie)).status).toBe(200);
+    const dropped = t.sibling({ SESSION_SECRET: 'a-brand-new-secret-of-enough-length-42' });
+    expect((await request(dropped.app).get('/').set('Cookie', cookie)).status).toBe(302);
+  });
+
+  it('keeps session ids at 128 bits or more of randomness', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    // express-session's ids are 24 random bytes, base64url: 32 characters, 192 bits.
+    expect(sidOf(browser)).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+  });
+});
