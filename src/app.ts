@@ -14,7 +14,7 @@ import { loadCurrentUser } from './auth/current-user.js';
 import { dashboardRoutes } from './pages/dashboard-routes.js';
 import { healthRoutes } from './pages/health-routes.js';
 import { csrfProtection, csrfTokens, sameOriginOnly } from './http/csrf.js';
-import { errorHandler, notFound } from './http/errors.js';
+import { allowedMethods, errorHandler, notFound } from './http/errors.js';
 import { flashMessages } from './http/flash.js';
 import { formBody } from './http/form-body.js';
 import { type Logger, requestLogging } from './http/logging.js';
@@ -38,6 +38,15 @@ export interface App {
   /** Stops timers the app owns (the session prune timer); the database is closed by its owner. */
   close(): Promise<void>;
 }
+
+/** Every route and the methods it answers; anything else on these paths is a 405. */
+const ROUTES = {
+  '/': ['GET', 'HEAD'],
+  '/healthz': ['GET', 'HEAD'],
+  '/signup': ['GET', 'HEAD', 'POST'],
+  '/login': ['GET', 'HEAD', 'POST'],
+  '/logout': ['GET', 'HEAD', 'POST'],
+} as const satisfies Record<string, readonly string[]>;
 
 // Pages with account data or auth forms must not be kept by browsers or proxies.
 const noStore: RequestHandler = (_req, res, next) => {
@@ -88,6 +97,7 @@ export function createApp({ config, db, logger, sessionSecrets, passwords }: App
     }),
   );
   app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
+  app.use(allowedMethods(ROUTES));
   app.use(healthRoutes(db.pool));
 
   app.use(noStore);

@@ -1,7 +1,7 @@
 import { type Request, Router } from 'express';
 import { z } from 'zod';
 import type { Accounts, Origin } from '../users/accounts.js';
-import { HttpError, methodNotAllowed } from '../http/errors.js';
+import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { BAD_LOGIN, EMAIL_TAKEN, confirmMatches, loginForm, logoutForm, parseForm, signupForm } from './auth-forms.js';
 import { logIn, logOut, requireAnonymous } from './current-user.js';
@@ -99,8 +99,5 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
     res.redirect(303, '/login');
   });
 
-  router.all('/signup', methodNotAllowed(['GET', 'HEAD', 'POST']));
-  router.all('/login', methodNotAllowed(['GET', 'HEAD', 'POST']));
-  router.all('/logout', methodNotAllowed(['GET', 'HEAD', 'POST']));
   return router;
 }

@@ -36,9 +36,7 @@ export const sameOriginOnly: RequestHandler = (req, res, next) => {
   const site = req.get('sec-fetch-site');
   const origin = req.get('origin');
   const crossSite =
-    site !== undefined
-      ? site === 'cross-site'
-      : origin !== undefined && origin !== `${req.protocol}://${req.get('host')}`;
+    site !== undefined ? site === 'cross-site' : origin !== undefined && origin !== `${req.protocol}://${req.host}`;
   if (crossSite) throw new HttpError(403, 'This form was sent from another site, so it was refused.');
   next();
 };

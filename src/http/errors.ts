@@ -38,11 +38,19 @@ export const notFound: RequestHandler = () => {
   throw new HttpError(404, 'There is no page at this address.');
 };
 
-/** A handler for a known path asked with a method it does not answer. */
-export const methodNotAllowed =
-  (allowed: string[]): RequestHandler =>
-  () => {
-    throw new HttpError(405, 'This page does not answer that kind of request.', { Allow: allowed.join(', ') });
+/**
+ * 405 with Allow for a known path asked with a method it does not answer.
+ * Mounted before the CSRF check, so the answer does not depend on a token.
+ */
+export const allowedMethods =
+  (table: Readonly<Record<string, readonly string[]>>): RequestHandler =>
+  (req, _res, next) => {
+    // Express matches paths case-insensitively and with an optional trailing slash.
+    const allowed = table[req.path.toLowerCase().replace(/(.)\/$/, '$1')];
+    if (allowed && !allowed.includes(req.method)) {
+      throw new HttpError(405, 'This page does not answer that kind of request.', { Allow: allowed.join(', ') });
+    }
+    next();
   };
 
 interface LibraryError {

@@ -3,7 +3,6 @@ import session from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 
-
 export interface SessionOptions {
   readonly pool: pg.Pool;
   /** The first signs new cookies; all of them verify, so a secret can be rotated. */

@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import { type Db, isDatabaseUp } from '../db/database.js';
-import { methodNotAllowed } from '../http/errors.js';
 
 /** For load balancers and orchestrators: no session, no HTML. */
 export function healthRoutes(db: Db): Router {
@@ -12,6 +11,5 @@ export function healthRoutes(db: Db): Router {
       .set('Cache-Control', 'no-store')
       .json({ status: up ? 'ok' : 'unavailable' });
   });
-  router.all('/healthz', methodNotAllowed(['GET', 'HEAD']));
   return router;
 }
