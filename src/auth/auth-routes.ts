@@ -55,7 +55,8 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
       return res.status(422).render('signup.njk', { values: { name, email, website }, errors: { email: EMAIL_TAKEN } });
     }
     await logIn(req, result.user, false, sessionMaxSeconds);
-    flash(req, 'success', `Welcome to Gatehouse, ${result.user.name}.`);
+    // A fixed text: the session keeps nothing about the user but the id.
+    flash(req, 'success', 'Welcome to Gatehouse! Your account is ready.');
     res.redirect(303, '/');
   });
 
@@ -76,7 +77,8 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
     }
     const user = form.ok ? await accounts.authenticate(email, form.data.password, originOf(req)) : null;
     if (!form.ok || !user) {
-      const values = form.ok ? { email, next: form.data.next ?? '' } : form.values;
+      const next = form.ok ? form.data.next : form.values['next'];
+      const values = { ...(form.ok ? { email } : form.values), next: next ? safeNext(next) : '' };
       return res.status(422).render('login.njk', { values, errors: { form: BAD_LOGIN } });
     }
     await throttle.loginSucceeded(email, ipOf(req));
