@@ -72,10 +72,12 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
     // Counted before any password is checked, so a throttled guess learns nothing.
     const verdict = await throttle.loginAttempt(email, ipOf(req));
     if (!verdict.allowed) {
-      await accounts.throttled(originOf(req));
+      await accounts.throttled(originOf(req), email);
       throw tooMany(verdict, 'failed logins');
     }
-    const user = form.ok ? await accounts.authenticate(email, form.data.password, originOf(req)) : null;
+    const user = form.ok
+      ? await accounts.authenticate(email, form.data.password, originOf(req))
+      : await accounts.refuseLogin(email, originOf(req)).then(() => null);
     if (!form.ok || !user) {
       const next = form.ok ? form.data.next : form.values['next'];
       const values = { ...(form.ok ? { email } : form.values), next: next ? safeNext(next) : '' };

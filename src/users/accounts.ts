@@ -53,13 +53,28 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
       return { ...user, lastLoginAt: new Date() };
     },
 
+    /**
+     * A login refused before its password could be checked (empty, over 72
+     * bytes, a NUL): it costs and is recorded like any failed login.
+     */
+    async refuseLogin(email: string, origin: Origin): Promise<void> {
+      const found = email === '' ? null : await users.findByEmail(email);
+      await passwords.verifyDummy('');
+      await record('login_failed', found?.id ?? null, origin);
+    },
+
+    /** An attempt over a limit; names the targeted account when the email is one. */
+    async throttled(origin: Origin, email?: string): Promise<void> {
+      const found = email ? await users.findByEmail(email) : null;
+      await record('throttled', found?.id ?? null, origin);
+    },
+
     /** The user behind a session, or null once they are gone or deactivated. */
     activeUser: (id: number): Promise<User | null> => users.findActiveById(id),
 
     deactivate: (email: string): Promise<boolean> => users.setActive(email, false),
 
     loggedOut: (userId: number, origin: Origin) => record('logout', userId, origin),
-    throttled: (origin: Origin) => record('throttled', null, origin),
   };
 }
 

@@ -62,6 +62,8 @@ export function usersRepo(db: Db) {
     },
 
     async findByEmail(email: string): Promise<UserWithHash | null> {
+      // Postgres text cannot hold NUL (the query would fail), and no stored email is longer.
+      if (email.includes('\u0000') || email.length > 254) return null;
       const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [email]);
       return rows[0] ? toUser(rows[0]) : null;
     },
