@@ -11,11 +11,11 @@ const postgresUrl = z
   .refine((value) => {
     try {
       const url = new URL(value);
-      return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.pathname.length > 1;
+      return url.protocol === 'postgres:' || url.protocol === 'postgresql:';
     } catch {
       return false;
     }
-  }, 'must be a postgres:// URL with a database name');
+  }, 'must be a postgres:// URL');
 
 // TRUST_PROXY: a hop count ("1"), "true" (one hop), or names/addresses/CIDRs that
 // express's "trust proxy" understands ("loopback", "10.0.0.0/8, uniquelocal").

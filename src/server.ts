@@ -7,6 +7,9 @@ import { migrate } from './db/migrate.js';
 import { createLogger } from './http/logging.js';
 import { sessionSecrets } from './http/session-secret.js';
 
+/** A failure to start that one line explains. */
+class StartupError extends Error {}
+
 /** config → database → migrate → app → listen; on SIGINT/SIGTERM, drain and close in reverse. */
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -28,7 +31,8 @@ async function main(): Promise<void> {
   }).catch(async (error: unknown) => {
     await close();
     await db.close();
-    throw error;
+    const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    throw inUse ? new StartupError(`PORT ${config.port} on ${config.host} is already in use.`) : error;
   });
   logger.info(
     { database: db.embedded ? `embedded (${config.dataDir})` : 'postgres' },
@@ -53,11 +57,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  // Expected failures get one clear line; anything else is a bug worth its stack.
-  if (error instanceof ConfigError || error instanceof EmbeddedLockedError) {
+  // One line, never a stack trace: expected failures explain themselves, others name their cause.
+  if (error instanceof ConfigError || error instanceof EmbeddedLockedError || error instanceof StartupError) {
     process.stderr.write(`${error.message}\n`);
-  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-    process.stderr.write(`Port is already in use: ${(error as Error).message}\n`);
   } else {
     process.stderr.write(`Gatehouse could not start: ${error instanceof Error ? error.message : String(error)}\n`);
   }

@@ -44,7 +44,7 @@ export async function startEmbeddedPostgres(dataDir: string, maxConnections: num
       async stop() {
         await server.stop();
         await db.close();
-        rmSync(socketPath, { force: true });
+        rmSync(socketDir === dataDir ? socketPath : socketDir, { recursive: true, force: true });
         rmSync(lockPath, { force: true });
       },
     };
