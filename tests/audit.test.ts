@@ -6,12 +6,7 @@ import { Browser, PASSWORD, signupFields, uniqueEmail } from './support/browser.
 
 let t: TestApp;
 beforeAll(async () => {
-  // Throttling has its own tests below (on siblings with low limits); here many attempts come from one address.
-  t = await startTestApp({
-    SIGNUPS_PER_IP: '1000000',
-    LOGIN_FAILURES_PER_IP: '1000000',
-    LOGIN_FAILURES_PER_ACCOUNT: '1000000',
-  });
+  t = await startTestApp();
 });
 afterAll(async () => {
   await t.close();

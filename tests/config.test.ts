@@ -1,22 +1,28 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { parseEnv } from 'node:util';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Config, ConfigError, parseConfig } from '../src/config.js';
 import { sessionSecrets } from '../src/http/session-secret.js';
 import { startTestApp } from './support/test-app.js';
 import request from 'supertest';
 import { Browser, signedUpBrowser } from './support/browser.js';
+import {
+  MIGRATE,
+  ROOT,
+  type Run,
+  SERVER,
+  cleanUpProcesses,
+  freePort,
+  killAll,
+  run,
+  tempDir,
+  waitForHealthy,
+  within,
+} from './support/processes.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
-const SERVER = path.join(ROOT, 'src/server.ts');
-const MIGRATE = path.join(ROOT, 'src/migrate-cli.ts');
 const LONG_SECRET = 'a-production-secret-of-forty-characters!';
 
 /** parseConfig's error for `env`, or a failure when it does not throw a ConfigError. */
@@ -263,102 +269,8 @@ describe('sessionSecrets outside production', () => {
 // ---------------------------------------------------------------------------
 // The real process, as `npm start` runs it.
 
-interface Run {
-  readonly child: ChildProcess;
-  readonly out: { stdout: string; stderr: string };
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const running = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'gh-cfg-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/**
- * Runs a script under tsx with only the given environment (nothing inherited
- * from the test runner but PATH and HOME), in its own process group so that
- * tsx and the node process it starts can be killed together.
- */
-function run(script: string, env: Record<string, string>, cwd: string): Run {
-  const child = spawn(TSX, [script], {
-    cwd,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? cwd, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  running.add(child);
-  const out = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (chunk: Buffer) => (out.stdout += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (out.stderr += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      resolve({ code, signal });
-    });
-  });
-  // Wait for the pipes to drain too, so out is complete when exited resolves.
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  return { child, out, exited: exited.then(async (result) => (await closed, result)) };
-}
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-afterEach(() => {
-  for (const child of running) killGroup(child);
-  running.clear();
-});
-
-afterAll(() => {
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function waitForHealthy(base: string, runInfo: Run, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  let exited = false;
-  void runInfo.exited.then(() => (exited = true));
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`server exited before answering: ${runInfo.out.stderr}`);
-    try {
-      const response = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (response.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`server did not become healthy within ${ms} ms; stderr: ${runInfo.out.stderr}`);
-}
+afterEach(killAll);
+afterAll(cleanUpProcesses);
 
 async function stop(runInfo: Run): Promise<void> {
   runInfo.child.kill('SIGTERM');

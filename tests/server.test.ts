@@ -1,27 +1,28 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../src/db/database.js';
+import {
+  MIGRATE,
+  ROOT,
+  type Run,
+  SERVER,
+  cleanUpProcesses,
+  freePort,
+  killAll,
+  killGroup,
+  run,
+  running,
+  tempDir,
+  waitForHealthy,
+  within,
+} from './support/processes.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
-const SERVER = path.join(ROOT, 'src/server.ts');
-const MIGRATE = path.join(ROOT, 'src/migrate-cli.ts');
 const ADMIN_URL = process.env['TEST_DATABASE_URL'];
 const LOCK = 'embedded-postgres.lock';
 const SOCKET = '.s.PGSQL.5432';
@@ -34,104 +35,13 @@ const MIGRATIONS = readdirSync(path.join(ROOT, 'migrations'))
   .map((file) => file.replace(/\.sql$/, ''));
 
 // ---------------------------------------------------------------------------
-// Child processes: each in its own process group (tsx starts a node child), all
-// killed after every test that leaves one behind.
+// Child processes (see support/processes.ts), all killed after the file; each describe
+// below also kills those a test leaves behind.
 
-interface Run {
-  readonly child: ChildProcess;
-  readonly out: { stdout: string; stderr: string };
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  hasExited(): boolean;
-}
-
-const running = new Set<ChildProcess>();
-const tempDirs: string[] = [];
-
-function tempDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'gh-srv-'));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** Runs a script under tsx with only PATH, HOME and the given environment, in `cwd` (so no stray .env is read). */
-function run(script: string, env: Record<string, string>, cwd: string): Run {
-  const child = spawn(TSX, [script], {
-    cwd,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? cwd, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  running.add(child);
-  const out = { stdout: '', stderr: '' };
-  child.stdout?.on('data', (chunk: Buffer) => (out.stdout += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (out.stderr += chunk.toString('utf8')));
-  let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  return { child, out, exited: exited.then(async (result) => (await closed, result)), hasExited: () => done };
-}
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-
-function killAll(): void {
-  for (const child of running) killGroup(child);
-  running.clear();
-}
-
-afterAll(() => {
-  killAll();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-});
-
-async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
+afterAll(cleanUpProcesses);
 
 const get = (url: string, init: RequestInit = {}) =>
   fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(5_000), ...init });
-
-async function waitForHealthy(base: string, server: Run, ms = START_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (server.hasExited()) throw new Error(`server exited before answering; stderr: ${server.out.stderr}`);
-    try {
-      if ((await get(`${base}/healthz`)).status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`server did not become healthy within ${ms} ms; stderr: ${server.out.stderr}`);
-}
 
 interface Started {
   readonly server: Run;
@@ -143,7 +53,7 @@ async function startServer(env: Record<string, string>, cwd: string): Promise<St
   const port = await freePort();
   const server = run(SERVER, { PORT: String(port), LOG_LEVEL: 'info', ...env }, cwd);
   const base = `http://127.0.0.1:${port}`;
-  await waitForHealthy(base, server);
+  await waitForHealthy(base, server, START_MS);
   return { server, base, port };
 }
 
