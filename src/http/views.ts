@@ -5,11 +5,8 @@ import nunjucks from 'nunjucks';
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
-const dateFormat = new Intl.DateTimeFormat('en-GB', {
-  dateStyle: 'medium',
-  timeStyle: 'short',
-  timeZone: 'UTC',
-});
+const dayFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' });
+const timeFormat = new Intl.DateTimeFormat('en-GB', { timeStyle: 'short', timeZone: 'UTC' });
 
 /** Nunjucks with autoescaping on: every value a template prints is HTML-escaped. */
 export function useViews(app: Express, noCache: boolean): void {
@@ -17,8 +14,17 @@ export function useViews(app: Express, noCache: boolean): void {
     autoescape: true,
     throwOnUndefined: false,
   });
-  env.addFilter('datetime', (value: unknown) => (value instanceof Date ? `${dateFormat.format(value)} UTC` : ''));
+  env.addFilter('date', (value: unknown) => (value instanceof Date ? dayFormat.format(value) : ''));
+  env.addFilter('datetime', (value: unknown) =>
+    value instanceof Date ? `${dayFormat.format(value)} at ${timeFormat.format(value)} UTC` : '',
+  );
   env.addFilter('iso', (value: unknown) => (value instanceof Date ? value.toISOString() : ''));
+  // The first field (in form order) that has an error: it gets autofocus.
+  env.addFilter('firstError', (errors: unknown, order: unknown) =>
+    Array.isArray(order) && typeof errors === 'object' && errors !== null
+      ? (order.find((name) => typeof name === 'string' && name in errors) ?? '')
+      : '',
+  );
   env.addFilter('isHttpUrl', (value: unknown) => typeof value === 'string' && /^https?:\/\//i.test(value));
   env.express(app);
   app.set('view engine', 'njk');

@@ -1,0 +1,118 @@
+/**
+ * npm run screenshots: starts Gatehouse on an embedded database in a temporary
+ * directory, drives Debian's Chromium through the main pages, and writes
+ * light and dark PNGs into docs/screenshots/.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type Page, chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = path.join(ROOT, 'docs/screenshots');
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
+  const server = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/server.ts'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? dataDir,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      BCRYPT_COST: '4',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return server;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  server.kill();
+  throw new Error('the server did not start within two minutes');
+}
+
+async function shoot(browser: Browser, base: string, scheme: 'light' | 'dark'): Promise<void> {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 760 }, colorScheme: scheme });
+  const page: Page = await context.newPage();
+  const save = (name: string) => page.screenshot({ path: path.join(OUT, `${name}-${scheme}.png`), fullPage: true });
+
+  await page.goto(`${base}/?tab=2`);
+  await save('login');
+
+  await page.goto(`${base}/signup`);
+  await page.fill('#name', 'Ada Lovelace');
+  await page.fill('#email', 'ada@example');
+  await page.fill('#password', 'password');
+  await page.fill('#confirm', 'passw0rd');
+  await page.fill('#website', 'ftp://ada.example');
+  await page.click('form[action="/signup"] button[type=submit]');
+  await save('signup-errors');
+
+  await page.fill('#email', `ada-${scheme}@example.com`);
+  await page.fill('#password', 'analytical engine 1843');
+  await page.fill('#confirm', 'analytical engine 1843');
+  await page.fill('#website', 'https://ada.example');
+  await page.click('form[action="/signup"] button[type=submit]');
+  await page.waitForURL(`${base}/`);
+  await save('dashboard');
+
+  await page.goto(`${base}/no/such/page`);
+  await save('not-found');
+  await context.close();
+}
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-shots-'));
+  const port = await freePort();
+  const server = await startServer(dataDir, port);
+  let browser: Browser | undefined;
+  try {
+    // launch() gives every run a fresh, temporary profile (Playwright refuses --user-data-dir here).
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    for (const scheme of ['light', 'dark'] as const) await shoot(browser, `http://127.0.0.1:${port}`, scheme);
+    process.stdout.write(`Screenshots written to ${path.relative(ROOT, OUT)}/\n`);
+  } finally {
+    await browser?.close();
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`screenshots failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
