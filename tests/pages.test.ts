@@ -234,6 +234,18 @@ describe('health check', () => {
       expect(response.headers['content-type']).toMatch(/^application\/json/);
       expect(response.body).not.toEqual({ status: 'ok' });
       expect(response.text).not.toMatch(/ECONNREFUSED|\bat .*:\d+:\d+|Error:/);
+
+      // A logged-in visitor's session cannot be read: a 503 page, not a 500 or a crash.
+      const { browser } = await signedUpBrowser(t.app);
+      for (const route of ['/', '/logout']) {
+        const page = await request(dead.app)
+          .get(route)
+          .set('Cookie', browser.sessionCookie() ?? '');
+        expect(page.status).toBe(503);
+        expect(page.headers['content-type']).toMatch(/^text\/html/);
+        expect(page.text).toContain('temporarily unavailable');
+        expect(page.text).not.toMatch(/ECONNREFUSED|\bat .*:\d+:\d+|Error:/);
+      }
     } finally {
       await dead.close();
       await pool.end();

@@ -24,7 +24,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number.parseIn
 
 export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOptions): Promise<Database> {
   if (url !== undefined) {
-    const pool = new pg.Pool({ connectionString: url, max: poolSize });
+    // Without a connect timeout a request would wait forever on an unreachable server.
+    const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
     pool.on('error', () => {
       // An idle client lost its connection; the pool replaces it. Without this
       // listener the error would crash the process.

@@ -20,7 +20,7 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported form encoding',
   429: 'Too many attempts',
   500: 'Something went wrong',
-  503: 'Service unavailable',
+  503: 'Temporarily unavailable',
 };
 
 // Messages for the errors that body-parser and csrf-sync raise, by their `type`/`code`.
@@ -53,6 +53,17 @@ export const allowedMethods =
     next();
   };
 
+// Network failures, and Postgres's connection exceptions (class 08) and shutdowns (57P0x).
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
+function isDatabaseUnavailable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || /^57P0[1-3]$/.test(code))) {
+    return true;
+  }
+  return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(message);
+}
+
 interface LibraryError {
   status?: unknown;
   statusCode?: unknown;
@@ -67,6 +78,13 @@ function describe(error: unknown): { status: number; message: string; headers: R
   if (Number.isInteger(status) && status >= 400 && status < 500) {
     const key = String(e.type ?? e.code ?? '');
     return { status, message: LIBRARY_MESSAGES[key] ?? 'The request could not be handled.', headers: {} };
+  }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      status: 503,
+      message: 'Gatehouse is temporarily unavailable. Please try again in a minute.',
+      headers: { 'Retry-After': '30' },
+    };
   }
   return { status: 500, message: 'Something went wrong on our side. Please try again in a moment.', headers: {} };
 }
