@@ -56,7 +56,7 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
     }
     await logIn(req, result.user, false, sessionMaxSeconds);
     // A fixed text: the session keeps nothing about the user but the id.
-    flash(req, 'success', 'Welcome to Gatehouse! Your account is ready.');
+    await flash(req, 'success', 'Welcome to Gatehouse! Your account is ready.');
     res.redirect(303, '/');
   });
 
@@ -98,7 +98,7 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
     if (user) {
       await logOut(req);
       await accounts.loggedOut(user.id, originOf(req));
-      flash(req, 'info', 'You have been logged out.');
+      await flash(req, 'info', 'You have been logged out.');
     }
     res.redirect(303, '/login');
   });

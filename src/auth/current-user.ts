@@ -45,19 +45,19 @@ export const loadCurrentUser =
       if (user) res.locals.currentUser = user;
       else {
         await regenerate(req);
-        if (expired) flash(req, 'info', SESSION_EXPIRED);
+        if (expired) await flash(req, 'info', SESSION_EXPIRED);
       }
     }
     next();
   };
 
 /** Sends anonymous visitors to the login page, with the page they asked for as `next`. */
-export const requireLogin: RequestHandler = (req, res, next) => {
+export const requireLogin: RequestHandler = async (req, res, next) => {
   if (res.locals.currentUser) {
     next();
     return;
   }
-  flash(req, 'info', LOGIN_REQUIRED);
+  await flash(req, 'info', LOGIN_REQUIRED);
   res.redirect(302, `/login?next=${encodeURIComponent(req.originalUrl)}`);
 };
 

@@ -11,9 +11,14 @@ declare module 'express-session' {
   }
 }
 
-/** Keeps a message in the session until the next page that renders it. */
-export function flash(req: Request, kind: Flash['kind'], text: string): void {
+/**
+ * Keeps a message in the session until the next page that renders it, and
+ * saves the session now: express-session would otherwise send a redirect
+ * before its save finished, and the browser could fetch the next page first.
+ */
+export function flash(req: Request, kind: Flash['kind'], text: string): Promise<void> {
   req.session.flash = [...(req.session.flash ?? []), { kind, text }];
+  return new Promise((resolve, reject) => req.session.save((error) => (error ? reject(error) : resolve())));
 }
 
 /** Gives templates `takeFlashes()`, which reads and clears the messages; redirects leave them in place. */
