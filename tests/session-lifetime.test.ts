@@ -108,6 +108,52 @@ describe('idle timeout and absolute lifetime', () => {
   });
 });
 
+describe('what a page view costs the database', () => {
+  /** The SQL the app sends while `visit` runs (the real pool, counted). */
+  async function sqlDuring(visit: () => Promise<unknown>): Promise<string[]> {
+    const original = t.pool.query;
+    const sent: string[] = [];
+    t.pool.query = ((...args: Parameters<typeof original>) => {
+      const [query] = args as unknown[];
+      sent.push(typeof query === 'string' ? query : String((query as { text?: unknown }).text));
+      return (original as (...a: unknown[]) => unknown).apply(t.pool, args);
+    }) as typeof original;
+    try {
+      await visit();
+    } finally {
+      t.pool.query = original;
+    }
+    return sent.map((text) => text.replace(/\s+/g, ' ').trim());
+  }
+  const writes = (sent: string[]) => sent.filter((text) => /^(INSERT|UPDATE|DELETE)/i.test(text));
+
+  it('reads the session and the user, and writes nothing, on an authenticated view', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    await browser.get('/'); // the first view makes the nav's logout token: one save
+    const sent = await sqlDuring(() => browser.get('/').expect(200));
+    expect(sent).toHaveLength(2);
+    expect(writes(sent)).toEqual([]);
+  });
+
+  it('moves the expiry again once it is a minute or more behind', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    await browser.get('/');
+    await t.pool.query("UPDATE sessions SET expire = expire - interval '2 minutes' WHERE sid = $1", [sidOf(browser)]);
+    const sent = await sqlDuring(() => browser.get('/').expect(200));
+    expect(writes(sent)).toHaveLength(1);
+    expect(writes(sent)[0]).toMatch(/^UPDATE "?sessions"? SET expire/);
+    expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(59 * 60);
+  });
+
+  it('writes nothing when an anonymous visitor views the form again', async () => {
+    const browser = new Browser(t.app);
+    await browser.get('/login');
+    const sent = await sqlDuring(() => browser.get('/login').expect(200));
+    expect(sent).toHaveLength(1);
+    expect(writes(sent)).toEqual([]);
+  });
+});
+
 describe('session cookie in production, behind a TLS proxy', () => {
   const production = () =>
     t.sibling({ NODE_ENV: 'production', TRUST_PROXY: '1', BCRYPT_COST: '10', SESSION_SECRET: TEST_SECRET });

@@ -98,6 +98,16 @@ describe('signing up', () => {
     expect(response.text).toContain('Enter a valid URL.');
   });
 
+  it('treats a field left out like a field left empty: 422 with its own message, and no user', async () => {
+    const before = await userCount();
+    const { name: _name, confirm: _confirm, ...rest } = signupFields();
+    const response = await new Browser(t.app).submit('/signup', '/signup', { ...rest });
+    expect(response.status).toBe(422);
+    expect(response.text).toMatch(/<p class="field-error" id="name-error">This field is required\.<\/p>/);
+    expect(response.text).toMatch(/<p class="field-error" id="confirm-error">Passwords must match\.<\/p>/);
+    expect(await userCount()).toBe(before);
+  });
+
   it('keeps the typed values but never echoes a password', async () => {
     const browser = new Browser(t.app);
     const secret = 'Sup3r-secret-passphrase';

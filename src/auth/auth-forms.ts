@@ -97,12 +97,17 @@ export type FormResult<T> =
   | { ok: false; malformed: false; errors: Record<string, string>; values: Record<string, string> };
 
 /** Parses a urlencoded body against a form schema; field errors carry the first message per field. */
-export function parseForm<S extends z.ZodType>(
+export function parseForm<S extends z.ZodObject>(
   schema: S,
   body: unknown,
   extraErrors: (raw: Record<string, unknown>) => Record<string, string> = () => ({}),
 ): FormResult<z.output<S>> {
-  const raw: Record<string, unknown> = typeof body === 'object' && body !== null ? { ...body } : {};
+  // A field left out is a field left empty: it gets its own message (422), as a browser's empty field would.
+  const given: Record<string, unknown> = typeof body === 'object' && body !== null ? { ...body } : {};
+  const raw: Record<string, unknown> = {
+    ...Object.fromEntries(Object.keys(schema.shape).map((key) => [key, ''])),
+    ...given,
+  };
   const result = schema.safeParse(raw);
   const malformed =
     Object.values(raw).some((value) => typeof value !== 'string') ||
