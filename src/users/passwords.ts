@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import pLimit from 'p-limit';
 
 /** bcrypt reads at most 72 bytes; longer passwords are refused, never silently cut. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -15,15 +17,19 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<void>;
 }
 
-export function createPasswordHasher(cost: number): PasswordHasher {
+export function createPasswordHasher(cost: number, concurrency = availableParallelism()): PasswordHasher {
+  // bcrypt runs on libuv's thread pool, off the event loop; at most one hash per
+  // core at a time, so a burst of logins queues instead of starving page views.
+  const oneCore = pLimit(concurrency);
   // Made once, at the configured cost, so an unknown email costs what a wrong password costs.
   let dummyHash: Promise<string> | undefined;
+  const verify = (password: string, hash: string) => oneCore(() => bcrypt.compare(password, hash));
   return {
-    hash: (password) => bcrypt.hash(password, cost),
-    verify: (password, hash) => bcrypt.compare(password, hash),
+    hash: (password) => oneCore(() => bcrypt.hash(password, cost)),
+    verify,
     async verifyDummy(password) {
-      dummyHash ??= bcrypt.hash('gatehouse dummy password', cost);
-      await bcrypt.compare(password, await dummyHash);
+      dummyHash ??= oneCore(() => bcrypt.hash('gatehouse dummy password', cost));
+      await verify(password, await dummyHash);
     },
   };
 }
