@@ -13,8 +13,8 @@ import {
   type Locator,
   type Page,
   type Response,
-  chromium,
 } from 'playwright-core';
+import { launchChromium } from '../../scripts/chromium.js';
 import { SERVER, freePort, killGroup, run, waitForHealthy } from '../support/processes.js';
 
 // The real-browser suite: the real entry point (`tsx src/server.ts`) on a free port and a fresh
@@ -101,29 +101,7 @@ export async function startApp(): Promise<E2eApp> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The browser
-
-/** Debian's Chromium unless CHROMIUM_PATH names another. */
-export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] || '/usr/bin/chromium';
-
-export const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-/**
- * Chromium with the flags above. The profile is a fresh `--user-data-dir`: Playwright refuses
- * that flag in `args` and instead passes one it has just made with mkdtemp
- * (`$TMPDIR/playwright_chromiumdev_profile-*`), and deletes it when the browser closes.
- */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_FLAGS });
-}
+// The browser (launched by scripts/chromium.ts, which the screenshots share)
 
 export const SESSION_COOKIE = 'gatehouse.sid';
 
