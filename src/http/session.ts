@@ -16,7 +16,6 @@ export interface SessionOptions {
 
 export interface Sessions {
   readonly middleware: RequestHandler;
-  readonly cookieName: string;
   /** Stops the prune timer; the pool is closed by its owner. */
   close(): Promise<void>;
 }
@@ -93,5 +92,5 @@ export function createSessions(options: SessionOptions): Sessions {
     unset: 'destroy',
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' },
   });
-  return { middleware, cookieName, close: async () => store.close() };
+  return { middleware, close: async () => store.close() };
 }

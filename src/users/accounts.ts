@@ -72,8 +72,6 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
     /** The user behind a session, or null once they are gone or deactivated. */
     activeUser: (id: number): Promise<User | null> => users.findActiveById(id),
 
-    deactivate: (email: string): Promise<boolean> => users.setActive(email, false),
-
     loggedOut: (userId: number, origin: Origin) => record('logout', userId, origin),
   };
 }

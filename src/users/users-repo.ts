@@ -76,14 +76,6 @@ export function usersRepo(db: Db) {
     async recordLogin(id: number): Promise<void> {
       await db.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]);
     },
-
-    async setActive(email: string, isActive: boolean): Promise<boolean> {
-      const { rowCount } = await db.query('UPDATE users SET is_active = $2 WHERE lower(email) = lower($1)', [
-        email,
-        isActive,
-      ]);
-      return rowCount === 1;
-    },
   };
 }
 
