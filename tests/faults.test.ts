@@ -280,11 +280,15 @@ describe('faults on either database', () => {
       await new Promise((resolve) => setTimeout(resolve, 250));
       server.child.kill('SIGTERM');
       expect(settled).toBe(false); // the login was still in flight when the signal was sent
-      await new Promise((resolve) => setTimeout(resolve, 40));
 
-      // The listening socket is closed at once, while the login is still being answered.
-      expect(await acceptsConnections(port)).toBe(false);
-      expect(server.hasExited()).toBe(false);
+      // The listening socket closes soon after the signal (tsx relays it to node; a busy
+      // machine takes a moment), while the login is still being answered.
+      let accepting = true;
+      for (let waited = 0; accepting && waited < 3_000; waited += 50) {
+        accepting = await acceptsConnections(port);
+        if (accepting) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(accepting).toBe(false);
 
       const answer = await within(10_000, 'the in-flight login answering', login);
       expect(answer).toMatchObject({ status: 303, location: '/' });
