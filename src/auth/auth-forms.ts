@@ -70,7 +70,6 @@ export const signupForm = z.strictObject({
   website: z.string().default('').pipe(websiteField),
   _csrf: csrfField,
 });
-export type SignupForm = z.output<typeof signupForm>;
 
 // Login checks only what it must: a wrong-looking email is just a wrong email.
 export const loginForm = z.strictObject({
@@ -83,7 +82,6 @@ export const loginForm = z.strictObject({
   next: z.string().optional(),
   _csrf: csrfField,
 });
-export type LoginForm = z.output<typeof loginForm>;
 
 export const logoutForm = z.strictObject({ _csrf: csrfField });
 

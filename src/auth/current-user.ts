@@ -22,7 +22,7 @@ declare module 'express-session' {
 }
 
 export const LOGIN_REQUIRED = 'You must be logged in to view that page.';
-export const SESSION_EXPIRED = 'Your session has expired. Please log in again.';
+const SESSION_EXPIRED = 'Your session has expired. Please log in again.';
 
 const regenerate = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));

@@ -2,7 +2,7 @@ import express, { type RequestHandler } from 'express';
 import { HttpError } from './errors.js';
 
 /** Our forms are small; anything bigger is not one of them. */
-export const FORM_BODY_LIMIT = '16kb';
+const FORM_BODY_LIMIT = '16kb';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**

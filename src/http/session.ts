@@ -22,7 +22,7 @@ export interface Sessions {
 
 export const REMEMBER_ME_MS = 30 * 24 * 60 * 60 * 1000;
 /** A session row's expiry moves at most this often: a page view costs no write in between. */
-export const TOUCH_EVERY_MS = 60_000;
+const TOUCH_EVERY_MS = 60_000;
 
 /** Where the row's expiry (ms since the epoch), as read, rides along with the loaded session. */
 const ROW_EXPIRES = 'rowExpiresAt';
