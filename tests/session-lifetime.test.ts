@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import express from 'express';
 import request from 'supertest';
+import { createSessions } from '../src/http/session.js';
 import { type TestApp, startTestApp, TEST_SECRET } from './support/test-app.js';
 import { Browser, signedUpBrowser, signupFields } from './support/browser.js';
 
@@ -151,6 +153,44 @@ describe('what a page view costs the database', () => {
     const sent = await sqlDuring(() => browser.get('/login').expect(200));
     expect(sent).toHaveLength(1);
     expect(writes(sent)).toEqual([]);
+  });
+});
+
+describe('pruning', () => {
+  it('deletes expired session rows on its timer, and keeps live ones', async () => {
+    // The app prunes every 15 minutes (off in tests); the same store with a one-second timer.
+    const sessions = createSessions({
+      pool: t.pool,
+      secrets: [TEST_SECRET],
+      secure: false,
+      idleSeconds: 3600,
+      pruneSeconds: 1,
+    });
+    const app = express();
+    app.use(sessions.middleware);
+    app.get('/', (req, res) => {
+      req.session.userId = 1;
+      res.send('ok');
+    });
+    try {
+      await t.pool.query(
+        "INSERT INTO sessions (sid, sess, expire) VALUES ('expired-row', '{}', now()::timestamp - interval '1 minute')",
+      );
+      const live = new Browser(t.app);
+      await live.get('/login');
+      await request(app).get('/').expect(200); // the store's first write starts its timer
+
+      const deadline = Date.now() + 5_000;
+      let left = 1;
+      while (left > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        left = (await t.pool.query("SELECT 1 FROM sessions WHERE sid = 'expired-row'")).rowCount ?? 0;
+      }
+      expect(left).toBe(0);
+      expect(await rowOf(live)).toBeDefined();
+    } finally {
+      await sessions.close();
+    }
   });
 });
 
