@@ -33,6 +33,39 @@ const trustProxy = z
     'must be a hop count or a list of addresses',
   );
 
+// An SMTP server URL, e.g. smtp://user:pass@host:587 (STARTTLS) or smtps://host:465 (TLS from the start).
+const smtpUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, 'must be an smtp:// or smtps:// URL');
+
+// "address" or "Name <address>"; no line breaks, which would let a value inject mail headers.
+const mailFrom = z
+  .string()
+  .trim()
+  .regex(/^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address or "Name <address>"');
+
+// The absolute base of links in mail: http(s), kept without a trailing slash so `${publicUrl}/path` is right.
+const publicUrl = z
+  .string()
+  .trim()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.search === '' && url.hash === '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL without a query')
+  .transform((value) => value.replace(/\/+$/, ''));
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: intIn(0, 65535).default(3000),
@@ -48,6 +81,10 @@ const envSchema = z.object({
   SESSION_IDLE_MINUTES: intIn(1, 7 * 24 * 60).default(60),
   SESSION_MAX_DAYS: intIn(1, 365).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SMTP_URL: smtpUrl.optional(),
+  MAIL_FROM: mailFrom.default('Gatehouse <no-reply@localhost>'),
+  MAIL_TRANSPORT: z.enum(['smtp', 'outbox']).optional(),
+  PUBLIC_URL: publicUrl.optional(),
 });
 
 export interface Config {
@@ -69,6 +106,13 @@ export interface Config {
   /** No session outlives this, counted from login, however active. */
   readonly sessionMaxSeconds: number;
   readonly logLevel: string;
+  /** Where mail goes: an SMTP server, or .eml files in dataDir/outbox (development). */
+  readonly mailTransport: 'smtp' | 'outbox';
+  /** Set whenever mailTransport is 'smtp'. Holds a password: never log it. */
+  readonly smtpUrl: string | undefined;
+  readonly mailFrom: string;
+  /** The absolute base for links in mail, without a trailing slash. */
+  readonly publicUrl: string;
 }
 
 export class ConfigError extends Error {}
@@ -96,6 +140,16 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   if (isProduction && e.BCRYPT_COST < 10) {
     throw new ConfigError('Invalid configuration: BCRYPT_COST must be at least 10 in production');
   }
+  // Outside production, no SMTP server means "write mail to files", so a newcomer needs nothing set up;
+  // in production that would lose every reset link quietly, so it has to be asked for by name.
+  const mailTransport = e.MAIL_TRANSPORT ?? (e.SMTP_URL !== undefined || isProduction ? 'smtp' : 'outbox');
+  if (mailTransport === 'smtp' && e.SMTP_URL === undefined) {
+    throw new ConfigError(
+      isProduction
+        ? 'Invalid configuration: SMTP_URL must be set in production (or MAIL_TRANSPORT=outbox)'
+        : 'Invalid configuration: SMTP_URL must be set when MAIL_TRANSPORT=smtp',
+    );
+  }
   return Object.freeze({
     env: e.NODE_ENV,
     isProduction,
@@ -112,6 +166,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     sessionIdleSeconds: e.SESSION_IDLE_MINUTES * 60,
     sessionMaxSeconds: e.SESSION_MAX_DAYS * 24 * 60 * 60,
     logLevel: e.LOG_LEVEL,
+    mailTransport,
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    publicUrl: e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`,
   });
 }
 

@@ -102,6 +102,10 @@ describe('parseConfig', () => {
       'LOGIN_FAILURES_PER_ACCOUNT',
       'LOGIN_FAILURES_PER_IP',
       'SIGNUPS_PER_IP',
+      'SMTP_URL',
+      'MAIL_FROM',
+      'MAIL_TRANSPORT',
+      'PUBLIC_URL',
     ]) {
       expect(listed, `.env.example mentions ${key}`).toMatch(new RegExp(`^#? ?${key}=`, 'm'));
     }
@@ -150,7 +154,11 @@ describe('parseConfig', () => {
   });
 
   describe('in production', () => {
-    const production = (env: Record<string, string>) => ({ NODE_ENV: 'production', ...env });
+    const production = (env: Record<string, string>) => ({
+      NODE_ENV: 'production',
+      SMTP_URL: 'smtp://mail.example:587',
+      ...env,
+    });
 
     it('refuses to start without a SESSION_SECRET', () => {
       expectOneLineNaming(configError(production({})).message, 'SESSION_SECRET');
@@ -183,6 +191,91 @@ describe('parseConfig', () => {
     it('never puts the secret itself in the error message', () => {
       const short = 'hunter2-is-my-secret';
       expect(configError(production({ SESSION_SECRET: short })).message).not.toContain(short);
+    });
+  });
+
+  describe('mail settings', () => {
+    const production = (env: Record<string, string>) => ({
+      NODE_ENV: 'production',
+      SESSION_SECRET: LONG_SECRET,
+      ...env,
+    });
+
+    it('writes mail to the outbox, from Gatehouse <no-reply@localhost>, with links to HOST:PORT, when nothing is set', () => {
+      const config = parseConfig({});
+      expect(config.mailTransport).toBe('outbox');
+      expect(config.smtpUrl).toBeUndefined();
+      expect(config.mailFrom).toBe('Gatehouse <no-reply@localhost>');
+      expect(config.publicUrl).toBe('http://127.0.0.1:3000');
+      expect(parseConfig({ HOST: '0.0.0.0', PORT: '8080' }).publicUrl).toBe('http://0.0.0.0:8080');
+      expect(parseConfig({ HOST: '::1' }).publicUrl).toBe('http://[::1]:3000');
+    });
+
+    it('sends through SMTP once SMTP_URL is set, and keeps the outbox when MAIL_TRANSPORT=outbox says so', () => {
+      const smtp = parseConfig({ SMTP_URL: 'smtp://user:pw@mail.example:587' });
+      expect(smtp.mailTransport).toBe('smtp');
+      expect(smtp.smtpUrl).toBe('smtp://user:pw@mail.example:587');
+      expect(parseConfig({ SMTP_URL: 'smtps://mail.example:465' }).mailTransport).toBe('smtp');
+      expect(parseConfig({ SMTP_URL: 'smtp://mail.example', MAIL_TRANSPORT: 'outbox' }).mailTransport).toBe('outbox');
+    });
+
+    it('accepts a bare address or "Name <address>" as MAIL_FROM', () => {
+      expect(parseConfig({ MAIL_FROM: 'accounts@example.com' }).mailFrom).toBe('accounts@example.com');
+      expect(parseConfig({ MAIL_FROM: 'Example Accounts <accounts@example.com>' }).mailFrom).toBe(
+        'Example Accounts <accounts@example.com>',
+      );
+    });
+
+    it.each(['nobody', 'Name <>', 'Name <no at sign>', 'a@b\r\nBcc: victim@example.com', '<a@b> trailing'])(
+      'rejects MAIL_FROM=%j with one line naming MAIL_FROM',
+      (value) => {
+        expectOneLineNaming(configError({ MAIL_FROM: value }).message, 'MAIL_FROM');
+      },
+    );
+
+    it.each(['mail.example:587', 'http://mail.example', 'smtp://', 'not a url'])(
+      'rejects SMTP_URL=%j with one line naming SMTP_URL',
+      (value) => {
+        expectOneLineNaming(configError({ SMTP_URL: value }).message, 'SMTP_URL');
+      },
+    );
+
+    it('does not echo a malformed SMTP_URL, which may hold a password', () => {
+      const message = configError({ SMTP_URL: 'http://user:s3cret-pw@mail.example' }).message;
+      expectOneLineNaming(message, 'SMTP_URL');
+      expect(message).not.toContain('s3cret-pw');
+    });
+
+    it('rejects an unknown MAIL_TRANSPORT, and MAIL_TRANSPORT=smtp without an SMTP_URL', () => {
+      expectOneLineNaming(configError({ MAIL_TRANSPORT: 'sendmail' }).message, 'MAIL_TRANSPORT');
+      expectOneLineNaming(configError({ MAIL_TRANSPORT: 'smtp' }).message, 'SMTP_URL');
+    });
+
+    it('takes PUBLIC_URL as the base of links, without a trailing slash', () => {
+      expect(parseConfig({ PUBLIC_URL: 'https://accounts.example.com/' }).publicUrl).toBe(
+        'https://accounts.example.com',
+      );
+      expect(parseConfig({ PUBLIC_URL: 'https://example.com/gatehouse' }).publicUrl).toBe(
+        'https://example.com/gatehouse',
+      );
+    });
+
+    it.each(['accounts.example.com', 'ftp://example.com', 'javascript:alert(1)', 'https://example.com/?a=1'])(
+      'rejects PUBLIC_URL=%j with one line naming PUBLIC_URL',
+      (value) => {
+        expectOneLineNaming(configError({ PUBLIC_URL: value }).message, 'PUBLIC_URL');
+      },
+    );
+
+    it('refuses to start in production without an SMTP_URL, in one clear line', () => {
+      const message = configError(production({})).message;
+      expect(message).toBe('Invalid configuration: SMTP_URL must be set in production (or MAIL_TRANSPORT=outbox)');
+      expectOneLineNaming(message, 'SMTP_URL');
+    });
+
+    it('starts in production with an SMTP_URL, or with MAIL_TRANSPORT=outbox asked for by name', () => {
+      expect(parseConfig(production({ SMTP_URL: 'smtps://mail.example:465' })).mailTransport).toBe('smtp');
+      expect(parseConfig(production({ MAIL_TRANSPORT: 'outbox' })).mailTransport).toBe('outbox');
     });
   });
 
@@ -288,6 +381,7 @@ describe('starting the server with a bad configuration', () => {
       { NODE_ENV: 'production', SESSION_SECRET: 'too-short' },
       'SESSION_SECRET',
     ],
+    ['production without an SMTP_URL', { NODE_ENV: 'production', SESSION_SECRET: LONG_SECRET }, 'SMTP_URL'],
     [
       'production with BCRYPT_COST 4',
       { NODE_ENV: 'production', SESSION_SECRET: LONG_SECRET, BCRYPT_COST: '4' },

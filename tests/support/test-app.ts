@@ -77,6 +77,8 @@ function appOn(
     LOGIN_FAILURES_PER_ACCOUNT: '1000',
     LOGIN_FAILURES_PER_IP: '100000',
     SIGNUPS_PER_IP: '100000',
+    // A production sibling would otherwise need an SMTP server; the mail tests set SMTP_URL themselves.
+    MAIL_TRANSPORT: 'outbox',
     ...(url ? { DATABASE_URL: url } : {}),
     ...env,
   });
