@@ -8,6 +8,7 @@ import { accounts as makeAccounts } from './users/accounts.js';
 import { usersRepo } from './users/users-repo.js';
 import { type PasswordHasher, createPasswordHasher } from './users/passwords.js';
 import { authEventsRepo } from './audit/auth-events-repo.js';
+import { sessionsRepo } from './sessions/sessions-repo.js';
 import { createThrottle } from './auth/throttle.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { loadCurrentUser } from './auth/current-user.js';
@@ -65,6 +66,7 @@ export function createApp({ config, db, logger, sessionSecrets, passwords }: App
     usersRepo(db.pool),
     passwords ?? createPasswordHasher(config.bcryptCost),
     authEventsRepo(db.pool),
+    sessionsRepo(db.pool),
   );
   const throttle = createThrottle(db.pool, config, config.env !== 'test');
   const sessions = createSessions({

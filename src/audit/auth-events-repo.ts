@@ -1,12 +1,35 @@
 import type { Db } from '../db/database.js';
 
-export type AuthEventKind = 'signup' | 'login' | 'login_failed' | 'throttled' | 'logout';
+export type AuthEventKind =
+  | 'signup'
+  | 'login'
+  | 'login_failed'
+  | 'throttled'
+  | 'logout'
+  | 'profile_changed'
+  | 'email_changed'
+  | 'email_change_requested'
+  | 'email_verified'
+  | 'password_changed'
+  | 'password_reset_requested'
+  | 'password_reset'
+  | 'session_ended'
+  | 'sessions_ended'
+  | 'account_deleted'
+  | 'deactivated'
+  | 'activated';
 
 export interface AuthEvent {
   readonly event: AuthEventKind;
   readonly userId: number | null;
   readonly ip: string | null;
   readonly userAgent: string | null;
+  /** A short note: what changed, how many sessions ended, who acted (never a secret). */
+  readonly detail?: string | null;
+}
+
+export interface RecordedEvent extends AuthEvent {
+  readonly at: Date;
 }
 
 const MAX_USER_AGENT = 512;
@@ -14,13 +37,38 @@ const MAX_USER_AGENT = 512;
 /** Every SQL statement on auth_events: the audit trail is only ever appended to. */
 export function authEventsRepo(db: Db) {
   return {
-    async record({ event, userId, ip, userAgent }: AuthEvent): Promise<void> {
-      await db.query('INSERT INTO auth_events (user_id, event, ip, user_agent) VALUES ($1, $2, $3, $4)', [
+    async record({ event, userId, ip, userAgent, detail = null }: AuthEvent): Promise<void> {
+      await db.query('INSERT INTO auth_events (user_id, event, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5)', [
         userId,
         event,
         ip,
         userAgent === null ? null : userAgent.slice(0, MAX_USER_AGENT),
+        detail,
       ]);
+    },
+
+    /** The user's latest events, newest first. */
+    async recentFor(userId: number, limit: number): Promise<RecordedEvent[]> {
+      const { rows } = await db.query<{
+        event: AuthEventKind;
+        user_id: number | null;
+        ip: string | null;
+        user_agent: string | null;
+        detail: string | null;
+        created_at: Date;
+      }>(
+        `SELECT event, user_id, ip, user_agent, detail, created_at FROM auth_events
+          WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+        [userId, limit],
+      );
+      return rows.map((row) => ({
+        event: row.event,
+        userId: row.user_id,
+        ip: row.ip,
+        userAgent: row.user_agent,
+        detail: row.detail,
+        at: row.created_at,
+      }));
     },
   };
 }

@@ -75,6 +75,7 @@ export async function logIn(req: Request, user: User, remember: boolean, maxLife
   await regenerate(req);
   req.session.userId = user.id;
   req.session.authAt = Date.now();
+  req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
   if (remember) req.session.cookie.maxAge = Math.min(REMEMBER_ME_MS, maxLifetimeSeconds * 1000);
   await save(req);
 }

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import session, { type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
+import { sessionsRepo } from '../sessions/sessions-repo.js';
 
 export interface SessionOptions {
   readonly pool: pg.Pool;
@@ -28,51 +29,76 @@ const TOUCH_EVERY_MS = 60_000;
 const ROW_EXPIRES = 'rowExpiresAt';
 type LoadedSession = SessionData & { [ROW_EXPIRES]?: number };
 
+declare module 'express-session' {
+  interface SessionData {
+    /** Where a login came from: written to the row's own columns at the next save, not kept in the JSON. */
+    client?: { ip: string | null; userAgent: string | null };
+  }
+}
+
 /**
- * connect-pg-simple, but a page view writes nothing unless the expiry has to
- * move by a minute or more: get() also reads the row's expiry, touch() skips
- * the UPDATE when the new expiry is within a minute of it. The idle timeout
- * stays exact to the minute.
+ * connect-pg-simple (its prune timer and destroy), with our own reads and
+ * writes (src/sessions/sessions-repo.ts):
+ * - a page view writes nothing unless the expiry has to move by a minute or
+ *   more: get() also reads the row's expiry, touch() skips the UPDATE when the
+ *   new expiry is within a minute of it. The idle timeout stays exact to the minute.
+ * - the user id, and the IP and browser a login came from, go to indexed
+ *   columns, so a user's sessions are found without reading JSON.
+ * - a session read from its row is only ever updated, never re-inserted: a
+ *   request in flight cannot bring back a session ended meanwhile.
  */
 function thriftyStore(options: SessionOptions) {
   const PgStore = connectPgSimple(session);
+  const rows = sessionsRepo(options.pool);
+  const expiresAt = (sess: SessionData): number =>
+    sess.cookie.expires ? new Date(sess.cookie.expires).getTime() : Date.now() + options.idleSeconds * 1000;
+
   return new (class extends PgStore {
+    constructor(...args: ConstructorParameters<typeof PgStore>) {
+      super(...args);
+      // connect-pg-simple arms its prune timer from its own get/set, which are
+      // replaced here: one sweep now arms it (and clears what expired while we were down).
+      if (options.pruneSeconds !== false) this.pruneSessions();
+    }
+
     override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
-      // Both sides in the database's own clock and zone, as connect-pg-simple writes them.
-      options.pool
-        .query<{ sess: SessionData | string; ms_left: number }>(
-          `SELECT sess, (extract(epoch FROM expire - localtimestamp) * 1000)::float8 AS ms_left
-             FROM sessions WHERE sid = $1 AND expire >= localtimestamp`,
-          [sid],
-        )
-        .then(({ rows: [row] }) => {
-          if (!row) return callback(null, null);
-          const sess: LoadedSession = typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess;
-          sess[ROW_EXPIRES] = Date.now() + row.ms_left;
-          callback(null, sess);
-        }, callback);
+      rows.load(sid).then((row) => {
+        if (!row) return callback(null, null);
+        const sess = row.sess as LoadedSession;
+        sess[ROW_EXPIRES] = Date.now() + row.msLeft;
+        callback(null, sess);
+      }, callback);
     }
 
     override set(sid: string, sess: SessionData, callback?: (error?: unknown) => void): void {
-      const { [ROW_EXPIRES]: _loaded, ...rest } = sess as LoadedSession;
-      super.set(sid, rest as SessionData, callback);
+      const { [ROW_EXPIRES]: loaded, client, ...rest } = sess as LoadedSession;
+      const write = {
+        sess: rest,
+        expiresAt: Math.ceil(expiresAt(sess) / 1000),
+        userId: sess.userId ?? null,
+        ip: client?.ip ?? null,
+        userAgent: client?.userAgent ?? null,
+      };
+      (loaded === undefined ? rows.insert(sid, write) : rows.update(sid, write)).then(() => callback?.(), callback);
     }
 
     override touch(sid: string, sess: SessionData, callback?: () => void): void {
       const loaded = (sess as LoadedSession)[ROW_EXPIRES];
-      const expires = sess.cookie.expires
-        ? new Date(sess.cookie.expires).getTime()
-        : Date.now() + options.idleSeconds * 1000;
+      const expires = expiresAt(sess);
       if (loaded !== undefined && Math.abs(expires - loaded) < TOUCH_EVERY_MS) {
         callback?.();
         return;
       }
-      super.touch(sid, sess, callback);
+      // express-session ignores a failed touch; so do we (the next one retries).
+      rows.touch(sid, Math.ceil(expires / 1000)).then(
+        () => callback?.(),
+        () => callback?.(),
+      );
     }
   })({
     pool: options.pool,
     tableName: 'sessions',
-    createTableIfMissing: false, // the table is migration 002
+    createTableIfMissing: false, // the table is migrations 002 and 005
     ttl: options.idleSeconds,
     pruneSessionInterval: options.pruneSeconds,
     errorLog: () => {}, // failures reach express-session's callback and the error handler

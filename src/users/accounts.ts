@@ -1,6 +1,7 @@
 import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
-import type { PasswordHasher } from './passwords.js';
-import type { User, UsersRepo } from './users-repo.js';
+import { MAX_PASSWORD_BYTES, type PasswordHasher, passwordBytes } from './passwords.js';
+import type { OpenSession, SessionsRepo } from '../sessions/sessions-repo.js';
+import type { User, UserWithHash, UsersRepo } from './users-repo.js';
 
 export interface SignUpInput {
   readonly name: string;
@@ -17,10 +18,38 @@ export interface Origin {
 
 export type SignUpResult = { ok: true; user: User } | { ok: false; reason: 'email-taken' };
 
+export interface ProfileInput {
+  readonly name: string;
+  readonly website: string | null;
+}
+
+/** A change that needs the current password: refused when it is wrong. */
+export type Change<Reason extends string = never> = { ok: true } | { ok: false; reason: 'bad-password' | Reason };
+
+/** What the admin command does to an account found by email. */
+export type AdminResult<T = Record<never, never>> = ({ found: true; changed: boolean } & T) | { found: false };
+
+/** The admin command acts from no address and no browser; the trail says who. */
+const ADMIN: Origin = { ip: null, userAgent: 'admin command' };
+
 /** The account use cases; no HTTP here, so routes and commands share them. */
-export function accounts(users: UsersRepo, passwords: PasswordHasher, events: AuthEventsRepo) {
-  const record = (event: AuthEventKind, userId: number | null, origin: Origin) =>
-    events.record({ event, userId, ...origin });
+export function accounts(users: UsersRepo, passwords: PasswordHasher, events: AuthEventsRepo, sessions: SessionsRepo) {
+  const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
+    events.record({ event, userId, ...origin, detail });
+
+  /**
+   * The signed-in user, when `password` is theirs; one bcrypt comparison
+   * either way. A wrong one is recorded as a failed login (it is a guess).
+   */
+  async function recheck(userId: number, password: string, origin: Origin, what: string): Promise<UserWithHash | null> {
+    const found = await users.findActiveWithHash(userId);
+    // bcrypt would read only the first 72 bytes, or stop at a NUL: such a password is never the right one.
+    const checkable = found && passwordBytes(password) <= MAX_PASSWORD_BYTES && !password.includes('\u0000');
+    if (checkable && (await passwords.verify(password, found.passwordHash))) return found;
+    if (!checkable) await passwords.verifyDummy('');
+    await record('login_failed', userId, origin, `wrong current password (${what})`);
+    return null;
+  }
 
   return {
     async signUp(input: SignUpInput, origin: Origin): Promise<SignUpResult> {
@@ -73,6 +102,111 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
     activeUser: (id: number): Promise<User | null> => users.findActiveById(id),
 
     loggedOut: (userId: number, origin: Origin) => record('logout', userId, origin),
+
+    // ------------------------------------------------------------ the account pages
+
+    async updateProfile(userId: number, input: ProfileInput, origin: Origin): Promise<void> {
+      await users.updateProfile(userId, input.name, input.website);
+      await record('profile_changed', userId, origin);
+    },
+
+    /** ASVS 7.5.1: a new address only with the current password. The user's sessions stay. */
+    async changeEmail(userId: number, password: string, email: string, origin: Origin): Promise<Change<'email-taken'>> {
+      const found = await recheck(userId, password, origin, 'email change');
+      if (!found) return { ok: false, reason: 'bad-password' };
+      if (found.email === email) return { ok: true };
+      if (!(await users.updateEmail(userId, email))) return { ok: false, reason: 'email-taken' };
+      await record('email_changed', userId, origin, `from ${found.email} to ${email}`);
+      return { ok: true };
+    },
+
+    /**
+     * ASVS 7.4.3: a new password ends every other session of the user. The
+     * caller gives the current session a new id first and passes it as `keepSid`.
+     */
+    async changePassword(
+      userId: number,
+      current: string,
+      next: string,
+      keepSid: string,
+      origin: Origin,
+    ): Promise<Change & { ended?: number }> {
+      if (!(await recheck(userId, current, origin, 'password change'))) return { ok: false, reason: 'bad-password' };
+      await users.updatePasswordHash(userId, await passwords.hash(next));
+      const ended = await sessions.endAll(userId, keepSid);
+      await record('password_changed', userId, origin);
+      if (ended > 0)
+        await record('sessions_ended', userId, origin, `${ended} other session(s), after a password change`);
+      return { ok: true, ended };
+    },
+
+    /** Removes the user and every session of theirs; the audit trail keeps the id. */
+    async deleteAccount(userId: number, password: string, origin: Origin): Promise<Change> {
+      const found = await recheck(userId, password, origin, 'account deletion');
+      if (!found) return { ok: false, reason: 'bad-password' };
+      await sessions.endAll(userId);
+      await users.delete(userId);
+      await record('account_deleted', userId, origin, 'by the user');
+      return { ok: true };
+    },
+
+    openSessions: (userId: number, currentSid: string | null): Promise<OpenSession[]> =>
+      sessions.openFor(userId, currentSid),
+
+    /** Ends one of the user's own sessions; false when the id is not one of theirs. */
+    async endSession(userId: number, sessionId: number, origin: Origin): Promise<boolean> {
+      const ended = await sessions.endOne(userId, sessionId);
+      if (ended) await record('session_ended', userId, origin, `session #${sessionId}`);
+      return ended;
+    },
+
+    async endOtherSessions(userId: number, keepSid: string, origin: Origin): Promise<number> {
+      const ended = await sessions.endAll(userId, keepSid);
+      await record('sessions_ended', userId, origin, `${ended} other session(s), signed out everywhere else`);
+      return ended;
+    },
+
+    // ------------------------------------------------------------ the admin command
+
+    async findUser(email: string): Promise<User | null> {
+      const found = await users.findByEmail(email);
+      if (!found) return null;
+      const { passwordHash: _hash, ...user } = found;
+      return user;
+    },
+
+    listUsers: (limit: number, offset: number) => users.page(limit, offset),
+
+    recentEvents: (userId: number, limit: number) => events.recentFor(userId, limit),
+
+    /** Deactivating ends the user's sessions at once (they would fail on their next request anyway). */
+    async deactivate(email: string): Promise<AdminResult<{ sessionsEnded: number }>> {
+      const found = await users.findByEmail(email);
+      if (!found) return { found: false };
+      const changed = await users.setActive(found.id, false);
+      const sessionsEnded = await sessions.endAll(found.id);
+      if (changed) await record('deactivated', found.id, ADMIN, `${sessionsEnded} session(s) ended`);
+      return { found: true, changed, sessionsEnded };
+    },
+
+    async activate(email: string): Promise<AdminResult> {
+      const found = await users.findByEmail(email);
+      if (!found) return { found: false };
+      const changed = await users.setActive(found.id, true);
+      if (changed) await record('activated', found.id, ADMIN);
+      return { found: true, changed };
+    },
+
+    async deleteUser(email: string): Promise<AdminResult<{ sessionsEnded: number }>> {
+      const found = await users.findByEmail(email);
+      if (!found) return { found: false };
+      const sessionsEnded = await sessions.endAll(found.id);
+      const changed = await users.delete(found.id);
+      if (changed) await record('account_deleted', found.id, ADMIN, `by the admin command; was ${found.email}`);
+      return { found: true, changed, sessionsEnded };
+    },
+
+    pruneSessions: (): Promise<number> => sessions.prune(),
   };
 }
 

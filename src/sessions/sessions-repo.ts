@@ -1,0 +1,139 @@
+import type { Db } from '../db/database.js';
+
+/** A session row as the store reads it: the JSON and how long it has left. */
+export interface StoredSession {
+  readonly sess: unknown;
+  readonly msLeft: number;
+}
+
+/** What the store writes besides the JSON: whose session it is and where it was opened. */
+export interface SessionWrite {
+  readonly sess: object;
+  /** Seconds since the epoch. */
+  readonly expiresAt: number;
+  readonly userId: number | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+/** One of a user's open sessions, as the account page and the admin command list them. */
+export interface OpenSession {
+  /** A public handle: the sid is the bearer secret and never leaves the cookie. */
+  readonly id: number;
+  readonly createdAt: Date;
+  readonly lastSeenAt: Date;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly current: boolean;
+}
+
+interface OpenSessionRow {
+  id: number;
+  created_at: Date;
+  last_seen_at: Date;
+  ip: string | null;
+  user_agent: string | null;
+  current: boolean;
+}
+
+const MAX_USER_AGENT = 512;
+
+// expire is a timestamp without zone, written and compared in the database's own
+// clock and zone (to_timestamp, localtimestamp), as connect-pg-simple does.
+
+/** Every SQL statement on sessions. */
+export function sessionsRepo(db: Db) {
+  return {
+    async load(sid: string): Promise<StoredSession | null> {
+      const { rows } = await db.query<{ sess: unknown; ms_left: number }>(
+        `SELECT sess, (extract(epoch FROM expire - localtimestamp) * 1000)::float8 AS ms_left
+           FROM sessions WHERE sid = $1 AND expire >= localtimestamp`,
+        [sid],
+      );
+      const row = rows[0];
+      return row ? { sess: typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess, msLeft: row.ms_left } : null;
+    },
+
+    /** A new session, or one replaced wholesale (a regenerated id writes a new row). */
+    async insert(sid: string, write: SessionWrite): Promise<void> {
+      await db.query(
+        `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent)
+         VALUES ($1, $2, to_timestamp($3), $4, $5, $6)
+         ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire, user_id = EXCLUDED.user_id,
+           ip = coalesce(EXCLUDED.ip, sessions.ip), user_agent = coalesce(EXCLUDED.user_agent, sessions.user_agent),
+           last_seen_at = now()`,
+        [
+          sid,
+          JSON.stringify(write.sess),
+          write.expiresAt,
+          write.userId,
+          write.ip,
+          write.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+        ],
+      );
+    },
+
+    /**
+     * A session that was read from its row: updated, never re-created, so a
+     * request still in flight cannot bring back a session that was ended meanwhile.
+     */
+    async update(sid: string, write: SessionWrite): Promise<void> {
+      await db.query(
+        `UPDATE sessions SET sess = $2, expire = to_timestamp($3), user_id = $4, last_seen_at = now() WHERE sid = $1`,
+        [sid, JSON.stringify(write.sess), write.expiresAt, write.userId],
+      );
+    },
+
+    async touch(sid: string, expiresAt: number): Promise<void> {
+      await db.query('UPDATE sessions SET expire = to_timestamp($2), last_seen_at = now() WHERE sid = $1', [
+        sid,
+        expiresAt,
+      ]);
+    },
+
+    async destroy(sid: string): Promise<void> {
+      await db.query('DELETE FROM sessions WHERE sid = $1', [sid]);
+    },
+
+    /** The user's sessions that have not expired, the most recently used first. */
+    async openFor(userId: number, currentSid: string | null = null): Promise<OpenSession[]> {
+      const { rows } = await db.query<OpenSessionRow>(
+        `SELECT id, created_at, last_seen_at, ip, user_agent, sid = $2 AS current
+           FROM sessions WHERE user_id = $1 AND expire >= localtimestamp
+          ORDER BY last_seen_at DESC, id DESC`,
+        [userId, currentSid],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: row.created_at,
+        lastSeenAt: row.last_seen_at,
+        ip: row.ip,
+        userAgent: row.user_agent,
+        current: row.current === true,
+      }));
+    },
+
+    /** Ends one session of this user (another user's id matches nothing); true when one ended. */
+    async endOne(userId: number, id: number): Promise<boolean> {
+      const { rowCount } = await db.query('DELETE FROM sessions WHERE user_id = $1 AND id = $2', [userId, id]);
+      return (rowCount ?? 0) > 0;
+    },
+
+    /** Ends every session of the user but `keepSid` (none kept when null); how many ended. */
+    async endAll(userId: number, keepSid: string | null = null): Promise<number> {
+      const { rowCount } = await db.query(
+        'DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR sid <> $2::text)',
+        [userId, keepSid],
+      );
+      return rowCount ?? 0;
+    },
+
+    /** Removes expired rows; how many. */
+    async prune(): Promise<number> {
+      const { rowCount } = await db.query('DELETE FROM sessions WHERE expire < localtimestamp');
+      return rowCount ?? 0;
+    },
+  };
+}
+
+export type SessionsRepo = ReturnType<typeof sessionsRepo>;
