@@ -12,6 +12,8 @@ import { sessionsRepo } from './sessions/sessions-repo.js';
 import { createThrottle } from './auth/throttle.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { loadCurrentUser } from './auth/current-user.js';
+import { accountRoutes } from './account/account-routes.js';
+import { sessionsRoutes } from './account/sessions-routes.js';
 import { dashboardRoutes } from './pages/dashboard-routes.js';
 import { healthRoutes } from './pages/health-routes.js';
 import { csrfProtection, csrfTokens, sameOriginOnly } from './http/csrf.js';
@@ -47,6 +49,13 @@ const ROUTES = {
   '/signup': ['GET', 'HEAD', 'POST'],
   '/login': ['GET', 'HEAD', 'POST'],
   '/logout': ['GET', 'HEAD', 'POST'],
+  '/account': ['GET', 'HEAD', 'POST'],
+  '/account/email': ['GET', 'HEAD', 'POST'],
+  '/account/password': ['GET', 'HEAD', 'POST'],
+  '/account/sessions': ['GET', 'HEAD'],
+  '/account/sessions/end': ['POST'],
+  '/account/sessions/end-others': ['POST'],
+  '/account/delete': ['GET', 'HEAD', 'POST'],
 } as const satisfies Record<string, readonly string[]>;
 
 // Pages with account data or auth forms must not be kept by browsers or proxies.
@@ -112,6 +121,8 @@ export function createApp({ config, db, logger, sessionSecrets, passwords }: App
   app.use(loadCurrentUser(accounts, config.sessionMaxSeconds));
 
   app.use(authRoutes({ accounts, throttle, sessionMaxSeconds: config.sessionMaxSeconds }));
+  app.use(accountRoutes({ accounts, throttle }));
+  app.use(sessionsRoutes(accounts));
   app.use(dashboardRoutes());
   app.use(notFound);
   app.use(errorHandler);

@@ -56,8 +56,8 @@ export const websiteField = z
   .refine((value) => value === '' || isHttpUrl(value), INVALID_URL)
   .transform((value) => (value === '' ? null : value));
 
-const csrfField = z.string().optional();
-const checkbox = z
+export const csrfField = z.string().optional();
+export const checkbox = z
   .string()
   .optional()
   .transform((value) => value !== undefined && value !== '' && value !== '0' && value !== 'false');

@@ -1,35 +1,20 @@
-import { type Request, Router } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
-import type { Accounts, Origin } from '../users/accounts.js';
+import type { Accounts } from '../users/accounts.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { BAD_LOGIN, EMAIL_TAKEN, confirmMatches, loginForm, logoutForm, parseForm, signupForm } from './auth-forms.js';
 import { logIn, logOut, requireAnonymous } from './current-user.js';
 import { safeNext } from './safe-next.js';
-import type { Throttle, Verdict } from './throttle.js';
+import { MALFORMED_FORM, ipOf, originOf, tooMany } from './route-helpers.js';
+import type { Throttle } from './throttle.js';
 
-const MALFORMED_FORM = 'The form you sent had missing, repeated or unexpected fields. Reload the page and try again.';
 const loginQuery = z.object({ next: z.string().optional() }).catch({});
 
 export interface AuthRouteDeps {
   readonly accounts: Accounts;
   readonly throttle: Throttle;
   readonly sessionMaxSeconds: number;
-}
-
-const originOf = (req: Request): Origin => ({ ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
-const ipOf = (req: Request): string => req.ip ?? 'unknown';
-
-/** The 429 for a visitor over a limit: when to come back, in the header and in words. */
-function tooMany(verdict: Extract<Verdict, { allowed: false }>, what: string): HttpError {
-  const seconds = verdict.retryAfterSeconds;
-  const minutes = Math.ceil(seconds / 60);
-  const at = new Date(Date.now() + seconds * 1000).toISOString().slice(11, 16);
-  return new HttpError(
-    429,
-    `Too many ${what} from this address. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${at} UTC).`,
-    { 'Retry-After': String(seconds) },
-  );
 }
 
 export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteDeps): Router {

@@ -80,6 +80,21 @@ export async function logIn(req: Request, user: User, remember: boolean, maxLife
   await save(req);
 }
 
+/**
+ * A new id for the current session (after a password change), keeping who is
+ * logged in, since when, and "remember me": whoever held the old id holds nothing.
+ */
+export async function renewSession(req: Request): Promise<void> {
+  const { userId, authAt } = req.session;
+  const maxAge = req.session.cookie.originalMaxAge;
+  await regenerate(req);
+  req.session.userId = userId;
+  req.session.authAt = authAt;
+  req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
+  if (maxAge !== null) req.session.cookie.maxAge = maxAge;
+  await save(req);
+}
+
 /** Destroys the session row; the visitor gets a fresh, empty session for the goodbye message. */
 export async function logOut(req: Request): Promise<void> {
   await regenerate(req);

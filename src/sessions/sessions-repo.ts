@@ -113,10 +113,13 @@ export function sessionsRepo(db: Db) {
       }));
     },
 
-    /** Ends one session of this user (another user's id matches nothing); true when one ended. */
-    async endOne(userId: number, id: number): Promise<boolean> {
-      const { rowCount } = await db.query('DELETE FROM sessions WHERE user_id = $1 AND id = $2', [userId, id]);
-      return (rowCount ?? 0) > 0;
+    /** Ends one session of this user (another user's id matches nothing); the sid it had, or null. */
+    async endOne(userId: number, id: number): Promise<string | null> {
+      const { rows } = await db.query<{ sid: string }>(
+        'DELETE FROM sessions WHERE user_id = $1 AND id = $2 RETURNING sid',
+        [userId, id],
+      );
+      return rows[0]?.sid ?? null;
     },
 
     /** Ends every session of the user but `keepSid` (none kept when null); how many ended. */

@@ -153,11 +153,17 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
     openSessions: (userId: number, currentSid: string | null): Promise<OpenSession[]> =>
       sessions.openFor(userId, currentSid),
 
-    /** Ends one of the user's own sessions; false when the id is not one of theirs. */
-    async endSession(userId: number, sessionId: number, origin: Origin): Promise<boolean> {
-      const ended = await sessions.endOne(userId, sessionId);
-      if (ended) await record('session_ended', userId, origin, `session #${sessionId}`);
-      return ended;
+    /** Ends one of the user's own sessions; whether it was `currentSid`, or null when the id is not one of theirs. */
+    async endSession(
+      userId: number,
+      sessionId: number,
+      currentSid: string,
+      origin: Origin,
+    ): Promise<{ current: boolean } | null> {
+      const sid = await sessions.endOne(userId, sessionId);
+      if (sid === null) return null;
+      await record('session_ended', userId, origin, `session #${sessionId}`);
+      return { current: sid === currentSid };
     },
 
     async endOtherSessions(userId: number, keepSid: string, origin: Origin): Promise<number> {

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import {
+  PASSWORDS_DIFFER,
+  checkbox,
+  csrfField,
+  emailField,
+  nameField,
+  newPasswordField,
+  websiteField,
+} from '../auth/auth-forms.js';
+
+export const WRONG_PASSWORD = 'That is not your current password.';
+export const SAME_PASSWORD = 'Choose a password different from your current one.';
+const CURRENT_REQUIRED = 'Enter your current password.';
+
+// The current password is only compared, never stored: any text will do here,
+// and the comparison refuses what bcrypt cannot check (over 72 bytes, a NUL).
+const currentPasswordField = z.string().min(1, CURRENT_REQUIRED);
+
+export const profileForm = z.strictObject({
+  name: nameField,
+  website: z.string().default('').pipe(websiteField),
+  _csrf: csrfField,
+});
+
+export const emailChangeForm = z.strictObject({
+  email: emailField,
+  password: currentPasswordField,
+  _csrf: csrfField,
+});
+
+export const passwordChangeForm = z.strictObject({
+  current: currentPasswordField,
+  password: newPasswordField,
+  confirm: z.string(),
+  _csrf: csrfField,
+});
+
+export const deleteAccountForm = z.strictObject({
+  password: currentPasswordField,
+  confirm: checkbox.refine((ticked) => ticked, 'Tick the box to confirm that the account should be deleted.'),
+  _csrf: csrfField,
+});
+
+export const endSessionForm = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/)
+    .transform(Number),
+  _csrf: csrfField,
+});
+
+export const buttonForm = z.strictObject({ _csrf: csrfField });
+
+/** The new password must match its confirmation and differ from the current one. */
+export const newPasswordChecks = (raw: Record<string, unknown>): Record<string, string> => {
+  if (raw['password'] !== raw['confirm']) return { confirm: PASSWORDS_DIFFER };
+  if (raw['password'] === raw['current'] && raw['password'] !== '') return { password: SAME_PASSWORD };
+  return {};
+};

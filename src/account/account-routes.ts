@@ -1,0 +1,118 @@
+import { type Response, Router } from 'express';
+import type { Accounts } from '../users/accounts.js';
+import type { User } from '../users/users-repo.js';
+import { EMAIL_TAKEN, parseForm } from '../auth/auth-forms.js';
+import { logOut, renewSession, requireLogin } from '../auth/current-user.js';
+import { MALFORMED_FORM, countPasswordCheck, ipOf, originOf } from '../auth/route-helpers.js';
+import type { Throttle } from '../auth/throttle.js';
+import { HttpError } from '../http/errors.js';
+import { flash } from '../http/flash.js';
+import {
+  WRONG_PASSWORD,
+  deleteAccountForm,
+  emailChangeForm,
+  newPasswordChecks,
+  passwordChangeForm,
+  profileForm,
+} from './account-forms.js';
+
+export interface AccountRouteDeps {
+  readonly accounts: Accounts;
+  readonly throttle: Throttle;
+}
+
+/** The user requireLogin let through. */
+export function signedIn(res: Response): User {
+  const user = res.locals.currentUser;
+  if (!user) throw new HttpError(401, 'You must be logged in to view that page.');
+  return user;
+}
+
+/** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */
+export function accountRoutes({ accounts, throttle }: AccountRouteDeps): Router {
+  const router = Router();
+  router.use('/account', requireLogin);
+
+  router.get('/account', (_req, res) => {
+    const user = signedIn(res);
+    res.render('account/profile.njk', { values: { name: user.name, website: user.website ?? '' }, errors: {} });
+  });
+
+  router.post('/account', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(profileForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) return res.status(422).render('account/profile.njk', form);
+    await accounts.updateProfile(user.id, form.data, originOf(req));
+    await flash(req, 'success', 'Your profile was saved.');
+    res.redirect(303, '/account');
+  });
+
+  router.get('/account/email', (_req, res) => {
+    res.render('account/email.njk', { values: {}, errors: {} });
+  });
+
+  router.post('/account/email', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(emailChangeForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) return res.status(422).render('account/email.njk', form);
+    await countPasswordCheck(throttle, accounts, req, user.email);
+    const { email, password } = form.data;
+    const result = await accounts.changeEmail(user.id, password, email, originOf(req));
+    if (!result.ok) {
+      const errors = result.reason === 'bad-password' ? { password: WRONG_PASSWORD } : { email: EMAIL_TAKEN };
+      return res.status(422).render('account/email.njk', { values: { email }, errors });
+    }
+    await throttle.loginSucceeded(user.email, ipOf(req));
+    await flash(req, 'success', `Your email address is now ${email}.`);
+    res.redirect(303, '/account');
+  });
+
+  router.get('/account/password', (_req, res) => {
+    res.render('account/password.njk', { values: {}, errors: {} });
+  });
+
+  router.post('/account/password', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) return res.status(422).render('account/password.njk', form);
+    await countPasswordCheck(throttle, accounts, req, user.email);
+    const { current, password } = form.data;
+    const result = await accounts.changePassword(user.id, current, password, req.sessionID, originOf(req));
+    if (!result.ok) {
+      return res.status(422).render('account/password.njk', { values: {}, errors: { current: WRONG_PASSWORD } });
+    }
+    await throttle.loginSucceeded(user.email, ipOf(req));
+    await renewSession(req);
+    await flash(
+      req,
+      'success',
+      'Your password was changed, and every other session of your account has been signed out.',
+    );
+    res.redirect(303, '/account');
+  });
+
+  router.get('/account/delete', (_req, res) => {
+    res.render('account/delete.njk', { values: {}, errors: {} });
+  });
+
+  router.post('/account/delete', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(deleteAccountForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
+    await countPasswordCheck(throttle, accounts, req, user.email);
+    const result = await accounts.deleteAccount(user.id, form.data.password, originOf(req));
+    if (!result.ok) {
+      return res.status(422).render('account/delete.njk', { values: {}, errors: { password: WRONG_PASSWORD } });
+    }
+    await throttle.loginSucceeded(user.email, ipOf(req));
+    await logOut(req);
+    await flash(req, 'info', 'Your account and its sessions have been deleted. Goodbye.');
+    res.redirect(303, '/login');
+  });
+
+  return router;
+}

@@ -1,0 +1,56 @@
+import { Router } from 'express';
+import type { Accounts } from '../users/accounts.js';
+import { parseForm } from '../auth/auth-forms.js';
+import { logOut, requireLogin } from '../auth/current-user.js';
+import { MALFORMED_FORM, originOf } from '../auth/route-helpers.js';
+import { HttpError } from '../http/errors.js';
+import { flash } from '../http/flash.js';
+import { browserName } from '../sessions/browser-name.js';
+import { buttonForm, endSessionForm } from './account-forms.js';
+import { signedIn } from './account-routes.js';
+
+/** "My sessions": every open session of the user, each one can be ended, or all but this one. */
+export function sessionsRoutes(accounts: Accounts): Router {
+  const router = Router();
+  router.use('/account/sessions', requireLogin);
+
+  router.get('/account/sessions', async (req, res) => {
+    const user = signedIn(res);
+    const sessions = (await accounts.openSessions(user.id, req.sessionID)).map((session) => ({
+      ...session,
+      browser: browserName(session.userAgent),
+    }));
+    res.render('account/sessions.njk', { sessions, others: sessions.filter((session) => !session.current).length });
+  });
+
+  router.post('/account/sessions/end', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(endSessionForm, req.body);
+    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    // Another user's session id matches nothing: it reads as one that has already ended.
+    const ended = await accounts.endSession(user.id, form.data.id, req.sessionID, originOf(req));
+    if (ended?.current) {
+      await logOut(req);
+      await flash(req, 'info', 'You have been logged out.');
+      return res.redirect(303, '/login');
+    }
+    await flash(req, 'info', ended ? 'That session has been signed out.' : 'That session had already ended.');
+    res.redirect(303, '/account/sessions');
+  });
+
+  router.post('/account/sessions/end-others', async (req, res) => {
+    const user = signedIn(res);
+    if (!parseForm(buttonForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
+    const ended = await accounts.endOtherSessions(user.id, req.sessionID, originOf(req));
+    await flash(
+      req,
+      'success',
+      ended === 0
+        ? 'There were no other sessions.'
+        : `Signed out everywhere else (${ended} session${ended === 1 ? '' : 's'}).`,
+    );
+    res.redirect(303, '/account/sessions');
+  });
+
+  return router;
+}
