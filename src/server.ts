@@ -6,6 +6,7 @@ import { EmbeddedLockedError } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { createLogger } from './http/logging.js';
 import { sessionSecrets } from './http/session-secret.js';
+import { createMailer } from './mail/mail-queue.js';
 
 /** A failure to start that one line explains. */
 class StartupError extends Error {}
@@ -22,7 +23,9 @@ async function main(): Promise<void> {
     await db.close();
     throw error;
   }
-  const { app, close } = createApp({ config, db, logger, sessionSecrets: sessionSecrets(config) });
+  const secrets = sessionSecrets(config);
+  const mailer = createMailer({ config, pool: db.pool, logger, secrets });
+  const { app, close } = createApp({ config, db, logger, sessionSecrets: secrets });
 
   const server: Server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
@@ -34,6 +37,8 @@ async function main(): Promise<void> {
     const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
     throw inUse ? new StartupError(`PORT ${config.port} on ${config.host} is already in use.`) : error;
   });
+  // Mail queued by an earlier run (or another instance) goes out from now on.
+  mailer.start();
   logger.info(
     { database: db.embedded ? `embedded (${config.dataDir})` : 'postgres' },
     `Gatehouse listening on http://${config.host}:${config.port}`,
@@ -54,7 +59,9 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'shutting down');
     for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     server.close(() => {
+      // The worker finishes the message in flight before the pool it uses closes.
       void close()
+        .then(() => mailer.stop())
         .then(() => db.close())
         .then(() => process.exit(0));
     });
