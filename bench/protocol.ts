@@ -7,6 +7,8 @@ export type ChildRequest =
   | { readonly type: 'counters' }
   /** Sequential bare bcrypt.compare calls at the server's cost: at least `min`, for at least `ms`. */
   | { readonly type: 'bcrypt'; readonly min: number; readonly ms: number }
+  /** global.gc() (the child runs with --expose-gc), then process.memoryUsage(). */
+  | { readonly type: 'heap' }
   | { readonly type: 'stop' };
 
 export type ChildReply =
@@ -19,4 +21,10 @@ export type ChildReply =
       readonly byStatement: Readonly<Record<string, number>>;
       readonly maxRssBytes: number;
     }
-  | { readonly type: 'bcrypt'; readonly times: number[] };
+  | { readonly type: 'bcrypt'; readonly times: number[] }
+  | {
+      readonly type: 'heap';
+      /** After a forced full garbage collection. */
+      readonly heapUsedBytes: number;
+      readonly rssBytes: number;
+    };

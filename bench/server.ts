@@ -4,7 +4,8 @@
  * "hello" app in the same process, both on 127.0.0.1. It counts every SQL
  * round trip the process makes and the ones that write a session row, and
  * answers the runner's questions (counters, peak RSS, timed bare bcrypt
- * comparisons) over the IPC channel.
+ * comparisons, the heap after a forced GC) over the IPC channel. The runner
+ * starts it with --expose-gc.
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -117,6 +118,15 @@ async function main(): Promise<void> {
           send({ type: 'bcrypt', times });
         })();
         break;
+      case 'heap': {
+        if (typeof globalThis.gc !== 'function') throw new Error('the bench server needs --expose-gc');
+        // Twice: the first full collection can leave finalised objects for the second.
+        globalThis.gc();
+        globalThis.gc();
+        const memory = process.memoryUsage();
+        send({ type: 'heap', heapUsedBytes: memory.heapUsed, rssBytes: memory.rss });
+        break;
+      }
       case 'stop':
         void stop();
         break;
