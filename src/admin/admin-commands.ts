@@ -1,0 +1,120 @@
+import { browserName } from '../sessions/browser-name.js';
+import type { Accounts } from '../users/accounts.js';
+import { fieldList, printable, textTable } from './text-table.js';
+
+/** A failure the admin can act on, reported as its one line (exit code 1). */
+export class AdminError extends Error {}
+
+/** How a command talks to whoever runs it. */
+export interface AdminIo {
+  /** Prints one line (or several, one per element) on standard output. */
+  out(...lines: string[]): void;
+  /** True when there is a terminal to ask a question on. */
+  readonly interactive: boolean;
+  /** Asks a question on the terminal; null when it was closed or interrupted before an answer. */
+  ask(question: string): Promise<string | null>;
+}
+
+const RECENT_EVENTS = 20;
+
+const sessions = (n: number) => `${n} session${n === 1 ? '' : 's'}`;
+
+async function userOrFail(accounts: Accounts, email: string) {
+  const user = await accounts.findUser(email);
+  if (!user) throw new AdminError(noUser(email));
+  return user;
+}
+
+const noUser = (email: string) => `No user with email ${printable(email)}.`;
+
+export async function listUsers(accounts: Accounts, io: AdminIo, { page, perPage }: { page: number; perPage: number }) {
+  const { users, total } = await accounts.listUsers(perPage, (page - 1) * perPage);
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  if (users.length === 0) io.out(total === 0 ? 'No users yet.' : 'No users on this page.');
+  else
+    io.out(
+      ...textTable(
+        ['ID', 'EMAIL', 'NAME', 'ACTIVE', 'CREATED', 'LAST LOGIN'],
+        users.map((user) => [user.id, user.email, user.name, user.isActive, user.createdAt, user.lastLoginAt]),
+      ),
+    );
+  io.out(`page ${page} of ${pages} (${total} user${total === 1 ? '' : 's'})`);
+}
+
+export async function showUser(accounts: Accounts, io: AdminIo, { email }: { email: string }) {
+  const user = await userOrFail(accounts, email);
+  const [open, events] = await Promise.all([
+    accounts.openSessions(user.id, null),
+    accounts.recentEvents(user.id, RECENT_EVENTS),
+  ]);
+  io.out(
+    ...fieldList([
+      ['id', user.id],
+      ['email', user.email],
+      ['name', user.name],
+      ['website', user.website],
+      ['active', user.isActive],
+      ['created', user.createdAt],
+      ['last login', user.lastLoginAt],
+    ]),
+  );
+  io.out('', `Open sessions: ${open.length}`);
+  if (open.length > 0)
+    io.out(
+      ...textTable(
+        ['ID', 'STARTED', 'LAST USED', 'IP', 'BROWSER'],
+        open.map((session) => [
+          session.id,
+          session.createdAt,
+          session.lastSeenAt,
+          session.ip,
+          browserName(session.userAgent),
+        ]),
+      ),
+    );
+  io.out('', events.length === 0 ? 'No auth events.' : `Latest auth events (up to ${RECENT_EVENTS}), newest first:`);
+  if (events.length > 0)
+    io.out(
+      ...textTable(
+        ['TIME', 'EVENT', 'IP', 'DETAIL'],
+        events.map((event) => [event.at, event.event, event.ip, event.detail ?? null]),
+        80,
+      ),
+    );
+}
+
+export async function deactivateUser(accounts: Accounts, io: AdminIo, { email }: { email: string }) {
+  const result = await accounts.deactivate(email);
+  if (!result.found) throw new AdminError(noUser(email));
+  const ended = result.sessionsEnded > 0 ? `; ended ${sessions(result.sessionsEnded)}` : '';
+  io.out(
+    result.changed ? `Deactivated ${email}${ended || '; no open sessions'}.` : `${email} was already inactive${ended}.`,
+  );
+}
+
+export async function activateUser(accounts: Accounts, io: AdminIo, { email }: { email: string }) {
+  const result = await accounts.activate(email);
+  if (!result.found) throw new AdminError(noUser(email));
+  io.out(result.changed ? `Activated ${email}.` : `${email} was already active.`);
+}
+
+export async function deleteUser(accounts: Accounts, io: AdminIo, { email, yes }: { email: string; yes: boolean }) {
+  await userOrFail(accounts, email);
+  if (!yes) {
+    if (!io.interactive)
+      throw new AdminError(
+        `Not deleted: no terminal to confirm on; run "delete ${email} --yes" to delete without asking.`,
+      );
+    const answer = await io.ask(`Delete ${email} and all their sessions? Type the email to confirm: `);
+    if (answer === null) throw new AdminError('Not deleted.');
+    if (answer.trim().toLowerCase() !== email) throw new AdminError(`Not deleted: the answer did not match ${email}.`);
+  }
+  const result = await accounts.deleteUser(email);
+  if (!result.found || !result.changed) throw new AdminError(`${email} was deleted meanwhile by someone else.`);
+  io.out(`Deleted ${email}; ended ${sessions(result.sessionsEnded)}.`);
+}
+
+export async function pruneSessions(accounts: Accounts, io: AdminIo) {
+  const pruned = await accounts.pruneSessions();
+  io.out(`Pruned ${pruned} expired ${pruned === 1 ? 'session' : 'sessions'}.`);
+}
