@@ -13,6 +13,11 @@ import { createThrottle } from './auth/throttle.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { loadCurrentUser } from './auth/current-user.js';
 import { accountRoutes } from './account/account-routes.js';
+import { accountTokensRepo } from './email-flows/account-tokens-repo.js';
+import { emailFlows } from './email-flows/email-flows.js';
+import { emailLinkRoutes } from './email-flows/email-link-routes.js';
+import { knownBrowsersRepo } from './email-flows/known-browsers-repo.js';
+import type { Mailer } from './mail/mail-queue.js';
 import { sessionsRoutes } from './account/sessions-routes.js';
 import { dashboardRoutes } from './pages/dashboard-routes.js';
 import { healthRoutes } from './pages/health-routes.js';
@@ -34,6 +39,8 @@ export interface AppDeps {
   readonly sessionSecrets: readonly string[];
   /** bcrypt at the configured cost unless given (tests count its calls). */
   readonly passwords?: PasswordHasher;
+  /** Queues mail; its worker is started and stopped by the server. */
+  readonly mailer: Mailer;
 }
 
 export interface App {
@@ -56,6 +63,10 @@ const ROUTES = {
   '/account/sessions/end': ['POST'],
   '/account/sessions/end-others': ['POST'],
   '/account/delete': ['GET', 'HEAD', 'POST'],
+  '/password/forgot': ['GET', 'HEAD', 'POST'],
+  '/password/reset': ['GET', 'HEAD', 'POST'],
+  '/email/verify': ['GET', 'HEAD'],
+  '/email/verify/send': ['POST'],
 } as const satisfies Record<string, readonly string[]>;
 
 // Pages with account data or auth forms must not be kept by browsers or proxies.
@@ -64,19 +75,25 @@ const noStore: RequestHandler = (_req, res, next) => {
   next();
 };
 
-export function createApp({ config, db, logger, sessionSecrets, passwords }: AppDeps): App {
+export function createApp({ config, db, logger, sessionSecrets, passwords, mailer }: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'simple');
   useViews(app, config.env === 'development');
 
-  const accounts = makeAccounts(
-    usersRepo(db.pool),
-    passwords ?? createPasswordHasher(config.bcryptCost),
-    authEventsRepo(db.pool),
-    sessionsRepo(db.pool),
-  );
+  const hasher = passwords ?? createPasswordHasher(config.bcryptCost);
+  const accounts = makeAccounts(usersRepo(db.pool), hasher, authEventsRepo(db.pool), sessionsRepo(db.pool));
+  const mail = emailFlows({
+    users: usersRepo(db.pool),
+    tokens: accountTokensRepo(db.pool),
+    browsers: knownBrowsersRepo(db.pool),
+    sessions: sessionsRepo(db.pool),
+    events: authEventsRepo(db.pool),
+    passwords: hasher,
+    mailer,
+    publicUrl: config.publicUrl,
+  });
   const throttle = createThrottle(db.pool, config, config.env !== 'test');
   const sessions = createSessions({
     pool: db.pool,
@@ -120,8 +137,17 @@ export function createApp({ config, db, logger, sessionSecrets, passwords }: App
   app.use(flashMessages);
   app.use(loadCurrentUser(accounts, config.sessionMaxSeconds));
 
-  app.use(authRoutes({ accounts, throttle, sessionMaxSeconds: config.sessionMaxSeconds }));
-  app.use(accountRoutes({ accounts, throttle }));
+  app.use(
+    authRoutes({
+      accounts,
+      mail,
+      throttle,
+      sessionMaxSeconds: config.sessionMaxSeconds,
+      requireVerifiedEmail: config.requireVerifiedEmail,
+    }),
+  );
+  app.use(emailLinkRoutes({ mail, throttle, sessionMaxSeconds: config.sessionMaxSeconds }));
+  app.use(accountRoutes({ accounts, mail, throttle }));
   app.use(sessionsRoutes(accounts));
   app.use(dashboardRoutes());
   app.use(notFound);

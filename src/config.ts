@@ -85,6 +85,10 @@ const envSchema = z.object({
   MAIL_FROM: mailFrom.default('Gatehouse <no-reply@localhost>'),
   MAIL_TRANSPORT: z.enum(['smtp', 'outbox']).optional(),
   PUBLIC_URL: publicUrl.optional(),
+  REQUIRE_VERIFIED_EMAIL: z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .transform((value) => value === 'true' || value === '1')
+    .default(false),
 });
 
 export interface Config {
@@ -113,6 +117,8 @@ export interface Config {
   readonly mailFrom: string;
   /** The absolute base for links in mail, without a trailing slash. */
   readonly publicUrl: string;
+  /** Logging in needs a verified address (signing up then logs in only after the link is followed). */
+  readonly requireVerifiedEmail: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -170,6 +176,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`,
+    requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
   });
 }
 

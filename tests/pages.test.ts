@@ -4,6 +4,7 @@ import path from 'node:path';
 import pg from 'pg';
 import request, { type Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMailer } from '../src/mail/mail-queue.js';
 import { createApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { createLogger } from '../src/http/logging.js';
@@ -203,11 +204,13 @@ describe('health check', () => {
       SESSION_SECRET: TEST_SECRET,
       LOG_LEVEL: 'silent',
     });
+    const logger = createLogger('silent');
     const made = createApp({
       config,
       db: { pool },
-      logger: createLogger('silent'),
+      logger,
       sessionSecrets: config.sessionSecrets,
+      mailer: createMailer({ config, pool, logger, secrets: config.sessionSecrets }),
     });
     return {
       app: made.app,

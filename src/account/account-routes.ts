@@ -1,4 +1,5 @@
 import { type Response, Router } from 'express';
+import type { EmailFlows } from '../email-flows/email-flows.js';
 import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import { EMAIL_TAKEN, parseForm } from '../auth/auth-forms.js';
@@ -18,6 +19,7 @@ import {
 
 export interface AccountRouteDeps {
   readonly accounts: Accounts;
+  readonly mail: EmailFlows;
   readonly throttle: Throttle;
 }
 
@@ -29,7 +31,7 @@ export function signedIn(res: Response): User {
 }
 
 /** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */
-export function accountRoutes({ accounts, throttle }: AccountRouteDeps): Router {
+export function accountRoutes({ accounts, mail, throttle }: AccountRouteDeps): Router {
   const router = Router();
   router.use('/account', requireLogin);
 
@@ -59,14 +61,19 @@ export function accountRoutes({ accounts, throttle }: AccountRouteDeps): Router 
     if (!form.ok) return res.status(422).render('account/email.njk', form);
     await countPasswordCheck(throttle, accounts, req, user.email);
     const { email, password } = form.data;
-    const result = await accounts.changeEmail(user.id, password, email, originOf(req));
+    const result = await accounts.requestEmailChange(user.id, password, email, originOf(req));
     if (!result.ok) {
       const errors = result.reason === 'bad-password' ? { password: WRONG_PASSWORD } : { email: EMAIL_TAKEN };
       return res.status(422).render('account/email.njk', { values: { email }, errors });
     }
     await throttle.loginSucceeded(user.email, ipOf(req));
-    await flash(req, 'success', `Your email address is now ${email}.`);
-    res.redirect(303, '/account');
+    if (result.pending) {
+      await mail.emailChangeRequested(user, email);
+      await flash(req, 'info', `We have sent a link to ${email}. Your address changes when you follow it.`);
+    } else {
+      await flash(req, 'info', `Your email address stays ${user.email}.`);
+    }
+    res.redirect(303, '/account/email');
   });
 
   router.get('/account/password', (_req, res) => {
@@ -86,6 +93,7 @@ export function accountRoutes({ accounts, throttle }: AccountRouteDeps): Router 
     }
     await throttle.loginSucceeded(user.email, ipOf(req));
     await renewSession(req);
+    await mail.passwordChanged(user, originOf(req));
     await flash(
       req,
       'success',

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import type { EmailFlows } from '../email-flows/email-flows.js';
 import type { Accounts } from '../users/accounts.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
@@ -13,11 +14,23 @@ const loginQuery = z.object({ next: z.string().optional() }).catch({});
 
 export interface AuthRouteDeps {
   readonly accounts: Accounts;
+  readonly mail: EmailFlows;
   readonly throttle: Throttle;
   readonly sessionMaxSeconds: number;
+  /** Logging in needs a verified address; signing up then waits for the link. */
+  readonly requireVerifiedEmail: boolean;
 }
 
-export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteDeps): Router {
+export const UNVERIFIED_LOGIN =
+  'Confirm your email address before you log in: follow the link we sent to it. No link, or too late? Send a new one below.';
+
+export function authRoutes({
+  accounts,
+  mail,
+  throttle,
+  sessionMaxSeconds,
+  requireVerifiedEmail,
+}: AuthRouteDeps): Router {
   const router = Router();
 
   router.get('/signup', requireAnonymous, (_req, res) => {
@@ -38,6 +51,11 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
     const result = await accounts.signUp({ name, email, password, website }, originOf(req));
     if (!result.ok) {
       return res.status(422).render('signup.njk', { values: { name, email, website }, errors: { email: EMAIL_TAKEN } });
+    }
+    await mail.signedUp(result.user, originOf(req));
+    if (requireVerifiedEmail) {
+      await flash(req, 'info', `Your account is ready. We have sent a link to ${email}: follow it, then log in.`);
+      return res.redirect(303, '/login');
     }
     await logIn(req, result.user, false, sessionMaxSeconds);
     // A fixed text: the session keeps nothing about the user but the id.
@@ -69,7 +87,12 @@ export function authRoutes({ accounts, throttle, sessionMaxSeconds }: AuthRouteD
       return res.status(422).render('login.njk', { values, errors: { form: BAD_LOGIN } });
     }
     await throttle.loginSucceeded(email, ipOf(req));
+    if (requireVerifiedEmail && user.emailVerifiedAt === null) {
+      const values = { email, next: safeNext(form.data.next) };
+      return res.status(403).render('login.njk', { values, errors: { form: UNVERIFIED_LOGIN }, unverified: email });
+    }
     await logIn(req, user, form.data.remember, sessionMaxSeconds);
+    await mail.signedIn(user, originOf(req));
     res.redirect(303, safeNext(form.data.next));
   });
 

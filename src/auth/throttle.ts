@@ -14,6 +14,9 @@ export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: n
 const ALLOWED: Verdict = { allowed: true };
 const ACCOUNT_WINDOW_SECONDS = 15 * 60;
 const IP_WINDOW_SECONDS = 60 * 60;
+/** Links by mail (reset, verification): a few per address an hour, so nobody's inbox can be flooded. */
+const LINKS_PER_ADDRESS = 3;
+const LINKS_PER_IP = 30;
 
 /**
  * The account part of a login key: the email as a person means it, so
@@ -54,6 +57,8 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
   const perAccount = limiter('login_account', limits.loginFailuresPerAccount, ACCOUNT_WINDOW_SECONDS);
   const perIp = limiter('login_ip', limits.loginFailuresPerIp, IP_WINDOW_SECONDS);
   const signups = limiter('signup_ip', limits.signupsPerIp, IP_WINDOW_SECONDS);
+  const linksPerAddress = limiter('mail_link_address', LINKS_PER_ADDRESS, IP_WINDOW_SECONDS);
+  const linksPerIp = limiter('mail_link_ip', LINKS_PER_IP, IP_WINDOW_SECONDS);
 
   // consume() counts and checks in one upsert, so parallel attempts cannot slip past the limit.
   const consume = async (checks: Array<[RateLimiterPostgres, string]>): Promise<Verdict> => {
@@ -82,6 +87,16 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
       await Promise.all([perAccount.delete(accountIpKey(email, ip)), perIp.reward(hashed(ip))]);
     },
     signupAttempt: (ip: string): Promise<Verdict> => consume([[signups, hashed(ip)]]),
+    /**
+     * Counts a request for a link by mail (password reset, verification sent
+     * again) against the address, whoever asks, and the IP. Counted whether or
+     * not the address has an account, so the answer reveals nothing.
+     */
+    mailLinkRequest: (email: string, ip: string): Promise<Verdict> =>
+      consume([
+        [linksPerAddress, hashed(accountKey(email))],
+        [linksPerIp, hashed(ip)],
+      ]),
   };
 }
 

@@ -110,14 +110,26 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
       await record('profile_changed', userId, origin);
     },
 
-    /** ASVS 7.5.1: a new address only with the current password. The user's sessions stay. */
-    async changeEmail(userId: number, password: string, email: string, origin: Origin): Promise<Change<'email-taken'>> {
+    /**
+     * ASVS 7.5.1: a new address only with the current password. It takes
+     * effect once a link sent to it is followed (pending_email until then);
+     * the user's sessions stay. Asking for the current address again cancels a pending change.
+     */
+    async requestEmailChange(
+      userId: number,
+      password: string,
+      email: string,
+      origin: Origin,
+    ): Promise<Change<'email-taken'> & { pending?: boolean }> {
       const found = await recheck(userId, password, origin, 'email change');
       if (!found) return { ok: false, reason: 'bad-password' };
-      if (found.email === email) return { ok: true };
-      if (!(await users.updateEmail(userId, email))) return { ok: false, reason: 'email-taken' };
-      await record('email_changed', userId, origin, `from ${found.email} to ${email}`);
-      return { ok: true };
+      if (found.email === email) {
+        await users.setPendingEmail(userId, null);
+        return { ok: true, pending: false };
+      }
+      if (!(await users.setPendingEmail(userId, email))) return { ok: false, reason: 'email-taken' };
+      await record('email_change_requested', userId, origin, `from ${found.email} to ${email}`);
+      return { ok: true, pending: true };
     },
 
     /**

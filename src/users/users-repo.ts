@@ -8,6 +8,10 @@ export interface User {
   readonly isActive: boolean;
   readonly createdAt: Date;
   readonly lastLoginAt: Date | null;
+  /** When the address was last proven by following a link sent to it; null until then. */
+  readonly emailVerifiedAt: Date | null;
+  /** An address asked for, not yet proven: the email changes when its link is followed. */
+  readonly pendingEmail: string | null;
 }
 
 export interface UserWithHash extends User {
@@ -23,11 +27,14 @@ interface UserRow {
   is_active: boolean;
   created_at: Date;
   last_login_at: Date | null;
+  email_verified_at: Date | null;
+  pending_email: string | null;
 }
 
 const UNIQUE_VIOLATION = '23505';
 
-const COLUMNS = 'id, name, email, password_hash, website, is_active, created_at, last_login_at';
+const COLUMNS =
+  'id, name, email, password_hash, website, is_active, created_at, last_login_at, email_verified_at, pending_email';
 
 const toUser = (row: UserRow): UserWithHash => ({
   id: row.id,
@@ -38,6 +45,8 @@ const toUser = (row: UserRow): UserWithHash => ({
   isActive: row.is_active,
   createdAt: row.created_at,
   lastLoginAt: row.last_login_at,
+  emailVerifiedAt: row.email_verified_at,
+  pendingEmail: row.pending_email,
 });
 
 const withoutHash = ({ passwordHash: _hash, ...user }: UserWithHash): User => user;
@@ -96,6 +105,38 @@ export function usersRepo(db: Db) {
         return true;
       } catch (error) {
         if ((error as { code?: string }).code === UNIQUE_VIOLATION) return false;
+        throw error;
+      }
+    },
+
+    /** Remembers the address the user asked to move to; false when another account has it (any case). */
+    async setPendingEmail(id: number, email: string | null): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE users SET pending_email = $2
+          WHERE id = $1 AND ($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM users WHERE lower(email) = lower($2)))`,
+        [id, email],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
+    /**
+     * The address `email` is proven: it becomes the user's address when it is
+     * theirs or the one they asked for. 'taken' when another account took it meanwhile.
+     */
+    async confirmEmail(id: number, email: string): Promise<'confirmed' | 'changed' | 'stale' | 'taken'> {
+      try {
+        const { rows } = await db.query<{ changed: boolean }>(
+          `UPDATE users SET email_verified_at = now(),
+                  email = CASE WHEN lower(pending_email) = lower($2) THEN pending_email ELSE email END,
+                  pending_email = CASE WHEN lower(pending_email) = lower($2) THEN NULL ELSE pending_email END
+            WHERE id = $1 AND is_active AND (lower(email) = lower($2) OR lower(pending_email) = lower($2))
+           RETURNING lower(email) <> lower((SELECT email FROM users WHERE id = $1)) AS changed`,
+          [id, email],
+        );
+        if (!rows[0]) return 'stale';
+        return rows[0].changed ? 'changed' : 'confirmed';
+      } catch (error) {
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) return 'taken';
         throw error;
       }
     },

@@ -9,6 +9,8 @@ import { type Config, parseConfig } from '../../src/config.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createLogger } from '../../src/http/logging.js';
+import { type Mailer, createMailer } from '../../src/mail/mail-queue.js';
+import type { MailTransport, OutgoingMail } from '../../src/mail/mail-transport.js';
 import type { PasswordHasher } from '../../src/users/passwords.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
@@ -19,6 +21,13 @@ export interface TestApp {
   readonly config: Config;
   /** Every log line the app wrote, as text. */
   readonly logs: string[];
+  /** The app's mail queue (its worker is not started: tests deliver with deliverMail()). */
+  readonly mailer: Mailer;
+  /**
+   * Delivers what is due through the real queue and returns every message
+   * delivered so far by this app (newest last), as the transport got it.
+   */
+  deliverMail(): Promise<OutgoingMail[]>;
   /** A second app on the same database, as another instance would be. */
   sibling(env?: Record<string, string>): TestApp;
   close(): Promise<void>;
@@ -29,7 +38,7 @@ export interface TestApp {
  * that server (named gatehouse_test_*, dropped at the end, so nothing else is
  * ever touched); without it, an embedded Postgres in a new temporary directory.
  */
-async function freshDatabase(): Promise<{ url: string | undefined; dataDir: string; drop(): Promise<void> }> {
+export async function freshDatabase(): Promise<{ url: string | undefined; dataDir: string; drop(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-'));
   const adminUrl = process.env['TEST_DATABASE_URL'];
   if (!adminUrl)
@@ -89,14 +98,33 @@ function appOn(
       done();
     },
   });
+  const logger = createLogger(config.logLevel, sink);
+  // The real queue (sealed payloads, claims, retries) with a transport that keeps what it is given.
+  const delivered: OutgoingMail[] = [];
+  const transport: MailTransport = {
+    deliver: async (mail) => {
+      delivered.push(mail);
+    },
+    close: () => {},
+  };
+  const mailer = createMailer({ config, pool: database.pool, logger, secrets: config.sessionSecrets, transport });
   const { app, close } = createApp({
     config,
     db: database,
-    logger: createLogger(config.logLevel, sink),
+    logger,
     sessionSecrets: config.sessionSecrets,
+    mailer,
     ...options,
   });
-  return { app, config, logs, close };
+  const deliverMail = async () => {
+    await mailer.sendDue();
+    return [...delivered];
+  };
+  const closeAll = async () => {
+    await mailer.stop();
+    await close();
+  };
+  return { app, config, logs, mailer, deliverMail, close: closeAll };
 }
 
 export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
@@ -113,6 +141,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
       pool: database.pool,
       config: made.config,
       logs: made.logs,
+      mailer: made.mailer,
+      deliverMail: made.deliverMail,
       sibling: (more = {}) => build({ ...extra, ...more }),
       async close() {
         for (const close of closers) await close();

@@ -1,0 +1,25 @@
+import type { Db } from '../db/database.js';
+
+/** Every SQL statement on known_browsers: which browsers (hashed) each user has signed in from. */
+export function knownBrowsersRepo(db: Db) {
+  return {
+    /**
+     * Records a sign-in from this browser. True when the browser is new to a
+     * user who already had others (their first browser is not news to them).
+     */
+    async seen(userId: number, fingerprint: Buffer): Promise<boolean> {
+      const { rows } = await db.query<{ inserted: boolean; others: boolean }>(
+        `WITH others AS (SELECT EXISTS (SELECT 1 FROM known_browsers WHERE user_id = $1 AND fingerprint <> $2) AS others),
+              upsert AS (
+                INSERT INTO known_browsers (user_id, fingerprint) VALUES ($1, $2)
+                ON CONFLICT (user_id, fingerprint) DO UPDATE SET last_seen_at = now()
+                RETURNING (xmax = 0) AS inserted)
+         SELECT upsert.inserted, others.others FROM upsert, others`,
+        [userId, fingerprint],
+      );
+      return rows[0] ? rows[0].inserted && rows[0].others : false;
+    },
+  };
+}
+
+export type KnownBrowsersRepo = ReturnType<typeof knownBrowsersRepo>;
