@@ -12,6 +12,7 @@ import type { Server } from 'node:http';
 import bcrypt from 'bcrypt';
 import express from 'express';
 import pg from 'pg';
+import { createMailer } from '../src/mail/mail-queue.js';
 import { createApp } from '../src/app.js';
 import { parseConfig } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
@@ -71,7 +72,10 @@ async function main(): Promise<void> {
   });
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   await migrate(db.pool);
-  const gatehouse = createApp({ config, db, logger: createLogger('silent'), sessionSecrets: config.sessionSecrets });
+  const logger = createLogger('silent');
+  // Mail is queued (signup sends a verification link) but never delivered here: no worker runs.
+  const mailer = createMailer({ config, pool: db.pool, logger, secrets: config.sessionSecrets });
+  const gatehouse = createApp({ config, db, logger, sessionSecrets: config.sessionSecrets, mailer });
   const appServer = await listen(gatehouse.app);
 
   let helloServer: Server | undefined;
