@@ -118,7 +118,7 @@ async function smtpServer(refuse: (attempt: number) => boolean = () => false) {
   return { url: `smtp://127.0.0.1:${port}`, received, refusedAt, attempts: () => attempts };
 }
 
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -383,7 +383,8 @@ describe('the queue is durable', () => {
     const mail = await simpleParser((smtp.received[0] as Received).raw);
     expect(addresses(mail.to)).toEqual(['restart@example.test']);
     expect(mail.text).toContain(RESET_LINK);
-  });
+    // Two embedded Postgres start-ups: seconds each, more on a busy machine.
+  }, 120_000);
 
   it('sends a message whose worker died while holding it, once its lease runs out', async () => {
     const smtp = await smtpServer();
@@ -411,12 +412,12 @@ describe('the queue is durable', () => {
     b.mailer.start();
     const recipients = Array.from({ length: 30 }, (_, i) => `user${i}@example.test`);
     await Promise.all(recipients.map((to, i) => (i % 2 ? a : b).mailer.send(resetTo(to))));
-    await until('all 30', async () => (await a.mailer.counts()).sent === 30, 20_000);
+    await until('all 30', async () => (await a.mailer.counts()).sent === 30, 40_000);
     await new Promise((resolve) => setTimeout(resolve, 100)); // room for a duplicate to show up
     const delivered = smtp.received.flatMap((message) => message.envelopeTo).sort();
     expect(delivered).toEqual([...recipients].sort());
     expect((await rows()).every((row) => row.attempts === 1)).toBe(true);
-  });
+  }, 60_000);
 });
 
 describe('what the table holds', () => {
