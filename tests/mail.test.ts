@@ -277,6 +277,25 @@ describe('sending through a real SMTP server', () => {
   });
 });
 
+describe('queueing inside a transaction', () => {
+  it("queues the message only if the caller's transaction commits", async () => {
+    const { mailer } = mailerFor({ MAIL_TRANSPORT: 'outbox' });
+    const client = await t.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await mailer.send(resetTo('rolled-back@example.test'), { db: client });
+      await client.query('ROLLBACK');
+      await client.query('BEGIN');
+      await mailer.send(resetTo('committed@example.test'), { db: client });
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const { rows: queued } = await t.pool.query<{ recipient: string }>('SELECT recipient FROM mail_outbox');
+    expect(queued).toEqual([{ recipient: 'committed@example.test' }]);
+  });
+});
+
 describe('the development outbox', () => {
   it('writes each message as an .eml file in DATA_DIR/outbox and logs the file and the link', async () => {
     const { mailer, config, logs } = mailerFor({ MAIL_TRANSPORT: 'outbox' });

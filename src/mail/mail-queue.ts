@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import type { Config } from '../config.js';
+import type { Db } from '../db/database.js';
 import type { Logger } from '../http/logging.js';
 import { type ClaimedMail, type MailOutboxRepo, type OutboxCounts, mailOutboxRepo } from './mail-outbox-repo.js';
 import { payloadSealer } from './mail-payload-crypto.js';
@@ -22,12 +23,20 @@ export interface MailRequest<T extends TemplateName = TemplateName> {
   readonly data: TemplateData<T>;
 }
 
+export interface SendOptions {
+  /**
+   * A client inside the caller's transaction: the message is then queued only if that transaction
+   * commits (with the token it carries). The worker sees it at its next poll, after the commit.
+   */
+  readonly db?: Db;
+}
+
 export interface Mailer {
   /**
    * Queues a message and returns its outbox id; it never waits on SMTP. Throws (before queueing)
    * when the address or the template's data is wrong: that is a bug in the caller.
    */
-  send<T extends TemplateName>(request: MailRequest<T>): Promise<number>;
+  send<T extends TemplateName>(request: MailRequest<T>, options?: SendOptions): Promise<number>;
   /** Starts this process's worker: it polls for due mail, and looks at once after each send(). */
   start(): void;
   /** Stops polling and waits for the message in flight; the rest stays queued for the next start. */
@@ -193,11 +202,12 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
   }
 
   return {
-    async send({ to, template, data }) {
+    async send({ to, template, data }, options = {}) {
       const address = recipient.parse(to);
       const parsed: unknown = templateSchemas[template].parse(data);
       const payload = sealer.seal(JSON.stringify(parsed), context(address, template));
-      const id = await repo.enqueue({ recipient: address, template, payload, maxAttempts: t.maxAttempts });
+      const into = options.db ? mailOutboxRepo(options.db) : repo;
+      const id = await into.enqueue({ recipient: address, template, payload, maxAttempts: t.maxAttempts });
       if (running) schedule(0);
       return id;
     },
