@@ -1,0 +1,180 @@
+import type { Express } from 'express';
+import { type Response } from 'supertest';
+import { expect } from 'vitest';
+import type { TestApp } from './test-app.js';
+import { Browser, PASSWORD, signedUpBrowser } from './browser.js';
+
+/** Helpers shared by the account-page tests: reading pages, the users and sessions tables, the audit trail. */
+
+export const LOGIN_REQUIRED = 'You must be logged in to view that page.';
+
+export const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
+export const CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+export const SAFARI_IPHONE =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+
+/** How supertest's loopback connection shows up as req.ip (no proxy trusted). */
+export const LOOPBACK = /^(?:::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/;
+
+export const unescapeHtml = (text: string) =>
+  text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#(\d+);/g, (_entity, code: string) => String.fromCodePoint(Number(code)))
+    .replace(/&#x([0-9a-f]+);/gi, (_entity, code: string) => String.fromCodePoint(Number.parseInt(code, 16)))
+    .replace(/&amp;/g, '&');
+
+/** The whole `<input ...>` tag whose name is `name`, or undefined. */
+export const inputTag = (html: string, name: string): string | undefined =>
+  new RegExp(`<input\\b[^>]*\\bname="${name}"[^>]*>`).exec(html)?.[0];
+
+/** The value attribute of the input named `name`, HTML-unescaped; undefined when it has none. */
+export const inputValue = (html: string, name: string): string | undefined => {
+  const raw = /\bvalue="([^"]*)"/.exec(inputTag(html, name) ?? '')?.[1];
+  return raw === undefined ? undefined : unescapeHtml(raw);
+};
+
+/** The error shown next to `field`, HTML-unescaped, or undefined. */
+export const fieldError = (html: string, field: string): string | undefined => {
+  const raw = new RegExp(`<p class="field-error" id="${field}-error">([^<]*)</p>`).exec(html)?.[1];
+  return raw === undefined ? undefined : unescapeHtml(raw.trim());
+};
+
+/** Every field that has an error on the page. */
+export const fieldsWithErrors = (html: string): string[] =>
+  [...html.matchAll(/<p class="field-error" id="([^"]+)-error">/g)].map((match) => match[1] ?? '');
+
+/** The flash messages on a page, HTML-unescaped. */
+export const flashesOn = (html: string): string[] =>
+  [...html.matchAll(/<p class="flash flash-\w+">([^<]*)<\/p>/g)].map((match) => unescapeHtml(match[1] ?? ''));
+
+/** The session id inside the browser's signed cookie ("s:<sid>.<signature>"). */
+export const sidOf = (browser: Browser): string => {
+  const cookie = browser.sessionCookie();
+  if (!cookie) throw new Error('the browser holds no session cookie');
+  const match = /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)));
+  if (!match?.[1]) throw new Error(`not a signed session cookie: ${cookie}`);
+  return match[1];
+};
+
+export const expectSentToLogin = (response: Response, next?: string) => {
+  expect([302, 303]).toContain(response.status);
+  if (next === undefined) expect(response.headers['location']).toMatch(/^\/login(\?|$)/);
+  else expect(response.headers['location']).toBe(`/login?next=${encodeURIComponent(next)}`);
+};
+
+/** A 4xx error page for people: a message and no server insides. */
+export const expectCleanRefusal = (response: Response, status: number) => {
+  expect(response.status).toBe(status);
+  expect(response.headers['content-type']).toMatch(/^text\/html/);
+  expect(response.text).not.toMatch(/\bat (?:async )?[\w$.<>]+ \([^)]*:\d+:\d+\)/);
+  expect(response.text).not.toMatch(/node_modules|\.(?:ts|js):\d+/);
+};
+
+/** A browser that sends `userAgent` on every request. */
+export function browserWith(app: Express, userAgent?: string): Browser {
+  const browser = new Browser(app);
+  if (userAgent !== undefined) browser.agent.set('User-Agent', userAgent);
+  return browser;
+}
+
+/** A fresh browser that logs in as `email`; fails the test unless the login succeeds. */
+export async function loggedInBrowser(app: Express, email: string, password = PASSWORD, userAgent?: string) {
+  const browser = browserWith(app, userAgent);
+  const response = await browser.submit('/login', '/login', { email, password });
+  if (response.status !== 303) throw new Error(`login failed with ${response.status}`);
+  return browser;
+}
+
+/** What a login with these credentials answers, from a browser of its own. */
+export const tryLogin = async (app: Express, email: string, password: string) =>
+  (await new Browser(app).submit('/login', '/login', { email, password })).status;
+
+export interface UserState {
+  id: string;
+  name: string;
+  email: string;
+  website: string | null;
+  pending_email: string | null;
+  password_hash: string;
+  is_active: boolean;
+}
+
+export async function userState(t: TestApp, id: string): Promise<UserState | undefined> {
+  const { rows } = await t.pool.query<UserState>(
+    'SELECT id::text AS id, name, email, website, pending_email, password_hash, is_active FROM users WHERE id = $1',
+    [id],
+  );
+  return rows[0];
+}
+
+/** The user and every session row of theirs (sid and JSON included): whatever a request could change. */
+export async function snapshot(t: TestApp, id: string) {
+  const sessions = await t.pool.query<{ sid: string; sess: unknown; expire: Date }>(
+    'SELECT sid, sess, expire FROM sessions WHERE user_id = $1 ORDER BY sid',
+    [id],
+  );
+  // A page view may move expire and last_seen_at, and a form view adds a csrf token: keep who and which.
+  return { user: await userState(t, id), sids: sessions.rows.map((row) => row.sid) };
+}
+
+/** A user who signed up in one browser (still logged in there). */
+export async function member(t: TestApp, overrides: { name?: string; email?: string; website?: string } = {}) {
+  const { browser, fields } = await signedUpBrowser(t.app, overrides);
+  const { rows } = await t.pool.query<{ id: string }>('SELECT id::text AS id FROM users WHERE email = $1', [
+    fields.email,
+  ]);
+  const id = rows[0]?.id;
+  if (!id) throw new Error('the new user has no row');
+  return { browser, email: fields.email, name: fields.name, id };
+}
+
+export interface EventRow {
+  event: string;
+  user_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  detail: string | null;
+}
+
+/** The audit events of a user, oldest first. */
+export const eventsOf = async (t: TestApp, userId: string): Promise<EventRow[]> =>
+  (
+    await t.pool.query<EventRow>(
+      'SELECT event, user_id::text AS user_id, ip, user_agent, detail FROM auth_events WHERE user_id = $1 ORDER BY id',
+      [userId],
+    )
+  ).rows;
+
+/** The events kinds recorded for the user since `before` events. */
+export const newEventsOf = async (t: TestApp, userId: string, before: number): Promise<EventRow[]> =>
+  (await eventsOf(t, userId)).slice(before);
+
+/** The session rows of a user, by the user_id column. */
+export const sessionRowsOf = async (t: TestApp, userId: string) =>
+  (
+    await t.pool.query<{ id: string; sid: string; user_id: string; ip: string | null; user_agent: string | null }>(
+      'SELECT id::text AS id, sid, user_id::text AS user_id, ip, user_agent FROM sessions WHERE user_id = $1 ORDER BY id',
+      [userId],
+    )
+  ).rows;
+
+/** The public id of the session a browser holds. */
+export async function sessionIdOf(t: TestApp, browser: Browser): Promise<string> {
+  const { rows } = await t.pool.query<{ id: string }>('SELECT id::text AS id FROM sessions WHERE sid = $1', [
+    sidOf(browser),
+  ]);
+  const id = rows[0]?.id;
+  if (!id) throw new Error('the browser has no session row');
+  return id;
+}
+
+/** True when the browser's next request finds it logged in; false when it is sent to /login. */
+export async function isLoggedIn(browser: Browser): Promise<boolean> {
+  const response = await browser.get('/');
+  if (response.status === 200) return true;
+  expectSentToLogin(response, '/');
+  return false;
+}
