@@ -31,7 +31,8 @@ export const nameField = z
   .string()
   .trim()
   .min(1, REQUIRED)
-  .max(100, 'Name must be at most 100 characters.')
+  // Characters as a person counts them (code points, as the database's check does), not UTF-16 units.
+  .refine((value) => [...value].length <= 100, 'Name must be at most 100 characters.')
   .refine(noControl, 'Name cannot contain control characters.');
 
 export const emailField = z

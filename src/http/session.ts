@@ -78,6 +78,7 @@ function thriftyStore(options: SessionOptions) {
         userId: sess.userId ?? null,
         ip: client?.ip ?? null,
         userAgent: client?.userAgent ?? null,
+        startedAt: sess.authAt ?? null,
       };
       (loaded === undefined ? rows.insert(sid, write) : rows.update(sid, write)).then(() => callback?.(), callback);
     }

@@ -14,6 +14,8 @@ export interface SessionWrite {
   readonly userId: number | null;
   readonly ip: string | null;
   readonly userAgent: string | null;
+  /** When the user logged in (ms since the epoch): a renewed id keeps the session's start. */
+  readonly startedAt: number | null;
 }
 
 /** One of a user's open sessions, as the account page and the admin command list them. */
@@ -57,8 +59,8 @@ export function sessionsRepo(db: Db) {
     /** A new session, or one replaced wholesale (a regenerated id writes a new row). */
     async insert(sid: string, write: SessionWrite): Promise<void> {
       await db.query(
-        `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent)
-         VALUES ($1, $2, to_timestamp($3), $4, $5, $6)
+        `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent, created_at)
+         VALUES ($1, $2, to_timestamp($3), $4, $5, $6, coalesce(to_timestamp($7::float8 / 1000), now()))
          ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire, user_id = EXCLUDED.user_id,
            ip = coalesce(EXCLUDED.ip, sessions.ip), user_agent = coalesce(EXCLUDED.user_agent, sessions.user_agent),
            last_seen_at = now()`,
@@ -122,13 +124,14 @@ export function sessionsRepo(db: Db) {
       return rows[0]?.sid ?? null;
     },
 
-    /** Ends every session of the user but `keepSid` (none kept when null); how many ended. */
+    /** Ends every session of the user but `keepSid` (none kept when null); how many were still open. */
     async endAll(userId: number, keepSid: string | null = null): Promise<number> {
-      const { rowCount } = await db.query(
-        'DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR sid <> $2::text)',
+      const { rows } = await db.query<{ open: boolean }>(
+        `DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR sid <> $2::text)
+         RETURNING expire >= localtimestamp AS open`,
         [userId, keepSid],
       );
-      return rowCount ?? 0;
+      return rows.filter((row) => row.open).length;
     },
 
     /** Removes expired rows; how many. */

@@ -133,8 +133,8 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
     },
 
     /**
-     * ASVS 7.4.3: a new password ends every other session of the user. The
-     * caller gives the current session a new id first and passes it as `keepSid`.
+     * ASVS 7.4.3: a new password ends every other session of the user but
+     * `keepSid`, the caller's; the caller then gives that session a new id.
      */
     async changePassword(
       userId: number,
