@@ -5,6 +5,7 @@ import {
   type E2eSession,
   LOGIN_FAILURES_PER_ACCOUNT,
   expectNoAxeViolations,
+  linkFromMail,
   logInWith,
   navigation,
   newUser,
@@ -27,6 +28,30 @@ const loggedIn = async (page: Page, { app }: E2eSession) => {
   const user = await registeredUser(app);
   await page.goto(app.url('/login'));
   expect(await logInWith(page, user.email, user.password)).toBe(200);
+  return user;
+};
+
+/** Logged in, then on `path` (an account page), which answers 200. */
+const onAccountPage = async (page: Page, e2e: E2eSession, path: string) => {
+  const user = await loggedIn(page, e2e);
+  expect((await page.goto(e2e.app.url(path)))?.status()).toBe(200);
+  return user;
+};
+
+/** Asked for a reset link for a new account on /password/forgot, and showing the "sent" page. */
+const resetRequested = async (page: Page, { app }: E2eSession) => {
+  const user = await registeredUser(app);
+  await page.goto(app.url('/password/forgot'));
+  await page.getByLabel('Email', { exact: true }).fill(user.email);
+  expect(await navigation(page, () => page.getByRole('button', { name: 'Send me a link' }).click())).toBe(200);
+  return user;
+};
+
+/** On the reset form, reached from the link in the mail. */
+const onResetForm = async (page: Page, e2e: E2eSession) => {
+  const user = await resetRequested(page, e2e);
+  expect((await page.goto(await linkFromMail(e2e.app, user.email, 'password-reset')))?.status()).toBe(200);
+  expect(pathOf(page)).toBe('/password/reset');
 };
 
 // Every page, in each state a visitor can see it in.
@@ -131,6 +156,212 @@ const STATES: State[] = [
         status = await logInWith(page, email, `guess number ${attempt}`);
       }
       expect(status).toBe(429);
+    },
+  },
+  {
+    name: 'the profile page',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account');
+    },
+  },
+  {
+    name: 'the profile page after saving',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account');
+      await page.getByLabel('Website').fill('https://ada.example/');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Save profile' }).click())).toBe(200);
+      expect(await page.getByText('Your profile was saved.').isVisible()).toBe(true);
+    },
+  },
+  {
+    name: 'the profile page with every field in error',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account');
+      await page.getByLabel('Name', { exact: true }).fill(' ');
+      await page.getByLabel('Website').fill('ftp://x.example');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Save profile' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(2);
+    },
+  },
+  {
+    name: 'the email page',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/email');
+    },
+  },
+  {
+    name: 'the email page with every field in error',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/email');
+      await page.getByLabel('New email').fill('not-an-email');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Change email' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(2);
+    },
+  },
+  {
+    name: 'the email page with a change waiting for its link',
+    async reach(page, e2e) {
+      const user = await onAccountPage(page, e2e, '/account/email');
+      await page.getByLabel('New email').fill(uniqueEmail('moving'));
+      await page.getByLabel('Current password').fill(user.password);
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Change email' }).click())).toBe(200);
+      await expect(page.getByRole('button', { name: 'Send the link again' }).isVisible()).resolves.toBe(true);
+    },
+  },
+  {
+    name: 'the password page',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/password');
+    },
+  },
+  {
+    name: 'the password page with every field in error',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/password');
+      await page.getByLabel('New password', { exact: true }).fill('short');
+      await page.getByLabel('Confirm new password').fill('other');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Change password' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(3);
+    },
+  },
+  {
+    name: 'the password page with a wrong current password',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/password');
+      await page.getByLabel('Current password').fill('not my password');
+      await page.getByLabel('New password', { exact: true }).fill('a new passphrase');
+      await page.getByLabel('Confirm new password').fill('a new passphrase');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Change password' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(1);
+    },
+  },
+  {
+    name: 'the sessions page with two sessions',
+    async reach(page, e2e) {
+      // Signed up here (one session), then logged in from another browser (the second).
+      const user = newUser();
+      expect(await signUpWith(page, e2e.app, user)).toBe(200);
+      const other = await (
+        await e2e.newContext({ userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0' })
+      ).newPage();
+      await other.goto(e2e.app.url('/login'));
+      expect(await logInWith(other, user.email, user.password)).toBe(200);
+      expect((await page.goto(e2e.app.url('/account/sessions')))?.status()).toBe(200);
+      await expect(page.locator('ul.sessions > li').count()).resolves.toBe(2);
+      await expect(page.getByText('This browser', { exact: true }).count()).resolves.toBe(1);
+    },
+  },
+  {
+    name: 'the sessions page with one session',
+    async reach(page, e2e) {
+      expect(await signUpWith(page, e2e.app, newUser())).toBe(200);
+      expect((await page.goto(e2e.app.url('/account/sessions')))?.status()).toBe(200);
+      await expect(page.locator('ul.sessions > li').count()).resolves.toBe(1);
+    },
+  },
+  {
+    name: 'the delete page',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/delete');
+    },
+  },
+  {
+    name: 'the delete page with every field in error',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/delete');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Delete my account' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(2);
+    },
+  },
+  {
+    name: 'the login page after deleting an account',
+    async reach(page, e2e) {
+      const user = await onAccountPage(page, e2e, '/account/delete');
+      await page.getByLabel('Your password').fill(user.password);
+      await page.getByLabel('I understand that my account will be deleted for good').check();
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Delete my account' }).click())).toBe(200);
+      expect(pathOf(page)).toBe('/login');
+    },
+  },
+  {
+    name: 'the forgot-password form',
+    async reach(page, { app }) {
+      expect((await page.goto(app.url('/password/forgot')))?.status()).toBe(200);
+    },
+  },
+  {
+    name: 'the forgot-password form with an invalid email',
+    async reach(page, { app }) {
+      await page.goto(app.url('/password/forgot'));
+      await page.getByLabel('Email', { exact: true }).fill('not-an-email');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Send me a link' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(1);
+    },
+  },
+  {
+    name: 'the "check your email" page',
+    async reach(page, e2e) {
+      await resetRequested(page, e2e);
+      await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Check your email');
+    },
+  },
+  {
+    name: 'the reset form',
+    async reach(page, e2e) {
+      await onResetForm(page, e2e);
+    },
+  },
+  {
+    name: 'the reset form with every field in error',
+    async reach(page, e2e) {
+      await onResetForm(page, e2e);
+      await page.getByLabel('New password', { exact: true }).fill('short');
+      await page.getByLabel('Confirm new password').fill('other');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Set new password' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(2);
+    },
+  },
+  {
+    name: 'the invalid reset link page',
+    async reach(page, { app }) {
+      expect((await page.goto(app.url('/password/reset?token=not-a-real-token')))?.status()).toBe(400);
+      expect(pathOf(page)).toBe('/password/reset');
+    },
+  },
+  {
+    name: 'the invalid confirmation link page, logged in',
+    async reach(page, e2e) {
+      await loggedIn(page, e2e);
+      expect((await page.goto(e2e.app.url('/email/verify?token=not-a-real-token')))?.status()).toBe(400);
+      await expect(page.getByRole('button', { name: 'Send me a new link' }).isVisible()).resolves.toBe(true);
+    },
+  },
+  {
+    name: 'the dashboard with the verification banner',
+    async reach(page, e2e) {
+      await loggedIn(page, e2e);
+      const banner = page.getByRole('region', { name: 'Confirm your email address' });
+      await expect(banner.isVisible()).resolves.toBe(true);
+    },
+  },
+  {
+    name: 'the dashboard after "Send the link again"',
+    async reach(page, e2e) {
+      await loggedIn(page, e2e);
+      const resend = page.getByRole('button', { name: 'Send the link again' });
+      expect(await navigation(page, () => resend.click())).toBe(200);
+      expect(pathOf(page)).toBe('/');
+    },
+  },
+  {
+    name: 'the dashboard with a confirmed address',
+    async reach(page, e2e) {
+      const user = await loggedIn(page, e2e);
+      expect(
+        await navigation(page, async () => page.goto(await linkFromMail(e2e.app, user.email, 'verify-email'))),
+      ).toBe(200);
+      expect(pathOf(page)).toBe('/');
+      await expect(page.getByText('Confirmed', { exact: true }).isVisible()).resolves.toBe(true);
     },
   },
 ];

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AxeResults } from 'axe-core';
+import { type AddressObject, simpleParser } from 'mailparser';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import {
@@ -32,6 +33,8 @@ export const LOGIN_FAILURES_PER_ACCOUNT = 3;
 export interface E2eApp {
   /** http://127.0.0.1:<port>, no trailing slash. */
   readonly baseUrl: string;
+  /** The app's DATA_DIR; with no SMTP_URL outside production its mail lands in `outbox/` here. */
+  readonly dataDir: string;
   /** `${baseUrl}${path}`. */
   url(path: string): string;
   close(): Promise<void>;
@@ -97,7 +100,7 @@ export async function startApp(): Promise<E2eApp> {
     await stop();
     throw error;
   }
-  return { baseUrl, url: (pathAndQuery) => `${baseUrl}${pathAndQuery}`, close: stop };
+  return { baseUrl, dataDir, url: (pathAndQuery) => `${baseUrl}${pathAndQuery}`, close: stop };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,6 +130,8 @@ export async function navigation(page: Page, action: () => Promise<unknown>): Pr
   };
   page.on('response', onResponse);
   const loaded = page.waitForEvent('load');
+  // If the action throws, nobody awaits `loaded`; its rejection when the context closes is not news.
+  loaded.catch(() => undefined);
   try {
     await action();
     await loaded;
@@ -259,6 +264,65 @@ export async function logInWith(page: Page, email: string, password: string, rem
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByLabel(/^Remember me/).setChecked(remember);
   return navigation(page, () => page.getByRole('button', { name: 'Log in', exact: true }).click());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mail (the development outbox: one .eml file per message in DATA_DIR/outbox, written by the
+// app's mail worker a moment after the request that queued it)
+
+export interface ReceivedMail {
+  readonly file: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  /** The first http(s) link in the text part. */
+  readonly link: string | undefined;
+}
+
+const taken = new Set<string>();
+
+/**
+ * Waits (up to `timeoutMs`, 15 s by default: the worker polls every few seconds) for a message
+ * to `to` whose file name names `template` (e.g. "password-reset", "verify-email") and that no
+ * earlier call returned; the oldest such message, parsed.
+ */
+export async function waitForMail(
+  app: E2eApp,
+  to: string,
+  template: string,
+  timeoutMs = 15_000,
+): Promise<ReceivedMail> {
+  const outbox = path.join(app.dataDir, 'outbox');
+  const deadline = Date.now() + timeoutMs;
+  const address = to.toLowerCase();
+  for (;;) {
+    let files: string[] = [];
+    try {
+      files = readdirSync(outbox)
+        .filter((file) => file.endsWith(`-${template}.eml`) && !taken.has(path.join(outbox, file)))
+        .sort();
+    } catch {
+      // no mail written yet
+    }
+    for (const file of files) {
+      const full = path.join(outbox, file);
+      const mail = await simpleParser(readFileSync(full));
+      const recipients = ([] as AddressObject[]).concat(mail.to ?? []).flatMap((list) => list.value);
+      if (!recipients.some((recipient) => recipient.address?.toLowerCase() === address)) continue;
+      taken.add(full);
+      const text = mail.text ?? '';
+      return { file: full, to: address, subject: mail.subject ?? '', text, link: /https?:\/\/\S+/.exec(text)?.[0] };
+    }
+    if (Date.now() > deadline) throw new Error(`no "${template}" mail to ${to} in ${outbox} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The link in the newest unread `template` mail to `to`; fails when the mail has none. */
+export async function linkFromMail(app: E2eApp, to: string, template: string): Promise<string> {
+  const mail = await waitForMail(app, to, template);
+  if (!mail.link) throw new Error(`the "${template}" mail to ${to} has no link:\n${mail.text}`);
+  return mail.link;
 }
 
 // ---------------------------------------------------------------------------------------------
