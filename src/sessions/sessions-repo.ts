@@ -71,6 +71,7 @@ export function sessionsRepo(db: Db) {
           write.userId,
           write.ip,
           write.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
+          write.startedAt,
         ],
       );
     },
