@@ -197,6 +197,32 @@ describe('the "your sessions" page', () => {
     }
   });
 
+  it('keeps the time a session started when a password change gives it a new id', async () => {
+    const { browser, id } = await member(t);
+    // As if the login were an hour ago: the row and the session's own login time.
+    const sid = sidOf(browser);
+    await t.pool.query(
+      `UPDATE sessions SET created_at = now() - interval '1 hour',
+              sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb((extract(epoch FROM now() - interval '1 hour') * 1000)::bigint))::json
+        WHERE sid = $1`,
+      [sid],
+    );
+    const changed = await browser.submit('/account/password', '/account/password', {
+      current: PASSWORD,
+      password: 'a different passphrase',
+      confirm: 'a different passphrase',
+    });
+    expect(changed.status).toBe(303);
+    expect(sidOf(browser)).not.toBe(sid);
+    const { rows } = await t.pool.query<{ minutes: number }>(
+      'SELECT (extract(epoch FROM now() - created_at) / 60)::float8 AS minutes FROM sessions WHERE user_id = $1',
+      [id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.minutes).toBeGreaterThan(59);
+    expect(rows[0]?.minutes).toBeLessThan(61);
+  });
+
   it('moves the last-used time of a session when it is used, and lists the most recently used first', async () => {
     const user = await userWithThreeBrowsers();
     await t.pool.query(

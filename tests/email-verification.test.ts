@@ -315,6 +315,23 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
       expectCleanRefusal(await user.browser.get(pathOf(link)), 400);
     });
 
+    it('voids a reset link mailed to the old address once the new one is confirmed', async () => {
+      const user = await signUpWithLink(t);
+      const stranger = visitor(t.app);
+      let mark = await mailMark(t);
+      expect((await stranger.submit('/password/forgot', '/password/forgot', { email: user.email })).status).toBe(200);
+      const reset = linkIn(await waitForMailTo(t, user.email, 'password-reset', mark), '/password/reset');
+
+      const newEmail = uniqueEmail('moved');
+      mark = await mailMark(t);
+      expect((await requestChange(user.browser, newEmail)).status).toBe(303);
+      const link = linkIn(await waitForMailTo(t, newEmail, 'verify-email', mark), '/email/verify');
+      expect((await user.browser.get(pathOf(link))).status).toBe(303);
+
+      await stranger.get(pathOf(reset));
+      expectCleanRefusal(await stranger.get('/password/reset'), 400);
+    });
+
     it('"Send the link again" while a change is pending sends to the new address', async () => {
       const user = await signUpWithLink(t);
       const newEmail = uniqueEmail('pending');

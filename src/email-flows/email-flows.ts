@@ -147,6 +147,8 @@ export function emailFlows({
       const outcome = await users.confirmEmail(token.userId, token.email);
       if (outcome === 'stale') return 'invalid';
       if (outcome === 'taken') return 'taken';
+      // A reset link mailed to the old address must not outlive the move.
+      if (outcome === 'changed') await tokens.voidAll(token.userId, 'password_reset');
       await record(outcome === 'changed' ? 'email_changed' : 'email_verified', token.userId, origin, token.email);
       return outcome;
     },
