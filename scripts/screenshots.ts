@@ -14,6 +14,7 @@ import { launchChromium } from './chromium.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'docs/screenshots');
+const FIREFOX_ON_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -77,9 +78,30 @@ async function shoot(browser: Browser, base: string, scheme: 'light' | 'dark'): 
   await page.waitForURL(`${base}/`);
   await save('dashboard');
 
+  await page.goto(`${base}/account`);
+  await save('account');
+
+  // A second browser signed in to the same account, so the sessions page lists two.
+  const other = await browser.newContext({ userAgent: FIREFOX_ON_LINUX });
+  const otherPage = await other.newPage();
+  await otherPage.goto(`${base}/login`);
+  await otherPage.fill('#email', `ada-${scheme}@example.com`);
+  await otherPage.fill('#password', 'analytical engine 1843');
+  await otherPage.click('form[action="/login"] button[type=submit]');
+  await otherPage.waitForURL(`${base}/`);
+  await other.close();
+  await page.goto(`${base}/account/sessions`);
+  await save('sessions');
+
   await page.goto(`${base}/no/such/page`);
   await save('not-found');
   await context.close();
+
+  const anonymous = await browser.newContext({ viewport: { width: 1000, height: 760 }, colorScheme: scheme });
+  const visitor = await anonymous.newPage();
+  await visitor.goto(`${base}/password/forgot`);
+  await visitor.screenshot({ path: path.join(OUT, `forgot-password-${scheme}.png`), fullPage: true });
+  await anonymous.close();
 }
 
 async function main(): Promise<void> {
