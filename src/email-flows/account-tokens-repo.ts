@@ -8,7 +8,11 @@ export interface UsedToken {
   readonly email: string;
 }
 
-/** Every SQL statement on account_tokens; tokens arrive here already hashed. */
+/**
+ * Every SQL statement on account_tokens; tokens arrive here already hashed.
+ * A user holds at most one live link per purpose (a new one replaces the old),
+ * so the table never grows past two rows per user and needs no sweeping.
+ */
 export function accountTokensRepo(db: Db) {
   return {
     /** Stores a new link's hash and voids the user's older links of the same purpose (only the newest works). */
@@ -42,11 +46,6 @@ export function accountTokensRepo(db: Db) {
 
     async voidAll(userId: number, purpose: TokenPurpose): Promise<void> {
       await db.query('DELETE FROM account_tokens WHERE user_id = $1 AND purpose = $2', [userId, purpose]);
-    },
-
-    async pruneExpired(): Promise<number> {
-      const { rowCount } = await db.query('DELETE FROM account_tokens WHERE expires_at <= now()');
-      return rowCount ?? 0;
     },
   };
 }

@@ -98,17 +98,6 @@ export function usersRepo(db: Db) {
       await db.query('UPDATE users SET name = $2, website = $3 WHERE id = $1', [id, name, website]);
     },
 
-    /** False when another account already has the address (any case). */
-    async updateEmail(id: number, email: string): Promise<boolean> {
-      try {
-        await db.query('UPDATE users SET email = $2 WHERE id = $1', [id, email]);
-        return true;
-      } catch (error) {
-        if ((error as { code?: string }).code === UNIQUE_VIOLATION) return false;
-        throw error;
-      }
-    },
-
     /** Remembers the address the user asked to move to; false when another account has it (any case). */
     async setPendingEmail(id: number, email: string | null): Promise<boolean> {
       const { rowCount } = await db.query(
@@ -131,6 +120,7 @@ export function usersRepo(db: Db) {
                   pending_email = CASE WHEN lower(pending_email) = lower($2) THEN NULL ELSE pending_email END
             WHERE id = $1 AND is_active AND (lower(email) = lower($2) OR lower(pending_email) = lower($2))
            RETURNING lower(email) <> lower((SELECT email FROM users WHERE id = $1)) AS changed`,
+          // (The subquery in RETURNING reads the row as it was before this UPDATE.)
           [id, email],
         );
         if (!rows[0]) return 'stale';
