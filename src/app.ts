@@ -82,14 +82,17 @@ export function createApp({ config, db, logger, sessionSecrets, passwords, maile
   app.set('query parser', 'simple');
   useViews(app, config.env === 'development');
 
+  const users = usersRepo(db.pool);
+  const events = authEventsRepo(db.pool);
+  const sessionRows = sessionsRepo(db.pool);
   const hasher = passwords ?? createPasswordHasher(config.bcryptCost);
-  const accounts = makeAccounts(usersRepo(db.pool), hasher, authEventsRepo(db.pool), sessionsRepo(db.pool));
+  const accounts = makeAccounts(users, hasher, events, sessionRows);
   const mail = emailFlows({
-    users: usersRepo(db.pool),
+    users,
     tokens: accountTokensRepo(db.pool),
     browsers: knownBrowsersRepo(db.pool),
-    sessions: sessionsRepo(db.pool),
-    events: authEventsRepo(db.pool),
+    sessions: sessionRows,
+    events,
     passwords: hasher,
     mailer,
     publicUrl: config.publicUrl,
