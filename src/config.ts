@@ -156,6 +156,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
         : 'Invalid configuration: SMTP_URL must be set when MAIL_TRANSPORT=smtp',
     );
   }
+  // Links in mail must reach the site as people see it (behind its proxy), which HOST:PORT is not.
+  if (isProduction && e.PUBLIC_URL === undefined) {
+    throw new ConfigError(
+      'Invalid configuration: PUBLIC_URL must be set in production (the https:// address people use, for links in mail)',
+    );
+  }
   return Object.freeze({
     env: e.NODE_ENV,
     isProduction,

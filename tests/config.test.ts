@@ -157,6 +157,7 @@ describe('parseConfig', () => {
     const production = (env: Record<string, string>) => ({
       NODE_ENV: 'production',
       SMTP_URL: 'smtp://mail.example:587',
+      PUBLIC_URL: 'https://accounts.example.com',
       ...env,
     });
 
@@ -198,7 +199,16 @@ describe('parseConfig', () => {
     const production = (env: Record<string, string>) => ({
       NODE_ENV: 'production',
       SESSION_SECRET: LONG_SECRET,
+      PUBLIC_URL: 'https://accounts.example.com',
       ...env,
+    });
+
+    it('refuses to start in production without a PUBLIC_URL, in one clear line', () => {
+      const { PUBLIC_URL: _unset, ...env } = production({ SMTP_URL: 'smtps://mail.example:465' });
+      const message = configError(env).message;
+      expect(message).toBe(
+        'Invalid configuration: PUBLIC_URL must be set in production (the https:// address people use, for links in mail)',
+      );
     });
 
     it('writes mail to the outbox, from Gatehouse <no-reply@localhost>, with links to HOST:PORT, when nothing is set', () => {
@@ -382,6 +392,11 @@ describe('starting the server with a bad configuration', () => {
       'SESSION_SECRET',
     ],
     ['production without an SMTP_URL', { NODE_ENV: 'production', SESSION_SECRET: LONG_SECRET }, 'SMTP_URL'],
+    [
+      'production without a PUBLIC_URL',
+      { NODE_ENV: 'production', SESSION_SECRET: LONG_SECRET, SMTP_URL: 'smtp://mail.example:587' },
+      'PUBLIC_URL',
+    ],
     [
       'production with BCRYPT_COST 4',
       { NODE_ENV: 'production', SESSION_SECRET: LONG_SECRET, BCRYPT_COST: '4' },

@@ -196,7 +196,13 @@ describe('pruning', () => {
 
 describe('session cookie in production, behind a TLS proxy', () => {
   const production = () =>
-    t.sibling({ NODE_ENV: 'production', TRUST_PROXY: '1', BCRYPT_COST: '10', SESSION_SECRET: TEST_SECRET });
+    t.sibling({
+      NODE_ENV: 'production',
+      TRUST_PROXY: '1',
+      BCRYPT_COST: '10',
+      SESSION_SECRET: TEST_SECRET,
+      PUBLIC_URL: 'https://accounts.example.com',
+    });
 
   it('is __Host- prefixed, Secure, HttpOnly, SameSite=Lax and Path=/, with HSTS for a year', async () => {
     const response = await request(production().app).get('/login').set('X-Forwarded-Proto', 'https');
