@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { corpus } from './support/corpus.js';
+import { unescapeHtml } from './support/pages.js';
 
 const BAD_LOGIN = 'Invalid email/password combination.';
 const LOGIN_REQUIRED = 'You must be logged in to view that page.';
@@ -17,15 +18,6 @@ afterAll(async () => {
 });
 
 // ---- reading pages and cookies the way a browser would -------------------------
-
-const unescapeHtml = (text: string) =>
-  text
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#(\d+);/g, (_entity, code: string) => String.fromCodePoint(Number(code)))
-    .replace(/&#x([0-9a-f]+);/gi, (_entity, code: string) => String.fromCodePoint(Number.parseInt(code, 16)))
-    .replace(/&amp;/g, '&');
 
 /** The whole `<input ...>` tag whose name is `name`, or undefined. */
 const inputTag = (html: string, name: string): string | undefined =>

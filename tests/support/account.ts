@@ -1,8 +1,9 @@
 import type { Express } from 'express';
-import { type Response } from 'supertest';
-import { expect } from 'vitest';
 import type { TestApp } from './test-app.js';
 import { Browser, PASSWORD, signedUpBrowser } from './browser.js';
+import { unescapeHtml } from './pages.js';
+
+export { expectCleanRefusal, expectSentToLogin, fieldError, flashesOn, isLoggedIn, unescapeHtml } from './pages.js';
 
 /** Helpers shared by the account-page tests: reading pages, the users and sessions tables, the audit trail. */
 
@@ -17,15 +18,6 @@ export const SAFARI_IPHONE =
 /** How supertest's loopback connection shows up as req.ip (no proxy trusted). */
 export const LOOPBACK = /^(?:::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/;
 
-export const unescapeHtml = (text: string) =>
-  text
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#(\d+);/g, (_entity, code: string) => String.fromCodePoint(Number(code)))
-    .replace(/&#x([0-9a-f]+);/gi, (_entity, code: string) => String.fromCodePoint(Number.parseInt(code, 16)))
-    .replace(/&amp;/g, '&');
-
 /** The whole `<input ...>` tag whose name is `name`, or undefined. */
 export const inputTag = (html: string, name: string): string | undefined =>
   new RegExp(`<input\\b[^>]*\\bname="${name}"[^>]*>`).exec(html)?.[0];
@@ -36,19 +28,9 @@ export const inputValue = (html: string, name: string): string | undefined => {
   return raw === undefined ? undefined : unescapeHtml(raw);
 };
 
-/** The error shown next to `field`, HTML-unescaped, or undefined. */
-export const fieldError = (html: string, field: string): string | undefined => {
-  const raw = new RegExp(`<p class="field-error" id="${field}-error">([^<]*)</p>`).exec(html)?.[1];
-  return raw === undefined ? undefined : unescapeHtml(raw.trim());
-};
-
 /** Every field that has an error on the page. */
 export const fieldsWithErrors = (html: string): string[] =>
   [...html.matchAll(/<p class="field-error" id="([^"]+)-error">/g)].map((match) => match[1] ?? '');
-
-/** The flash messages on a page, HTML-unescaped. */
-export const flashesOn = (html: string): string[] =>
-  [...html.matchAll(/<p class="flash flash-\w+">([^<]*)<\/p>/g)].map((match) => unescapeHtml(match[1] ?? ''));
 
 /** The session id inside the browser's signed cookie ("s:<sid>.<signature>"). */
 export const sidOf = (browser: Browser): string => {
@@ -57,20 +39,6 @@ export const sidOf = (browser: Browser): string => {
   const match = /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)));
   if (!match?.[1]) throw new Error(`not a signed session cookie: ${cookie}`);
   return match[1];
-};
-
-export const expectSentToLogin = (response: Response, next?: string) => {
-  expect([302, 303]).toContain(response.status);
-  if (next === undefined) expect(response.headers['location']).toMatch(/^\/login(\?|$)/);
-  else expect(response.headers['location']).toBe(`/login?next=${encodeURIComponent(next)}`);
-};
-
-/** A 4xx error page for people: a message and no server insides. */
-export const expectCleanRefusal = (response: Response, status: number) => {
-  expect(response.status).toBe(status);
-  expect(response.headers['content-type']).toMatch(/^text\/html/);
-  expect(response.text).not.toMatch(/\bat (?:async )?[\w$.<>]+ \([^)]*:\d+:\d+\)/);
-  expect(response.text).not.toMatch(/node_modules|\.(?:ts|js):\d+/);
 };
 
 /** A browser that sends `userAgent` on every request. */
@@ -169,12 +137,4 @@ export async function sessionIdOf(t: TestApp, browser: Browser): Promise<string>
   const id = rows[0]?.id;
   if (!id) throw new Error('the browser has no session row');
   return id;
-}
-
-/** True when the browser's next request finds it logged in; false when it is sent to /login. */
-export async function isLoggedIn(browser: Browser): Promise<boolean> {
-  const response = await browser.get('/');
-  if (response.status === 200) return true;
-  expectSentToLogin(response, '/');
-  return false;
 }

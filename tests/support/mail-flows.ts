@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Express } from 'express';
 import type { Response } from 'supertest';
-import { expect } from 'vitest';
 import type { OutgoingMail } from '../../src/mail/mail-transport.js';
 import { Browser, PASSWORD, signupFields } from './browser.js';
 import type { TestApp } from './test-app.js';
+
+export { expectCleanRefusal, fieldError, flashesOn, isLoggedIn, unescapeHtml } from './pages.js';
 
 /**
  * Helpers for the mail-flow tests (password reset, address verification,
@@ -167,42 +168,3 @@ export const pathOf = (link: string): string => {
 export const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 
 // ---- pages -------------------------------------------------------------------
-
-export const unescapeHtml = (text: string) =>
-  text
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#(\d+);/g, (_entity, code: string) => String.fromCodePoint(Number(code)))
-    .replace(/&#x([0-9a-f]+);/gi, (_entity, code: string) => String.fromCodePoint(Number.parseInt(code, 16)))
-    .replace(/&amp;/g, '&');
-
-/** The flash messages on a page, HTML-unescaped. */
-export const flashesOn = (html: string): string[] =>
-  [...html.matchAll(/<p class="flash flash-\w+">([^<]*)<\/p>/g)].map((match) => unescapeHtml(match[1] ?? ''));
-
-/** The error shown next to `field`, HTML-unescaped, or undefined. */
-export const fieldError = (html: string, field: string): string | undefined => {
-  const raw = new RegExp(`<p class="field-error" id="${field}-error">([^<]*)</p>`).exec(html)?.[1];
-  return raw === undefined ? undefined : unescapeHtml(raw.trim());
-};
-
-/** True when the browser's next request finds it logged in; false when it is sent to /login. */
-export async function isLoggedIn(browser: Browser): Promise<boolean> {
-  const response = await browser.get('/');
-  if (response.status === 200) return true;
-  expect([302, 303]).toContain(response.status);
-  expect(response.headers['location']).toMatch(/^\/login/);
-  return false;
-}
-
-/** A 4xx page for people, with no server insides in it. */
-export function expectCleanRefusal(response: Response, status?: number): void {
-  if (status === undefined) {
-    expect(response.status).toBeGreaterThanOrEqual(400);
-    expect(response.status).toBeLessThan(500);
-  } else expect(response.status).toBe(status);
-  expect(response.headers['content-type']).toMatch(/^text\/html/);
-  expect(response.text).not.toMatch(/\bat (?:async )?[\w$.<>]+ \([^)]*:\d+:\d+\)/);
-  expect(response.text).not.toMatch(/node_modules|\.(?:ts|js):\d+/);
-}
