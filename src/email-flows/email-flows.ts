@@ -129,8 +129,7 @@ export function emailFlows({
     async resendVerification(email: string): Promise<void> {
       const found = await users.findByEmail(email);
       if (!found?.isActive || found.emailVerifiedAt !== null) return;
-      const { passwordHash: _hash, ...user } = found;
-      await sendVerification(user, user.email);
+      await sendVerification(found, found.email);
     },
 
     /** The new address gets a link; the old one is told, in case this was not its owner. */

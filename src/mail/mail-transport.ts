@@ -29,6 +29,15 @@ const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, sock
 /** The longest one delivery can take, for the worker's lease. */
 export const MAX_DELIVERY_SECONDS = 60;
 
+/** The message both transports build: our sender, one recipient, the text and HTML parts. */
+const message = (config: Config, mail: OutgoingMail) => ({
+  from: config.mailFrom,
+  to: mail.to,
+  subject: mail.subject,
+  text: mail.text,
+  html: mail.html,
+});
+
 export function createMailTransport(config: Config, logger: Logger): MailTransport {
   return config.mailTransport === 'smtp' ? smtpTransport(config, logger) : outboxTransport(config, logger);
 }
@@ -38,13 +47,7 @@ function smtpTransport(config: Config, logger: Logger): MailTransport {
   const transporter = nodemailer.createTransport({ url: config.smtpUrl, ...SMTP_TIMEOUTS, ...NO_FETCHING });
   return {
     async deliver(mail) {
-      const info = await transporter.sendMail({
-        from: config.mailFrom,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-      });
+      const info = await transporter.sendMail(message(config, mail));
       // Never the content or the link: in production they carry one-time tokens.
       logger.info({ mailId: mail.id, template: mail.template, messageId: info.messageId }, 'mail sent');
     },
@@ -61,13 +64,7 @@ function outboxTransport(config: Config, logger: Logger): MailTransport {
   const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, ...NO_FETCHING });
   return {
     async deliver(mail) {
-      const info = await transporter.sendMail({
-        from: config.mailFrom,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
-        html: mail.html,
-      });
+      const info = await transporter.sendMail(message(config, mail));
       if (!Buffer.isBuffer(info.message)) throw new Error('stream transport did not buffer the message');
       await mkdir(dir, { recursive: true, mode: 0o700 });
       const file = path.join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.id}-${mail.template}.eml`);

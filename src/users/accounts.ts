@@ -1,7 +1,7 @@
 import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
 import { MAX_PASSWORD_BYTES, type PasswordHasher, passwordBytes } from './passwords.js';
 import type { OpenSession, SessionsRepo } from '../sessions/sessions-repo.js';
-import type { User, UserWithHash, UsersRepo } from './users-repo.js';
+import { type User, type UserWithHash, type UsersRepo, withoutHash } from './users-repo.js';
 
 export interface SignUpInput {
   readonly name: string;
@@ -78,8 +78,7 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
       }
       await users.recordLogin(found.id);
       await record('login', found.id, origin);
-      const { passwordHash: _hash, ...user } = found;
-      return { ...user, lastLoginAt: new Date() };
+      return { ...withoutHash(found), lastLoginAt: new Date() };
     },
 
     /**
@@ -188,9 +187,7 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
 
     async findUser(email: string): Promise<User | null> {
       const found = await users.findByEmail(email);
-      if (!found) return null;
-      const { passwordHash: _hash, ...user } = found;
-      return user;
+      return found ? withoutHash(found) : null;
     },
 
     listUsers: (limit: number, offset: number) => users.page(limit, offset),

@@ -49,7 +49,8 @@ const toUser = (row: UserRow): UserWithHash => ({
   pendingEmail: row.pending_email,
 });
 
-const withoutHash = ({ passwordHash: _hash, ...user }: UserWithHash): User => user;
+/** The user as the rest of the app sees it: the hash stays with the code that checks passwords. */
+export const withoutHash = ({ passwordHash: _hash, ...user }: UserWithHash): User => user;
 
 export interface NewUser {
   readonly name: string;
