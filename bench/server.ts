@@ -68,6 +68,8 @@ async function main(): Promise<void> {
     // One address logs in thousands of times: the throttle must not be what is measured.
     LOGIN_FAILURES_PER_ACCOUNT: '1000000',
     LOGIN_FAILURES_PER_IP: '1000000',
+    PASSWORD_CHECKS_PER_IP: '1000000',
+    LOGIN_FAILURES_PER_ACCOUNT_TOTAL: '1000000',
     SIGNUPS_PER_IP: '1000000',
   });
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });

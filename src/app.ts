@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Express, type RequestHandler } from 'express';
+import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -10,10 +11,13 @@ import { type PasswordHasher, createPasswordHasher } from './users/passwords.js'
 import { authEventsRepo } from './audit/auth-events-repo.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
 import { createThrottle } from './auth/throttle.js';
+import { deviceCookies } from './auth/device-cookie.js';
+import { passwordChecks } from './auth/route-helpers.js';
+import { type Housekeeping, startHousekeeping } from './housekeeping.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { loadCurrentUser } from './auth/current-user.js';
 import { accountRoutes } from './account/account-routes.js';
-import { accountTokensRepo } from './email-flows/account-tokens-repo.js';
+import { accountTokensRepo } from './users/account-tokens-repo.js';
 import { emailFlows } from './email-flows/email-flows.js';
 import { emailLinkRoutes } from './email-flows/email-link-routes.js';
 import { knownBrowsersRepo } from './email-flows/known-browsers-repo.js';
@@ -41,10 +45,14 @@ export interface AppDeps {
   readonly passwords?: PasswordHasher;
   /** Queues mail; its worker is started and stopped by the server. */
   readonly mailer: Mailer;
+  /** Seconds between sweeps of old rows (audit retention); false for none. Hourly by default, none in tests. */
+  readonly housekeepingSeconds?: number | false;
 }
 
 export interface App {
   readonly app: Express;
+  /** The periodic sweeps, which a test can also run at once. */
+  readonly housekeeping: Housekeeping;
   /** Stops timers the app owns (the session prune timer); the database is closed by its owner. */
   close(): Promise<void>;
 }
@@ -65,7 +73,8 @@ const ROUTES = {
   '/account/delete': ['GET', 'HEAD', 'POST'],
   '/password/forgot': ['GET', 'HEAD', 'POST'],
   '/password/reset': ['GET', 'HEAD', 'POST'],
-  '/email/verify': ['GET', 'HEAD'],
+  '/email/verify': ['GET', 'HEAD', 'POST'],
+  '/email/change/cancel': ['GET', 'HEAD', 'POST'],
   '/email/verify/send': ['POST'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -75,7 +84,15 @@ const noStore: RequestHandler = (_req, res, next) => {
   next();
 };
 
-export function createApp({ config, db, logger, sessionSecrets, passwords, mailer }: AppDeps): App {
+export function createApp({
+  config,
+  db,
+  logger,
+  sessionSecrets,
+  passwords,
+  mailer,
+  housekeepingSeconds = config.env === 'test' ? false : 60 * 60,
+}: AppDeps): App {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -86,25 +103,34 @@ export function createApp({ config, db, logger, sessionSecrets, passwords, maile
   const events = authEventsRepo(db.pool);
   const sessionRows = sessionsRepo(db.pool);
   const hasher = passwords ?? createPasswordHasher(config.bcryptCost);
-  const accounts = makeAccounts(users, hasher, events, sessionRows);
+  const tokens = accountTokensRepo(db.pool);
+  const accounts = makeAccounts(users, hasher, events, sessionRows, tokens);
   const mail = emailFlows({
     users,
-    tokens: accountTokensRepo(db.pool),
+    tokens,
     browsers: knownBrowsersRepo(db.pool),
     sessions: sessionRows,
     events,
     passwords: hasher,
     mailer,
+    logger,
     publicUrl: config.publicUrl,
   });
   const throttle = createThrottle(db.pool, config, config.env !== 'test');
+  const checks = passwordChecks(throttle, deviceCookies(sessionSecrets, config.isProduction), accounts);
   const sessions = createSessions({
     pool: db.pool,
     secrets: sessionSecrets,
     secure: config.isProduction,
     idleSeconds: config.sessionIdleSeconds,
     pruneSeconds: config.env === 'test' ? false : 15 * 60,
+    maxPerUser: config.sessionsPerUser,
   });
+  const housekeeping = startHousekeeping(
+    [{ name: 'auth_events', run: () => events.deleteOlderThan(config.authEventsRetentionDays) }],
+    housekeepingSeconds,
+    (sweep, error) => logger.error({ err: error, sweep }, 'housekeeping sweep failed'),
+  );
 
   app.use(requestLogging(logger));
   app.use(
@@ -133,8 +159,9 @@ export function createApp({ config, db, logger, sessionSecrets, passwords, maile
 
   app.use(noStore);
   app.use(formBody);
+  app.use(cookieParser());
   app.use(sessions.middleware);
-  app.use(sameOriginOnly);
+  app.use(sameOriginOnly(config.publicOrigin));
   app.use(csrfTokens);
   app.use(csrfProtection);
   app.use(flashMessages);
@@ -145,16 +172,24 @@ export function createApp({ config, db, logger, sessionSecrets, passwords, maile
       accounts,
       mail,
       throttle,
+      passwordChecks: checks,
       sessionMaxSeconds: config.sessionMaxSeconds,
       requireVerifiedEmail: config.requireVerifiedEmail,
     }),
   );
   app.use(emailLinkRoutes({ mail, throttle, sessionMaxSeconds: config.sessionMaxSeconds }));
-  app.use(accountRoutes({ accounts, mail, throttle }));
+  app.use(accountRoutes({ accounts, mail, throttle, passwordChecks: checks }));
   app.use(sessionsRoutes(accounts));
   app.use(dashboardRoutes());
   app.use(notFound);
   app.use(errorHandler);
 
-  return { app, close: () => sessions.close() };
+  return {
+    app,
+    housekeeping,
+    close: async () => {
+      housekeeping.stop();
+      await sessions.close();
+    },
+  };
 }

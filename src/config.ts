@@ -76,7 +76,13 @@ const envSchema = z.object({
   BCRYPT_COST: intIn(4, 31).default(12),
   TRUST_PROXY: trustProxy.default(false),
   LOGIN_FAILURES_PER_ACCOUNT: intIn(1, 1_000_000).default(5),
+  LOGIN_FAILURES_PER_ACCOUNT_TOTAL: intIn(1, 1_000_000).default(100),
   LOGIN_FAILURES_PER_IP: intIn(1, 1_000_000).default(100),
+  PASSWORD_CHECKS_PER_IP: intIn(1, 1_000_000).default(300),
+  SESSIONS_PER_USER: intIn(1, 100_000).default(100),
+  MAIL_LINKS_PER_IP: intIn(1, 1_000_000).default(30),
+  EMAIL_CHANGES_PER_USER: intIn(1, 1_000_000).default(5),
+  AUTH_EVENTS_RETENTION_DAYS: intIn(1, 36_500).default(365),
   SIGNUPS_PER_IP: intIn(1, 1_000_000).default(10),
   SESSION_IDLE_MINUTES: intIn(1, 7 * 24 * 60).default(60),
   SESSION_MAX_DAYS: intIn(1, 365).default(30),
@@ -103,7 +109,19 @@ export interface Config {
   readonly bcryptCost: number;
   readonly trustProxy: number | string | false;
   readonly loginFailuresPerAccount: number;
+  /** Failed logins against one account from browsers it has not seen, wherever they come from, per hour. */
+  readonly loginFailuresPerAccountTotal: number;
   readonly loginFailuresPerIp: number;
+  /** Every password check (right or wrong) from one network, per hour: nobody monopolises bcrypt. */
+  readonly passwordChecksPerIp: number;
+  /** Links by mail (reset, verification, email change) one network may ask for, per hour. */
+  readonly mailLinksPerIp: number;
+  /** Requests to move an account to another address, per user and hour, whatever they come to. */
+  readonly emailChangesPerUser: number;
+  /** Open sessions a user may hold; the least recently used end first. */
+  readonly sessionsPerUser: number;
+  /** Audit events older than this are deleted. */
+  readonly authEventsRetentionDays: number;
   readonly signupsPerIp: number;
   /** A session without "remember me" ends after this long without a request. */
   readonly sessionIdleSeconds: number;
@@ -117,6 +135,8 @@ export interface Config {
   readonly mailFrom: string;
   /** The absolute base for links in mail, without a trailing slash. */
   readonly publicUrl: string;
+  /** PUBLIC_URL's origin when it was set (not defaulted): what a same-site form's Origin must be. */
+  readonly publicOrigin: string | null;
   /** Logging in needs a verified address (signing up then logs in only after the link is followed). */
   readonly requireVerifiedEmail: boolean;
 }
@@ -173,7 +193,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     bcryptCost: e.BCRYPT_COST,
     trustProxy: e.TRUST_PROXY,
     loginFailuresPerAccount: e.LOGIN_FAILURES_PER_ACCOUNT,
+    loginFailuresPerAccountTotal: e.LOGIN_FAILURES_PER_ACCOUNT_TOTAL,
     loginFailuresPerIp: e.LOGIN_FAILURES_PER_IP,
+    passwordChecksPerIp: e.PASSWORD_CHECKS_PER_IP,
+    sessionsPerUser: e.SESSIONS_PER_USER,
+    mailLinksPerIp: e.MAIL_LINKS_PER_IP,
+    emailChangesPerUser: e.EMAIL_CHANGES_PER_USER,
+    authEventsRetentionDays: e.AUTH_EVENTS_RETENTION_DAYS,
     signupsPerIp: e.SIGNUPS_PER_IP,
     sessionIdleSeconds: e.SESSION_IDLE_MINUTES * 60,
     sessionMaxSeconds: e.SESSION_MAX_DAYS * 24 * 60 * 60,
@@ -182,6 +208,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
     publicUrl: e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`,
+    publicOrigin: e.PUBLIC_URL === undefined ? null : new URL(e.PUBLIC_URL).origin,
     requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
   });
 }

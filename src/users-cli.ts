@@ -9,6 +9,7 @@ import { openDatabase } from './db/database.js';
 import { EmbeddedLockedError } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
+import { accountTokensRepo } from './users/account-tokens-repo.js';
 import { type Accounts, accounts } from './users/accounts.js';
 import { createPasswordHasher } from './users/passwords.js';
 import { usersRepo } from './users/users-repo.js';
@@ -99,6 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
       createPasswordHasher(config.bcryptCost),
       authEventsRepo(db.pool),
       sessionsRepo(db.pool),
+      accountTokensRepo(db.pool),
     );
     await dispatch(invocation, users, terminal);
     return 0;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { badFields } from './support/corpus.js';
+import { followLink } from './support/mail-flows.js';
 import {
   LOGIN_REQUIRED,
   LOOPBACK,
@@ -409,7 +410,7 @@ describe('changing the email address', () => {
     const newEmail = uniqueEmail('confirmed');
     expect((await requestChange(user.browser, newEmail)).status).toBe(303);
 
-    const followed = await user.browser.get(await verifyLinkTo(newEmail));
+    const followed = await followLink(user.browser, await verifyLinkTo(newEmail));
     expect(followed.status).toBe(303);
     const landing = await user.browser.get(followed.headers['location'] as string);
     expect(flashesOn(landing.text).join(' ')).toMatch(/confirmed/i);
@@ -427,9 +428,9 @@ describe('changing the email address', () => {
     const newEmail = uniqueEmail('once');
     await requestChange(user.browser, newEmail);
     const link = await verifyLinkTo(newEmail);
-    expect((await user.browser.get(link)).status).toBe(303);
+    expect((await followLink(user.browser, link)).status).toBe(303);
     const before = await snapshot(t, user.id);
-    const again = await user.browser.get(link);
+    const again = await followLink(user.browser, link);
     expect(again.status).toBeGreaterThanOrEqual(400);
     expect(again.status).toBeLessThan(500);
     expect(await snapshot(t, user.id)).toEqual(before);
@@ -442,7 +443,7 @@ describe('changing the email address', () => {
     const newEmail = uniqueEmail('kept');
     expect((await requestChange(user.browser, newEmail)).status).toBe(303);
     expect(await isLoggedIn(second)).toBe(true);
-    expect((await user.browser.get(await verifyLinkTo(newEmail))).status).toBe(303);
+    expect((await followLink(user.browser, await verifyLinkTo(newEmail))).status).toBe(303);
 
     expect(await isLoggedIn(user.browser)).toBe(true);
     expect(await isLoggedIn(second)).toBe(true);
@@ -455,7 +456,7 @@ describe('changing the email address', () => {
     const before = (await eventsOf(t, user.id)).length;
     const newEmail = uniqueEmail('audited');
     await requestChange(user.browser, newEmail);
-    await user.browser.get(await verifyLinkTo(newEmail));
+    await followLink(user.browser, await verifyLinkTo(newEmail));
     const events = await newEventsOf(t, user.id, before);
     expect(events.map((row) => row.event)).toEqual(['email_change_requested', 'email_changed']);
     expect(events[0]?.detail).toContain(user.email);
@@ -469,7 +470,7 @@ describe('changing the email address', () => {
     const user = await member(t);
     const newEmail = uniqueEmail();
     await requestChange(user.browser, newEmail);
-    await user.browser.get(await verifyLinkTo(newEmail));
+    await followLink(user.browser, await verifyLinkTo(newEmail));
     const again = await member(t, { email: user.email });
     expect(again.id).not.toBe(user.id);
   });
@@ -483,7 +484,7 @@ describe('changing the email address', () => {
     const before = await snapshot(t, user.id);
     const otherBefore = await snapshot(t, other.id);
 
-    const response = await user.browser.get(link);
+    const response = await followLink(user.browser, link);
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
     expect(await snapshot(t, user.id)).toEqual(before);

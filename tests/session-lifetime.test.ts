@@ -165,6 +165,7 @@ describe('pruning', () => {
       secure: false,
       idleSeconds: 3600,
       pruneSeconds: 1,
+      maxPerUser: 100,
     });
     const app = express();
     app.use(sessions.middleware);

@@ -43,12 +43,25 @@ export const deleteAccountForm = z.strictObject({
 });
 
 export const endSessionForm = z.strictObject({
+  // A session's public handle is a random UUID (lower-case, as Postgres writes it).
   id: z
     .string()
-    .regex(/^[1-9][0-9]{0,15}$/)
-    .transform(Number),
+    .trim()
+    .toLowerCase()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
   _csrf: csrfField,
 });
+
+/** "?page=N" on a paged list: anything else is the first page. */
+export const pageQuery = z
+  .object({
+    page: z
+      .string()
+      .regex(/^[1-9][0-9]{0,5}$/)
+      .transform(Number)
+      .optional(),
+  })
+  .catch({ page: undefined });
 
 export const buttonForm = z.strictObject({ _csrf: csrfField });
 

@@ -4,7 +4,7 @@ import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import { EMAIL_TAKEN, parseForm } from '../auth/auth-forms.js';
 import { logOut, renewSession, requireLogin } from '../auth/current-user.js';
-import { MALFORMED_FORM, countPasswordCheck, ipOf, originOf } from '../auth/route-helpers.js';
+import { MALFORMED_FORM, type PasswordChecks, ipOf, originOf, refuseIfThrottled } from '../auth/route-helpers.js';
 import type { Throttle } from '../auth/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
@@ -21,6 +21,7 @@ export interface AccountRouteDeps {
   readonly accounts: Accounts;
   readonly mail: EmailFlows;
   readonly throttle: Throttle;
+  readonly passwordChecks: PasswordChecks;
 }
 
 /** The user requireLogin let through. */
@@ -31,7 +32,7 @@ export function signedIn(res: Response): User {
 }
 
 /** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */
-export function accountRoutes({ accounts, mail, throttle }: AccountRouteDeps): Router {
+export function accountRoutes({ accounts, mail, throttle, passwordChecks }: AccountRouteDeps): Router {
   const router = Router();
   router.use('/account', requireLogin);
 
@@ -59,14 +60,30 @@ export function accountRoutes({ accounts, mail, throttle }: AccountRouteDeps): R
     const form = parseForm(emailChangeForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/email.njk', form);
-    await countPasswordCheck(throttle, accounts, req, user.email);
     const { email, password } = form.data;
+    // Every request counts, whatever it comes to: a "taken" answer tells whether an address has
+    // an account, so the per-user limit is what keeps that from becoming a lookup service.
+    await refuseIfThrottled(
+      accounts,
+      req,
+      await throttle.emailChangeRequest(user.id),
+      'requests to change your address',
+    );
+    if (email !== user.email) {
+      await refuseIfThrottled(
+        accounts,
+        req,
+        await throttle.mailLinkRequest(email, ipOf(req)),
+        'links sent to that address',
+      );
+    }
+    await passwordChecks.count(req, user.email, 'wrong passwords');
     const result = await accounts.requestEmailChange(user.id, password, email, originOf(req));
     if (!result.ok) {
       const errors = result.reason === 'bad-password' ? { password: WRONG_PASSWORD } : { email: EMAIL_TAKEN };
       return res.status(422).render('account/email.njk', { values: { email }, errors });
     }
-    await throttle.loginSucceeded(user.email, ipOf(req));
+    await passwordChecks.succeeded(req, res, user.email);
     if (result.pending) {
       await mail.emailChangeRequested(user, email);
       await flash(req, 'info', `We have sent a link to ${email}. Your address changes when you follow it.`);
@@ -85,13 +102,13 @@ export function accountRoutes({ accounts, mail, throttle }: AccountRouteDeps): R
     const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/password.njk', form);
-    await countPasswordCheck(throttle, accounts, req, user.email);
+    await passwordChecks.count(req, user.email, 'wrong passwords');
     const { current, password } = form.data;
     const result = await accounts.changePassword(user.id, current, password, req.sessionID, originOf(req));
     if (!result.ok) {
       return res.status(422).render('account/password.njk', { values: {}, errors: { current: WRONG_PASSWORD } });
     }
-    await throttle.loginSucceeded(user.email, ipOf(req));
+    await passwordChecks.succeeded(req, res, user.email);
     await renewSession(req);
     await mail.passwordChanged(user, originOf(req));
     await flash(
@@ -111,12 +128,12 @@ export function accountRoutes({ accounts, mail, throttle }: AccountRouteDeps): R
     const form = parseForm(deleteAccountForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
-    await countPasswordCheck(throttle, accounts, req, user.email);
+    await passwordChecks.count(req, user.email, 'wrong passwords');
     const result = await accounts.deleteAccount(user.id, form.data.password, originOf(req));
     if (!result.ok) {
       return res.status(422).render('account/delete.njk', { values: {}, errors: { password: WRONG_PASSWORD } });
     }
-    await throttle.loginSucceeded(user.email, ipOf(req));
+    await passwordChecks.succeeded(req, res, user.email);
     await logOut(req);
     await flash(req, 'info', 'Your account and its sessions have been deleted. Goodbye.');
     res.redirect(303, '/login');

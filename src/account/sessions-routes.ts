@@ -6,8 +6,10 @@ import { MALFORMED_FORM, originOf } from '../auth/route-helpers.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { browserName } from '../sessions/browser-name.js';
-import { buttonForm, endSessionForm } from './account-forms.js';
+import { buttonForm, endSessionForm, pageQuery } from './account-forms.js';
 import { signedIn } from './account-routes.js';
+
+const SESSIONS_PER_PAGE = 20;
 
 /** "My sessions": every open session of the user, each one can be ended, or all but this one. */
 export function sessionsRoutes(accounts: Accounts): Router {
@@ -16,11 +18,23 @@ export function sessionsRoutes(accounts: Accounts): Router {
 
   router.get('/account/sessions', async (req, res) => {
     const user = signedIn(res);
-    const sessions = (await accounts.openSessions(user.id, req.sessionID)).map((session) => ({
-      ...session,
-      browser: browserName(session.userAgent),
-    }));
-    res.render('account/sessions.njk', { sessions, others: sessions.filter((session) => !session.current).length });
+    const page = pageQuery.parse(req.query).page ?? 1;
+    const { sessions, total } = await accounts.openSessions(
+      user.id,
+      req.sessionID,
+      SESSIONS_PER_PAGE,
+      (page - 1) * SESSIONS_PER_PAGE,
+    );
+    const pages = Math.max(1, Math.ceil(total / SESSIONS_PER_PAGE));
+    if (page > pages) return res.redirect(303, `/account/sessions?page=${pages}`);
+    res.render('account/sessions.njk', {
+      sessions: sessions.map((session) => ({ ...session, browser: browserName(session.userAgent) })),
+      // This browser's session is always among them (it is what asked).
+      others: total - 1,
+      total,
+      page,
+      pages,
+    });
   });
 
   router.post('/account/sessions/end', async (req, res) => {

@@ -16,6 +16,7 @@ export interface AdminIo {
 }
 
 const RECENT_EVENTS = 20;
+const SHOWN_SESSIONS = 50;
 
 const sessions = (n: number) => `${n} session${n === 1 ? '' : 's'}`;
 
@@ -43,8 +44,8 @@ export async function listUsers(accounts: Accounts, io: AdminIo, { page, perPage
 
 export async function showUser(accounts: Accounts, io: AdminIo, { email }: { email: string }) {
   const user = await userOrFail(accounts, email);
-  const [open, events] = await Promise.all([
-    accounts.openSessions(user.id, null),
+  const [{ sessions: open, total: openTotal }, events] = await Promise.all([
+    accounts.openSessions(user.id, null, SHOWN_SESSIONS),
     accounts.recentEvents(user.id, RECENT_EVENTS),
   ]);
   io.out(
@@ -58,7 +59,10 @@ export async function showUser(accounts: Accounts, io: AdminIo, { email }: { ema
       ['last login', user.lastLoginAt],
     ]),
   );
-  io.out('', `Open sessions: ${open.length}`);
+  io.out(
+    '',
+    `Open sessions: ${openTotal}${openTotal > open.length ? ` (the ${open.length} most recently used shown)` : ''}`,
+  );
   if (open.length > 0)
     io.out(
       ...textTable(
@@ -77,7 +81,12 @@ export async function showUser(accounts: Accounts, io: AdminIo, { email }: { ema
     io.out(
       ...textTable(
         ['TIME', 'EVENT', 'IP', 'DETAIL'],
-        events.map((event) => [event.at, event.event, event.ip, event.detail ?? null]),
+        events.map((event) => [
+          event.at,
+          event.attempts > 1 ? `${event.event} ×${event.attempts}` : event.event,
+          event.ip,
+          event.detail ?? null,
+        ]),
         80,
       ),
     );

@@ -1,10 +1,11 @@
 /** What a table cell can hold; each kind has one way of being shown. */
 export type Cell = string | number | boolean | Date | null;
 
-// Control characters (C0, C1, DEL) and bidirectional overrides. A user agent, an IP or an
-// audit detail comes from a visitor: printed raw, it could move the cursor, recolour or
-// rewrite the admin's terminal, or reorder what they read.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+// Control characters (C0, C1, DEL), bidirectional marks and overrides, zero-width characters,
+// and the line and paragraph separators. A user agent, an IP or an audit detail comes from a
+// visitor: printed raw, it could move the cursor, recolour or rewrite the admin's terminal,
+// reorder what they read, hide text between two letters, or start a line of its own.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /** Text made safe to print on a terminal: every unsafe character becomes "?". */
 export const printable = (text: string): string => text.replace(UNSAFE, '?');

@@ -10,6 +10,8 @@ export type AuthEventKind =
   | 'email_changed'
   | 'email_change_requested'
   | 'email_verified'
+  | 'email_change_cancelled'
+  | 'email_change_reverted'
   | 'password_changed'
   | 'password_reset_requested'
   | 'password_reset'
@@ -30,6 +32,8 @@ export interface AuthEvent {
 
 export interface RecordedEvent extends AuthEvent {
   readonly at: Date;
+  /** How many attempts the row stands for (repeated refusals by a throttle are one row). */
+  readonly attempts: number;
 }
 
 const MAX_USER_AGENT = 512;
@@ -47,6 +51,31 @@ export function authEventsRepo(db: Db) {
       ]);
     },
 
+    /**
+     * A refusal by a throttle: repeated ones with the same `dedupeKey` (the count that refused
+     * them and its window) add to one row's attempts instead of a row each.
+     */
+    async recordRepeated({ event, userId, ip, userAgent, detail = null }: AuthEvent, dedupeKey: Buffer): Promise<void> {
+      await db.query(
+        `INSERT INTO auth_events (user_id, event, ip, user_agent, detail, dedupe_key, last_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now())
+         ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL
+         DO UPDATE SET attempts = auth_events.attempts + 1, last_at = now()`,
+        [userId, event, ip, userAgent === null ? null : userAgent.slice(0, MAX_USER_AGENT), detail, dedupeKey],
+      );
+    },
+
+    /** Deletes events older than `days`; how many. */
+    async deleteOlderThan(days: number): Promise<number> {
+      const { rowCount } = await db.query(
+        `DELETE FROM auth_events
+          WHERE created_at < now() - make_interval(days => $1)
+            AND (last_at IS NULL OR last_at < now() - make_interval(days => $1))`,
+        [days],
+      );
+      return rowCount ?? 0;
+    },
+
     /** The user's latest events, newest first. */
     async recentFor(userId: number, limit: number): Promise<RecordedEvent[]> {
       const { rows } = await db.query<{
@@ -56,8 +85,9 @@ export function authEventsRepo(db: Db) {
         user_agent: string | null;
         detail: string | null;
         created_at: Date;
+        attempts: number;
       }>(
-        `SELECT event, user_id, ip, user_agent, detail, created_at FROM auth_events
+        `SELECT event, user_id, ip, user_agent, detail, created_at, attempts FROM auth_events
           WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
         [userId, limit],
       );
@@ -68,6 +98,7 @@ export function authEventsRepo(db: Db) {
         userAgent: row.user_agent,
         detail: row.detail,
         at: row.created_at,
+        attempts: row.attempts,
       }));
     },
   };

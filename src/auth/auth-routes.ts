@@ -7,7 +7,7 @@ import { flash } from '../http/flash.js';
 import { BAD_LOGIN, EMAIL_TAKEN, confirmMatches, loginForm, logoutForm, parseForm, signupForm } from './auth-forms.js';
 import { logIn, logOut, requireAnonymous } from './current-user.js';
 import { safeNext } from './safe-next.js';
-import { MALFORMED_FORM, ipOf, originOf, tooMany } from './route-helpers.js';
+import { MALFORMED_FORM, type PasswordChecks, ipOf, originOf, refuseIfThrottled } from './route-helpers.js';
 import type { Throttle } from './throttle.js';
 
 const loginQuery = z.object({ next: z.string().optional() }).catch({});
@@ -16,6 +16,7 @@ export interface AuthRouteDeps {
   readonly accounts: Accounts;
   readonly mail: EmailFlows;
   readonly throttle: Throttle;
+  readonly passwordChecks: PasswordChecks;
   readonly sessionMaxSeconds: number;
   /** Logging in needs a verified address; signing up then waits for the link. */
   readonly requireVerifiedEmail: boolean;
@@ -28,6 +29,7 @@ export function authRoutes({
   accounts,
   mail,
   throttle,
+  passwordChecks,
   sessionMaxSeconds,
   requireVerifiedEmail,
 }: AuthRouteDeps): Router {
@@ -42,11 +44,7 @@ export function authRoutes({
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('signup.njk', form);
 
-    const verdict = await throttle.signupAttempt(ipOf(req));
-    if (!verdict.allowed) {
-      await accounts.throttled(originOf(req));
-      throw tooMany(verdict, 'sign-ups');
-    }
+    await refuseIfThrottled(accounts, req, await throttle.signupAttempt(ipOf(req)), 'sign-ups');
     const { name, email, password, website } = form.data;
     const result = await accounts.signUp({ name, email, password, website }, originOf(req));
     if (!result.ok) {
@@ -73,11 +71,7 @@ export function authRoutes({
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const email = form.ok ? form.data.email : (form.values['email'] ?? '');
     // Counted before any password is checked, so a throttled guess learns nothing.
-    const verdict = await throttle.loginAttempt(email, ipOf(req));
-    if (!verdict.allowed) {
-      await accounts.throttled(originOf(req), email);
-      throw tooMany(verdict, 'failed logins');
-    }
+    await passwordChecks.count(req, email, 'failed logins');
     const user = form.ok
       ? await accounts.authenticate(email, form.data.password, originOf(req))
       : await accounts.refuseLogin(email, originOf(req)).then(() => null);
@@ -86,7 +80,7 @@ export function authRoutes({
       const values = { ...(form.ok ? { email } : form.values), next: next ? safeNext(next) : '' };
       return res.status(422).render('login.njk', { values, errors: { form: BAD_LOGIN } });
     }
-    await throttle.loginSucceeded(email, ipOf(req));
+    await passwordChecks.succeeded(req, res, email);
     if (requireVerifiedEmail && user.emailVerifiedAt === null) {
       const values = { email, next: safeNext(form.data.next) };
       return res.status(403).render('login.njk', { values, errors: { form: UNVERIFIED_LOGIN }, unverified: email });

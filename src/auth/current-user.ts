@@ -23,6 +23,8 @@ declare module 'express-session' {
 
 export const LOGIN_REQUIRED = 'You must be logged in to view that page.';
 const SESSION_EXPIRED = 'Your session has expired. Please log in again.';
+/** Instances' clocks may differ a little; a login time further ahead than this is not believed. */
+const CLOCK_SKEW_MS = 60_000;
 
 const regenerate = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
@@ -40,7 +42,9 @@ export const loadCurrentUser =
     res.locals.currentUser = null;
     const { userId, authAt } = req.session;
     if (userId !== undefined) {
-      const expired = authAt === undefined || Date.now() - authAt > maxLifetimeSeconds * 1000;
+      // A login time that is not a number, or lies in the future, is no login time: the session ends.
+      const age = typeof authAt === 'number' && Number.isFinite(authAt) ? Date.now() - authAt : Number.NaN;
+      const expired = !(age >= -CLOCK_SKEW_MS && age <= maxLifetimeSeconds * 1000);
       const user = expired ? null : await accounts.activeUser(userId);
       if (user) res.locals.currentUser = user;
       else {

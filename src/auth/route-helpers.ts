@@ -1,10 +1,10 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import type { Accounts, Origin } from '../users/accounts.js';
 import { HttpError } from '../http/errors.js';
-import type { Throttle, Verdict } from './throttle.js';
+import type { DeviceCookies } from './device-cookie.js';
+import type { LoginClient, Throttle, Verdict } from './throttle.js';
 
-export const MALFORMED_FORM =
-  'The form you sent had missing, repeated or unexpected fields. Reload the page and try again.';
+export { MALFORMED_FORM } from '../http/form-body.js';
 
 export const originOf = (req: Request): Origin => ({ ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
 export const ipOf = (req: Request): string => req.ip ?? 'unknown';
@@ -16,24 +16,50 @@ export function tooMany(verdict: Extract<Verdict, { allowed: false }>, what: str
   const at = new Date(Date.now() + seconds * 1000).toISOString().slice(11, 16);
   return new HttpError(
     429,
-    `Too many ${what} from this address. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${at} UTC).`,
+    `Too many ${what}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${at} UTC).`,
     { 'Retry-After': String(seconds) },
   );
 }
 
 /**
- * Counts a password check against the login limits of the account and the
- * address before it runs, so re-entering a password on the account pages is
- * no easier to guess than logging in. Throws the 429 when over a limit.
+ * Password checks (logging in, and re-entering the password on the account
+ * pages) go through one guard: counted against the login limits before they
+ * run, so a re-check is no easier to guess than a login, and a browser that
+ * has logged in to the account before is known by its device cookie.
  */
-export async function countPasswordCheck(
-  throttle: Throttle,
+export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accounts: Accounts) {
+  const client = (req: Request, email: string): LoginClient => ({
+    email,
+    ip: ipOf(req),
+    device: devices.trusted(req, email),
+  });
+  return {
+    /** Counts a check of `email`'s password; throws the 429 (and records it) when over a limit. */
+    async count(req: Request, email: string, what: string): Promise<void> {
+      const verdict = await throttle.loginAttempt(client(req, email));
+      if (verdict.allowed) return;
+      await accounts.throttled(originOf(req), verdict, email);
+      throw tooMany(verdict, what);
+    },
+    /** The password was right: the failure counts get their point back, and this browser is remembered. */
+    async succeeded(req: Request, res: Response, email: string): Promise<void> {
+      await throttle.loginSucceeded(client(req, email));
+      devices.remember(req, res, email);
+    },
+  };
+}
+
+export type PasswordChecks = ReturnType<typeof passwordChecks>;
+
+/** Refuses with the 429 when `verdict` is over a limit, recording the refusal. */
+export async function refuseIfThrottled(
   accounts: Accounts,
   req: Request,
-  email: string,
+  verdict: Verdict,
+  what: string,
+  email?: string,
 ): Promise<void> {
-  const verdict = await throttle.loginAttempt(email, ipOf(req));
   if (verdict.allowed) return;
-  await accounts.throttled(originOf(req), email);
-  throw tooMany(verdict, 'wrong passwords');
+  await accounts.throttled(originOf(req), verdict, email);
+  throw tooMany(verdict, what);
 }

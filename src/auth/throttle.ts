@@ -1,22 +1,33 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { clientNetwork } from './client-network.js';
 
 export interface ThrottleLimits {
   readonly loginFailuresPerAccount: number;
+  readonly loginFailuresPerAccountTotal: number;
   readonly loginFailuresPerIp: number;
+  readonly passwordChecksPerIp: number;
   readonly signupsPerIp: number;
+  readonly mailLinksPerIp: number;
+  readonly emailChangesPerUser: number;
 }
 
-/** Seconds until the visitor may try again; only present when they are over a limit. */
-export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+/**
+ * Seconds until the visitor may try again, and which count stopped them (a
+ * hashed key, so repeated refusals can be recorded as one); only present when
+ * they are over a limit.
+ */
+export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number; key: string; resetsAt: number };
 
 const ALLOWED: Verdict = { allowed: true };
-const ACCOUNT_WINDOW_SECONDS = 15 * 60;
-const IP_WINDOW_SECONDS = 60 * 60;
-/** Links by mail (reset, verification): a few per address an hour, so nobody's inbox can be flooded. */
-const LINKS_PER_ADDRESS = 3;
-const LINKS_PER_IP = 30;
+const MINUTE = 60;
+const HOUR = 60 * MINUTE;
+const ACCOUNT_WINDOW_SECONDS = 15 * MINUTE;
+/** Links by mail (reset, verification): few per address and network, so nobody's inbox can be flooded... */
+const LINKS_PER_ADDRESS_AND_NETWORK = 3;
+/** ...but one network cannot stop an address's own owner from getting a link: the address alone has more room. */
+const LINKS_PER_ADDRESS = 20;
 
 /**
  * The account part of a login key: the email as a person means it, so
@@ -38,9 +49,21 @@ function unnamedStatements(pool: pg.Pool) {
   };
 }
 
+/** Who is logging in: the account they name, where from, and the device cookie that account gave this browser. */
+export interface LoginClient {
+  readonly email: string;
+  readonly ip: string;
+  /**
+   * The nonce of a valid device cookie for this account (OWASP's device cookies):
+   * this browser has logged in to it before. Null for an unknown browser.
+   */
+  readonly device: string | null;
+}
+
 /**
  * Counts kept in Postgres (table rate_limits), so every app instance sees the
- * same numbers. Windows are fixed and short: no permanent lockout.
+ * same numbers. Windows are fixed and short: no permanent lockout. Addresses
+ * are counted by network (clientNetwork): an IPv6 client by its /64.
  */
 export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpired: boolean) {
   const limiter = (keyPrefix: string, points: number, duration: number) =>
@@ -55,48 +78,83 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
       duration,
     });
   const perAccount = limiter('login_account', limits.loginFailuresPerAccount, ACCOUNT_WINDOW_SECONDS);
-  const perIp = limiter('login_ip', limits.loginFailuresPerIp, IP_WINDOW_SECONDS);
-  const signups = limiter('signup_ip', limits.signupsPerIp, IP_WINDOW_SECONDS);
-  const linksPerAddress = limiter('mail_link_address', LINKS_PER_ADDRESS, IP_WINDOW_SECONDS);
-  const linksPerIp = limiter('mail_link_ip', LINKS_PER_IP, IP_WINDOW_SECONDS);
+  const perAccountTotal = limiter('login_account_total', limits.loginFailuresPerAccountTotal, HOUR);
+  const perIp = limiter('login_ip', limits.loginFailuresPerIp, HOUR);
+  const checksPerIp = limiter('password_checks_ip', limits.passwordChecksPerIp, HOUR);
+  const signups = limiter('signup_ip', limits.signupsPerIp, HOUR);
+  const linksPerAddressAndNetwork = limiter('mail_link_address_network', LINKS_PER_ADDRESS_AND_NETWORK, HOUR);
+  const linksPerAddress = limiter('mail_link_address_total', LINKS_PER_ADDRESS, HOUR);
+  const linksPerNetwork = limiter('mail_link_ip', limits.mailLinksPerIp, HOUR);
+  // Requests to move an account to another address, whatever the answer (sent, taken, refused).
+  const emailChanges = limiter('email_change_user', limits.emailChangesPerUser, HOUR);
 
   // consume() counts and checks in one upsert, so parallel attempts cannot slip past the limit.
+  // Every check is counted, even after one refuses: a refused attempt is still an attempt.
   const consume = async (checks: Array<[RateLimiterPostgres, string]>): Promise<Verdict> => {
-    let wait = 0;
+    let refused: Extract<Verdict, { allowed: false }> | null = null;
     for (const [store, key] of checks) {
       try {
         await store.consume(key);
       } catch (rejection) {
         if (!(rejection instanceof RateLimiterRes)) throw rejection; // the store failed: a real error
-        wait = Math.max(wait, rejection.msBeforeNext);
+        const waitMs = rejection.msBeforeNext;
+        if (refused === null || waitMs > refused.retryAfterSeconds * 1000) {
+          refused = {
+            allowed: false,
+            retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+            key: `${store.keyPrefix}:${key}`,
+            resetsAt: Date.now() + waitMs,
+          };
+        }
       }
     }
-    return wait > 0 ? { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(wait / 1000)) } : ALLOWED;
+    return refused ?? ALLOWED;
   };
-  const accountIpKey = (email: string, ip: string) => hashed(accountKey(email), ip);
+  const network = (ip: string) => hashed(clientNetwork(ip));
+  // With a device cookie the account's count is this browser's own (an attacker's guesses
+  // elsewhere do not touch it); without one it is the account's on this network.
+  const accountCountKey = ({ email, ip, device }: LoginClient) =>
+    device === null ? hashed(accountKey(email), clientNetwork(ip)) : hashed(accountKey(email), 'device', device);
 
   return {
-    /** Counts a login attempt against the account+IP and the IP; asked before any password check. */
-    loginAttempt: (email: string, ip: string): Promise<Verdict> =>
-      consume([
-        [perAccount, accountIpKey(email, ip)],
-        [perIp, hashed(ip)],
-      ]),
-    /** A success was no failure: clear the account's count and give the IP its point back. */
-    async loginSucceeded(email: string, ip: string): Promise<void> {
-      await Promise.all([perAccount.delete(accountIpKey(email, ip)), perIp.reward(hashed(ip))]);
-    },
-    signupAttempt: (ip: string): Promise<Verdict> => consume([[signups, hashed(ip)]]),
     /**
-     * Counts a request for a link by mail (password reset, verification sent
-     * again) against the address, whoever asks, and the IP. Counted whether or
-     * not the address has an account, so the answer reveals nothing.
+     * Counts a password check before it runs: against the account (on this network, or
+     * this trusted browser), the account from anywhere (unknown browsers only: a browser
+     * the owner has logged in from is never held by it), the network's failures, and
+     * every check from the network, right or wrong, so one client cannot keep bcrypt busy.
+     */
+    loginAttempt: (client: LoginClient): Promise<Verdict> =>
+      consume([
+        [perAccount, accountCountKey(client)],
+        ...(client.device === null
+          ? [[perAccountTotal, hashed(accountKey(client.email))] as [RateLimiterPostgres, string]]
+          : []),
+        [perIp, network(client.ip)],
+        [checksPerIp, network(client.ip)],
+      ]),
+    /** A success was no failure: clear the account's count here and give the other failure counts their point back. */
+    async loginSucceeded(client: LoginClient): Promise<void> {
+      await Promise.all([
+        perAccount.delete(accountCountKey(client)),
+        client.device === null ? perAccountTotal.reward(hashed(accountKey(client.email))) : Promise.resolve(),
+        perIp.reward(network(client.ip)),
+      ]);
+    },
+    signupAttempt: (ip: string): Promise<Verdict> => consume([[signups, network(ip)]]),
+    /**
+     * Counts a request for a link by mail (password reset, verification, an email
+     * change) against the address from this network, the address from anywhere, and
+     * the network. Counted whether or not the address has an account, so the answer
+     * reveals nothing.
      */
     mailLinkRequest: (email: string, ip: string): Promise<Verdict> =>
       consume([
+        [linksPerAddressAndNetwork, hashed(accountKey(email), clientNetwork(ip))],
         [linksPerAddress, hashed(accountKey(email))],
-        [linksPerIp, hashed(ip)],
+        [linksPerNetwork, network(ip)],
       ]),
+    /** Counts a request to change a user's address, whatever it comes to. */
+    emailChangeRequest: (userId: number): Promise<Verdict> => consume([[emailChanges, hashed(String(userId))]]),
   };
 }
 

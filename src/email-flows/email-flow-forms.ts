@@ -17,3 +17,6 @@ export const resendVerificationForm = z.strictObject({
 
 /** A link's token as it arrives in the query: a string of sane length, or nothing usable. */
 export const linkQuery = z.object({ token: z.string().max(200).optional() }).catch({ token: undefined });
+
+/** The one button on a mailed link's page: the link's token travels in the form, never acted on by a GET. */
+export const linkForm = z.strictObject({ token: z.string().max(200), _csrf: csrfField });

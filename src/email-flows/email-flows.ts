@@ -1,16 +1,20 @@
 import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
+import type { Logger } from '../http/logging.js';
 import type { Mailer } from '../mail/mail-queue.js';
 import { browserName } from '../sessions/browser-name.js';
 import type { SessionsRepo } from '../sessions/sessions-repo.js';
-import type { Origin } from '../users/accounts.js';
+import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
+import type { Origin } from '../users/origin.js';
 import type { PasswordHasher } from '../users/passwords.js';
+import { cancelPendingEmail } from '../users/pending-email.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
-import type { AccountTokensRepo } from './account-tokens-repo.js';
 import type { KnownBrowsersRepo } from './known-browsers-repo.js';
 import { browserFingerprint, hashOfLinkToken, newLinkToken } from './link-tokens.js';
 
 export const RESET_LINK_MINUTES = 60;
 export const VERIFY_LINK_HOURS = 48;
+/** The owner can cancel an email change (or undo one that happened) this long after it was asked for. */
+export const CANCEL_LINK_DAYS = 7;
 
 export interface EmailFlowsDeps {
   readonly users: UsersRepo;
@@ -20,11 +24,25 @@ export interface EmailFlowsDeps {
   readonly events: AuthEventsRepo;
   readonly passwords: PasswordHasher;
   readonly mailer: Mailer;
+  readonly logger: Logger;
   /** The absolute base of links in mail. */
   readonly publicUrl: string;
 }
 
 export type VerifyResult = 'confirmed' | 'changed' | 'invalid' | 'taken';
+
+/** What following a "Cancel this change" link came to, and the address the account has now. */
+export type CancelResult =
+  | { outcome: 'cancelled' | 'reverted' | 'nothing'; email: string; sessionsEnded: number }
+  | { outcome: 'invalid' }
+  | { outcome: 'taken'; email: string };
+
+/**
+ * The name to greet with: only in mail to the user's own address once it has proven itself.
+ * Mail to any other address carries no text a visitor typed.
+ */
+const greetingFor = (user: User, address: string): { name?: string } =>
+  user.emailVerifiedAt !== null && address.toLowerCase() === user.email.toLowerCase() ? { name: user.name } : {};
 
 /** What mail does for an account: password reset, address verification, security notices. No HTTP here. */
 export function emailFlows({
@@ -35,10 +53,25 @@ export function emailFlows({
   events,
   passwords,
   mailer,
+  logger,
   publicUrl,
 }: EmailFlowsDeps) {
   const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
     events.record({ event, userId, ...origin, detail });
+
+  /**
+   * A notice tells the owner of something that has already happened: one that cannot be built
+   * or queued is logged as an error and never fails (or undoes) the request. True when queued.
+   */
+  async function notify(what: string, userId: number, send: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (error) {
+      logger.error({ err: error, notice: what, userId }, 'a notice could not be queued');
+      return false;
+    }
+  }
 
   async function sendVerification(user: User, address: string): Promise<void> {
     const token = newLinkToken();
@@ -46,47 +79,65 @@ export function emailFlows({
     await mailer.send({
       to: address,
       template: 'verify-email',
-      data: {
-        name: user.name,
-        link: `${publicUrl}/email/verify?token=${token.raw}`,
-        expiresInHours: VERIFY_LINK_HOURS,
-      },
+      data: { link: `${publicUrl}/email/verify?token=${token.raw}`, expiresInHours: VERIFY_LINK_HOURS },
     });
   }
 
-  async function notifyPasswordChanged(user: User, origin: Origin): Promise<void> {
+  const notifyPasswordChanged = (user: User, origin: Origin) =>
+    notify('password-changed', user.id, () =>
+      mailer.send({
+        to: user.email,
+        template: 'password-changed',
+        data: {
+          ...greetingFor(user, user.email),
+          when: new Date(),
+          ip: origin.ip ?? 'unknown',
+          userAgent: browserName(origin.userAgent),
+        },
+      }),
+    );
+
+  /** Sends a reset link when the address belongs to an active account; does nothing otherwise. */
+  async function requestPasswordReset(email: string, origin: Origin): Promise<void> {
+    const found = await users.findByEmail(email);
+    if (!found?.isActive) return;
+    const token = newLinkToken();
+    await tokens.replace(found.id, 'password_reset', token.hash, found.email, RESET_LINK_MINUTES * 60);
     await mailer.send({
-      to: user.email,
-      template: 'password-changed',
+      to: found.email,
+      template: 'password-reset',
       data: {
-        name: user.name,
-        when: new Date(),
-        ip: origin.ip ?? 'unknown',
-        userAgent: browserName(origin.userAgent),
+        ...greetingFor(found, found.email),
+        link: `${publicUrl}/password/reset?token=${token.raw}`,
+        expiresInMinutes: RESET_LINK_MINUTES,
       },
     });
+    await record('password_reset_requested', found.id, origin);
   }
+
+  /** "Send the link again" from the login page: only an active account still waiting for it gets one. */
+  async function resendVerification(email: string): Promise<void> {
+    const found = await users.findByEmail(email);
+    if (!found?.isActive || found.emailVerifiedAt !== null) return;
+    await sendVerification(found, found.email);
+  }
+
+  // The worker finds out whether there is an account; the request only queued the question.
+  mailer.onJob('password-reset-request', ({ email, ip, userAgent }) => requestPasswordReset(email, { ip, userAgent }));
+  mailer.onJob('verification-resend-request', ({ email }) => resendVerification(email));
 
   return {
     /**
-     * Sends a reset link when the address belongs to an active account; does
-     * nothing otherwise. Callers answer the same either way.
+     * Asks for a reset link to `email`. The same work whatever the address: a job is queued,
+     * and the worker looks for the account. Callers answer the same either way.
      */
-    async requestPasswordReset(email: string, origin: Origin): Promise<void> {
-      const found = await users.findByEmail(email);
-      if (!found?.isActive) return;
-      const token = newLinkToken();
-      await tokens.replace(found.id, 'password_reset', token.hash, found.email, RESET_LINK_MINUTES * 60);
-      await mailer.send({
-        to: found.email,
-        template: 'password-reset',
-        data: {
-          name: found.name,
-          link: `${publicUrl}/password/reset?token=${token.raw}`,
-          expiresInMinutes: RESET_LINK_MINUTES,
-        },
-      });
-      await record('password_reset_requested', found.id, origin);
+    async askForPasswordReset(email: string, origin: Origin): Promise<void> {
+      await mailer.queueJob('password-reset-request', { email, ip: origin.ip, userAgent: origin.userAgent });
+    },
+
+    /** "Send the link again" for an address typed on the login page: queued like a reset request. */
+    async askForVerificationAgain(email: string): Promise<void> {
+      await mailer.queueJob('verification-resend-request', { email });
     },
 
     /** The account a reset link is for, while the link is live; it stays usable. */
@@ -98,9 +149,10 @@ export function emailFlows({
 
     /**
      * Uses the link up and sets the new password: every session of the user
-     * ends, every other reset link is void, and a notice goes to the address.
-     * The link proves the address, so it counts as verified. Null when the
-     * link is not live (used, expired, voided, unknown).
+     * ends, every other reset link is void, a pending email change is
+     * cancelled, and a notice goes to the address. The link proves the
+     * address, so it counts as verified. Null when the link is not live (used,
+     * expired, voided, unknown).
      */
     async resetPassword(rawToken: unknown, newPassword: string, origin: Origin): Promise<User | null> {
       const hash = hashOfLinkToken(rawToken);
@@ -112,8 +164,10 @@ export function emailFlows({
       const ended = await sessions.endAll(user.id);
       if (user.email === token.email && user.emailVerifiedAt === null) await users.confirmEmail(user.id, user.email);
       await record('password_reset', user.id, origin, `${ended} session(s) ended`);
-      await notifyPasswordChanged(user, origin);
-      return user;
+      await cancelPendingEmail({ users, tokens, events }, user.id, origin, 'after a password reset');
+      const now = (await users.findActiveById(user.id)) ?? user;
+      await notifyPasswordChanged(now, origin);
+      return now;
     },
 
     /** After a password change on the account page: the other reset links are void, the owner is told. */
@@ -125,20 +179,36 @@ export function emailFlows({
     /** A link to prove the address the user has, or the one they asked to move to. */
     sendVerification: (user: User): Promise<void> => sendVerification(user, user.pendingEmail ?? user.email),
 
-    /** "Send the link again" from the login page: only an active account still waiting for it gets one. */
-    async resendVerification(email: string): Promise<void> {
-      const found = await users.findByEmail(email);
-      if (!found?.isActive || found.emailVerifiedAt !== null) return;
-      await sendVerification(found, found.email);
-    },
-
-    /** The new address gets a link; the old one is told, in case this was not its owner. */
+    /**
+     * The new address gets a link; the old one is told, with a link that cancels the change
+     * (or, once it has happened, undoes it), in case this was not its owner.
+     */
     async emailChangeRequested(user: User, newEmail: string): Promise<void> {
       await sendVerification(user, newEmail);
-      await mailer.send({ to: user.email, template: 'email-change-requested', data: { name: user.name, newEmail } });
+      const cancel = newLinkToken();
+      await tokens.replace(user.id, 'cancel_email_change', cancel.hash, user.email, CANCEL_LINK_DAYS * 86400, newEmail);
+      await notify('email-change-requested', user.id, () =>
+        mailer.send({
+          to: user.email,
+          template: 'email-change-requested',
+          data: {
+            ...greetingFor(user, user.email),
+            newEmail,
+            cancelLink: `${publicUrl}/email/change/cancel?token=${cancel.raw}`,
+            expiresInDays: CANCEL_LINK_DAYS,
+          },
+        }),
+      );
     },
 
-    /** Follows a verification link: the address is proven, and becomes the user's when it was the one asked for. */
+    /** The address a live verification link would confirm, without using it (the page before the button). */
+    async verificationTarget(rawToken: unknown): Promise<string | null> {
+      const hash = hashOfLinkToken(rawToken);
+      const token = hash && (await tokens.peek('verify_email', hash));
+      return token ? token.email : null;
+    },
+
+    /** Confirms by a verification link: the address is proven, and becomes the user's when it was the one asked for. */
     async verifyEmail(rawToken: unknown, origin: Origin): Promise<VerifyResult> {
       const hash = hashOfLinkToken(rawToken);
       const token = hash && (await tokens.consume('verify_email', hash));
@@ -152,15 +222,71 @@ export function emailFlows({
       return outcome;
     },
 
+    /** The change a live cancel link is for (the page before the button). */
+    async cancelLinkTarget(rawToken: unknown): Promise<{ from: string; to: string } | null> {
+      const hash = hashOfLinkToken(rawToken);
+      const token = hash && (await tokens.peek('cancel_email_change', hash));
+      return token?.targetEmail ? { from: token.email, to: token.targetEmail } : null;
+    },
+
+    /**
+     * "Cancel this change", from the notice to the old address. Whoever asked for the change
+     * knew the password, so every session of the account ends either way. A change still
+     * pending is cancelled; one that has happened is undone (the old address, which just
+     * proved itself, is the account's again, and reset links sent to the new one die).
+     */
+    async cancelEmailChange(rawToken: unknown, origin: Origin): Promise<CancelResult> {
+      const hash = hashOfLinkToken(rawToken);
+      const token = hash && (await tokens.consume('cancel_email_change', hash));
+      const user = token && (await users.findActiveById(token.userId));
+      if (!token?.targetEmail || !user) return { outcome: 'invalid' };
+      const target = token.targetEmail.toLowerCase();
+      let outcome: 'cancelled' | 'reverted' | 'nothing' = 'nothing';
+      let email = user.email;
+      if (user.pendingEmail?.toLowerCase() === target) {
+        await cancelPendingEmail({ users, tokens, events }, user.id, origin, 'by the link mailed to the old address');
+        outcome = 'cancelled';
+      } else if (user.email.toLowerCase() === target) {
+        const reverted = await users.revertEmail(user.id, target, token.email);
+        if (reverted === 'taken') return { outcome: 'taken', email: token.email };
+        if (reverted === 'reverted') {
+          await tokens.voidAll(user.id, 'password_reset');
+          await tokens.voidPendingChangeLinks(user.id);
+          await record('email_change_reverted', user.id, origin, `from ${user.email} back to ${token.email}`);
+          outcome = 'reverted';
+          email = token.email;
+        }
+      }
+      const sessionsEnded = await sessions.endAll(user.id);
+      if (sessionsEnded > 0) {
+        await record(
+          'sessions_ended',
+          user.id,
+          origin,
+          `${sessionsEnded} session(s), by the email change's cancel link`,
+        );
+      }
+      return { outcome, email, sessionsEnded };
+    },
+
     /** After a login: a browser the user has not signed in from before gets a notice to the address. */
     async signedIn(user: User, origin: Origin): Promise<void> {
-      const isNew = await browsers.seen(user.id, browserFingerprint(origin.ip, origin.userAgent));
-      if (!isNew) return;
-      await mailer.send({
-        to: user.email,
-        template: 'new-sign-in',
-        data: { name: user.name, when: new Date(), ip: origin.ip ?? 'unknown', browser: browserName(origin.userAgent) },
-      });
+      const fingerprint = browserFingerprint(origin.ip, origin.userAgent);
+      if (!(await browsers.seen(user.id, fingerprint))) return;
+      const sent = await notify('new-sign-in', user.id, () =>
+        mailer.send({
+          to: user.email,
+          template: 'new-sign-in',
+          data: {
+            ...greetingFor(user, user.email),
+            when: new Date(),
+            ip: origin.ip ?? 'unknown',
+            browser: browserName(origin.userAgent),
+          },
+        }),
+      );
+      // Not told, so not known: the next sign-in from this browser tries again.
+      if (!sent) await browsers.forget(user.id, fingerprint);
     },
 
     /** At signup: this browser is the user's first, and the address needs proving. */

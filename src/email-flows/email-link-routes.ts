@@ -1,12 +1,19 @@
-import { type Request, type RequestHandler, Router } from 'express';
-import { confirmMatches, parseForm } from '../auth/auth-forms.js';
+import { type RequestHandler, type Response, Router } from 'express';
+import { confirmMatches, emailField, parseForm } from '../auth/auth-forms.js';
 import { logIn } from '../auth/current-user.js';
 import { MALFORMED_FORM, ipOf, originOf, tooMany } from '../auth/route-helpers.js';
 import type { Throttle } from '../auth/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import type { User } from '../users/users-repo.js';
 import type { EmailFlows } from './email-flows.js';
-import { forgotPasswordForm, linkQuery, resendVerificationForm, resetPasswordForm } from './email-flow-forms.js';
+import {
+  forgotPasswordForm,
+  linkForm,
+  linkQuery,
+  resendVerificationForm,
+  resetPasswordForm,
+} from './email-flow-forms.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -31,18 +38,22 @@ const noReferrer: RequestHandler = (_req, res, next) => {
 };
 
 /**
- * Work whose outcome the visitor must not learn (does the account exist?)
- * runs after the answer is sent, so the answer takes the same time either way.
+ * Forgot password, the reset link, address verification, "send the link
+ * again", and cancelling an email change. A mailed link never changes anything
+ * on GET: it shows a page whose one button POSTs, so a mail scanner that
+ * fetches every link confirms nothing and cancels nothing.
  */
-function afterResponse(req: Request, what: string, work: () => Promise<void>): void {
-  work().catch((error: unknown) => req.log.error({ err: error }, `${what} failed`));
-}
-
-/** Forgot password, the reset link, address verification and "send the link again". */
 export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLinkRouteDeps): Router {
   const router = Router();
-  const invalidResetLink = (res: Parameters<RequestHandler>[1]) =>
-    res.status(400).render('password/link-invalid.njk', { kind: 'reset' });
+  const invalidLink = (res: Response, kind: 'reset' | 'verify' | 'cancel') =>
+    res.status(400).render('password/link-invalid.njk', { kind });
+  /** A reset link for another account than the one logged in here: never stored, never used. */
+  const otherAccount = (res: Response) =>
+    res.status(409).render('password/reset-other-account.njk', { title: 'This link is for another account' });
+  const forSomeoneElse = (res: Response, owner: User) => {
+    const current = res.locals.currentUser;
+    return current !== null && current.id !== owner.id;
+  };
 
   router.get('/password/forgot', (_req, res) => {
     res.render('password/forgot.njk', { values: {}, errors: {} });
@@ -55,21 +66,24 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
     const { email } = form.data;
     const verdict = await throttle.mailLinkRequest(email, ipOf(req));
     if (!verdict.allowed) throw tooMany(verdict, 'requests for a link');
+    await mail.askForPasswordReset(email, originOf(req));
     res.render('password/forgot-sent.njk', { email, message: LINK_SENT });
-    afterResponse(req, 'password reset request', () => mail.requestPasswordReset(email, originOf(req)));
   });
 
   router.get('/password/reset', noReferrer, async (req, res) => {
-    const { token } = linkQuery.parse(req.query);
     if (req.query['token'] !== undefined) {
+      const { token } = linkQuery.parse(req.query);
+      const owner = await mail.resetLinkOwner(token);
+      if (owner && forSomeoneElse(res, owner)) return otherAccount(res);
       // Out of the URL at once: it would otherwise stay in history, logs and Referer headers.
-      req.session.resetToken = token;
-      if (token === undefined) delete req.session.resetToken;
+      if (owner) req.session.resetToken = token;
+      else delete req.session.resetToken;
       await new Promise<void>((resolve, reject) => req.session.save((error) => (error ? reject(error) : resolve())));
       return res.redirect(303, '/password/reset');
     }
     const owner = await mail.resetLinkOwner(req.session.resetToken);
-    if (!owner) return invalidResetLink(res);
+    if (!owner) return invalidLink(res, 'reset');
+    if (forSomeoneElse(res, owner)) return otherAccount(res);
     res.render('password/reset.njk', { email: owner.email, values: {}, errors: {} });
   });
 
@@ -77,10 +91,11 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
     const form = parseForm(resetPasswordForm, req.body, confirmMatches);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const owner = await mail.resetLinkOwner(req.session.resetToken);
-    if (!owner) return invalidResetLink(res);
+    if (!owner) return invalidLink(res, 'reset');
+    if (forSomeoneElse(res, owner)) return otherAccount(res);
     if (!form.ok) return res.status(422).render('password/reset.njk', { email: owner.email, ...form });
     const user = await mail.resetPassword(req.session.resetToken, form.data.password, originOf(req));
-    if (!user) return invalidResetLink(res);
+    if (!user) return invalidLink(res, 'reset');
     await logIn(req, user, false, sessionMaxSeconds);
     await flash(
       req,
@@ -92,8 +107,16 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
 
   router.get('/email/verify', noReferrer, async (req, res) => {
     const { token } = linkQuery.parse(req.query);
-    const outcome = await mail.verifyEmail(token, originOf(req));
-    if (outcome === 'invalid') return res.status(400).render('password/link-invalid.njk', { kind: 'verify' });
+    const address = await mail.verificationTarget(token);
+    if (!address) return invalidLink(res, 'verify');
+    res.render('email/verify.njk', { token, address });
+  });
+
+  router.post('/email/verify', noReferrer, async (req, res) => {
+    const form = parseForm(linkForm, req.body);
+    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    const outcome = await mail.verifyEmail(form.data.token, originOf(req));
+    if (outcome === 'invalid') return invalidLink(res, 'verify');
     if (outcome === 'taken') {
       throw new HttpError(409, 'That address now belongs to another account, so it cannot become yours.');
     }
@@ -105,6 +128,29 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
         : 'Your email address is confirmed. Thank you.',
     );
     res.redirect(303, res.locals.currentUser ? '/' : '/login');
+  });
+
+  router.get('/email/change/cancel', noReferrer, async (req, res) => {
+    const { token } = linkQuery.parse(req.query);
+    const change = await mail.cancelLinkTarget(token);
+    if (!change) return invalidLink(res, 'cancel');
+    res.render('email/cancel-change.njk', { token, change });
+  });
+
+  router.post('/email/change/cancel', noReferrer, async (req, res) => {
+    const form = parseForm(linkForm, req.body);
+    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    const result = await mail.cancelEmailChange(form.data.token, originOf(req));
+    if (result.outcome === 'invalid') return invalidLink(res, 'cancel');
+    if (result.outcome === 'taken') {
+      throw new HttpError(
+        409,
+        `Your old address, ${result.email}, now belongs to another account, so it cannot be put back. Write to the site's support.`,
+      );
+    }
+    // The session that posted this may be one that just ended: the page stands on its own.
+    res.locals.currentUser = null;
+    res.render('email/change-cancelled.njk', { result });
   });
 
   router.post('/email/verify/send', async (req, res) => {
@@ -123,9 +169,11 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
       }
       return res.redirect(303, user.pendingEmail ? '/account/email' : '/');
     }
+    // Queued the same way whether or not the address has an account waiting.
+    const typed = emailField.safeParse(address);
+    if (typed.success) await mail.askForVerificationAgain(typed.data);
     await flash(req, 'info', RESEND_SENT);
     res.redirect(303, '/login');
-    afterResponse(req, 'verification resend', () => mail.resendVerification(address));
   });
 
   return router;

@@ -19,6 +19,11 @@ export function knownBrowsersRepo(db: Db) {
       );
       return rows[0] ? rows[0].inserted && rows[0].others : false;
     },
+
+    /** Forgets a browser (its sign-in notice could not be sent: the next sign-in from it is news again). */
+    async forget(userId: number, fingerprint: Buffer): Promise<void> {
+      await db.query('DELETE FROM known_browsers WHERE user_id = $1 AND fingerprint = $2', [userId, fingerprint]);
+    },
   };
 }
 

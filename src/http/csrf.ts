@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { csrfSync } from 'csrf-sync';
 import { HttpError } from './errors.js';
 
@@ -25,18 +25,23 @@ export const csrfProtection: RequestHandler = csrfSynchronisedProtection;
 
 /**
  * Refuses unsafe requests that the browser says come from another site, before
- * the token is even looked at: Sec-Fetch-Site where the browser sends it, else Origin.
+ * the token is even looked at: Sec-Fetch-Site where the browser sends it (in
+ * any case), else Origin. The origin expected is PUBLIC_URL's when it is set;
+ * only without it is it taken from the request, where a proxy's
+ * X-Forwarded-Host could name any host.
  */
-export const sameOriginOnly: RequestHandler = (req, res, next) => {
-  res.vary('Sec-Fetch-Site');
-  if (SAFE_METHODS.has(req.method)) {
+export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
+  const expected = (req: Request) => publicOrigin ?? `${req.protocol}://${req.host}`;
+  return (req, res, next) => {
+    res.vary('Sec-Fetch-Site');
+    if (SAFE_METHODS.has(req.method)) {
+      next();
+      return;
+    }
+    const site = req.get('sec-fetch-site')?.trim().toLowerCase();
+    const origin = req.get('origin');
+    const crossSite = site !== undefined ? site === 'cross-site' : origin !== undefined && origin !== expected(req);
+    if (crossSite) throw new HttpError(403, 'This form was sent from another site, so it was refused.');
     next();
-    return;
-  }
-  const site = req.get('sec-fetch-site');
-  const origin = req.get('origin');
-  const crossSite =
-    site !== undefined ? site === 'cross-site' : origin !== undefined && origin !== `${req.protocol}://${req.host}`;
-  if (crossSite) throw new HttpError(403, 'This form was sent from another site, so it was refused.');
-  next();
-};
+  };
+}

@@ -1,6 +1,9 @@
 import express, { type RequestHandler } from 'express';
 import { HttpError } from './errors.js';
 
+export const MALFORMED_FORM =
+  'The form you sent had missing, repeated or unexpected fields. Reload the page and try again.';
+
 /** Our forms are small; anything bigger is not one of them. */
 const FORM_BODY_LIMIT = '16kb';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -20,12 +23,17 @@ function assertWellFormed(_req: unknown, _res: unknown, body: Buffer, encoding: 
     throw bad();
   }
   for (const pair of text.split('&')) {
-    for (const part of pair.split('=')) {
+    const parts = pair.split('=');
+    for (const part of parts) {
       try {
         decodeURIComponent(part.replace(/\+/g, ' '));
       } catch {
         throw bad();
       }
+    }
+    // The parser drops a field named __proto__ without a word; it is an unexpected field like any other.
+    if (decodeURIComponent((parts[0] ?? '').replace(/\+/g, ' ')) === '__proto__') {
+      throw new HttpError(400, MALFORMED_FORM);
     }
   }
 }

@@ -13,6 +13,8 @@ export interface SessionOptions {
   readonly idleSeconds: number;
   /** Seconds between sweeps of expired rows; false for none (tests). */
   readonly pruneSeconds: number | false;
+  /** A user's open sessions are capped: at a login beyond this, the least recently used end. */
+  readonly maxPerUser: number;
 }
 
 export interface Sessions {
@@ -80,7 +82,13 @@ function thriftyStore(options: SessionOptions) {
         userAgent: client?.userAgent ?? null,
         startedAt: sess.authAt ?? null,
       };
-      (loaded === undefined ? rows.insert(sid, write) : rows.update(sid, write)).then(() => callback?.(), callback);
+      const saved =
+        loaded !== undefined
+          ? rows.update(sid, write)
+          : rows.insert(sid, write).then(async () => {
+              if (write.userId !== null) await rows.trimFor(write.userId, options.maxPerUser);
+            });
+      saved.then(() => callback?.(), callback);
     }
 
     override touch(sid: string, sess: SessionData, callback?: () => void): void {

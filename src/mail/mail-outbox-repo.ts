@@ -93,6 +93,11 @@ export function mailOutboxRepo(db: Db) {
       );
     },
 
+    /** A job that is done: nothing of it is kept. */
+    async remove(id: number): Promise<void> {
+      await db.query('DELETE FROM mail_outbox WHERE id = $1', [id]);
+    },
+
     /** Given up: kept (without its payload) so the failure can be seen, never retried. */
     async markFailed(id: number, error: string): Promise<void> {
       await db.query(

@@ -6,15 +6,19 @@ import type { Logger } from '../http/logging.js';
 import { type ClaimedMail, type MailOutboxRepo, type OutboxCounts, mailOutboxRepo } from './mail-outbox-repo.js';
 import { payloadSealer } from './mail-payload-crypto.js';
 import {
+  type JobData,
+  type JobName,
   type TemplateData,
   type TemplateName,
+  isJobName,
   isTemplateName,
+  jobSchemas,
   mailRenderer,
   templateSchemas,
 } from './mail-templates.js';
 import { MAX_DELIVERY_SECONDS, type MailTransport, type OutgoingMail, createMailTransport } from './mail-transport.js';
 
-export type { TemplateData, TemplateName } from './mail-templates.js';
+export type { JobData, JobName, TemplateData, TemplateName } from './mail-templates.js';
 
 /** One message for a flow to send: the template's data is checked against its schema. */
 export interface MailRequest<T extends TemplateName = TemplateName> {
@@ -37,6 +41,13 @@ export interface Mailer {
    * when the address or the template's data is wrong: that is a bug in the caller.
    */
   send<T extends TemplateName>(request: MailRequest<T>, options?: SendOptions): Promise<number>;
+  /**
+   * Queues a job for the worker (see jobSchemas): sealed and kept like a message, handed to its
+   * handler instead of a transport, retried like a message when the handler fails, and deleted when done.
+   */
+  queueJob<J extends JobName>(job: J, data: z.input<(typeof jobSchemas)[J]>): Promise<number>;
+  /** Registers what the worker does with a job (one handler per job; the flow that owns it). */
+  onJob<J extends JobName>(job: J, handler: (data: JobData<J>) => Promise<void>): void;
   /** Starts this process's worker: it polls for due mail, and looks at once after each send(). */
   start(): void;
   /** Stops polling and waits for the message in flight; the rest stays queued for the next start. */
@@ -111,6 +122,8 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
   let inFlight: Promise<void> | undefined;
   let again = false;
   let lastPrune = 0;
+  // Handlers are typed per job by onJob(); stored under the common shape.
+  const jobHandlers = new Map<JobName, (data: unknown) => Promise<void>>();
 
   async function giveUp(mail: ClaimedMail, reason: string): Promise<void> {
     await repo.markFailed(mail.id, reason);
@@ -121,25 +134,47 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
     );
   }
 
-  /** The message as it will go out; throws when no later try could make it (a bug, a retired secret). */
-  function prepare(mail: ClaimedMail): OutgoingMail {
+  /** The row's data, opened; throws when no later try could open it (a bug, a retired secret). */
+  function open(mail: ClaimedMail): unknown {
     if (mail.payload === null) throw new Error('payload missing');
+    return JSON.parse(sealer.open(mail.payload, context(mail.recipient, mail.template)));
+  }
+
+  /** What the row asks for: a message as it will go out, or a job and its handler's work. */
+  function prepare(mail: ClaimedMail): { kind: 'mail'; message: OutgoingMail } | { kind: 'job'; run(): Promise<void> } {
+    if (isJobName(mail.template)) {
+      const handler = jobHandlers.get(mail.template);
+      if (!handler) throw new Error(`no handler for job ${mail.template}`);
+      const data = jobSchemas[mail.template].parse(open(mail));
+      return { kind: 'job', run: () => handler(data) };
+    }
     if (!isTemplateName(mail.template)) throw new Error(`unknown template ${mail.template}`);
-    const data: unknown = JSON.parse(sealer.open(mail.payload, context(mail.recipient, mail.template)));
-    return { id: mail.id, to: mail.recipient, template: mail.template, ...renderer.render(mail.template, data) };
+    const message = {
+      id: mail.id,
+      to: mail.recipient,
+      template: mail.template,
+      ...renderer.render(mail.template, open(mail)),
+    };
+    return { kind: 'mail', message };
   }
 
   async function deliverOne(mail: ClaimedMail): Promise<void> {
-    let message: OutgoingMail;
+    let work: ReturnType<typeof prepare>;
     try {
-      message = prepare(mail);
+      work = prepare(mail);
     } catch (error) {
       await giveUp(mail, describe(error));
       return;
     }
     try {
+      if (work.kind === 'job') {
+        await work.run();
+        // A job's row held what a visitor typed (an address that may have no account): gone once done.
+        await repo.remove(mail.id);
+        return;
+      }
       outgoing ??= createMailTransport(config, logger);
-      await outgoing.deliver(message);
+      await outgoing.deliver(work.message);
     } catch (error) {
       const reason = describe(error);
       if (mail.attempts >= mail.maxAttempts) {
@@ -210,6 +245,17 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
       const id = await into.enqueue({ recipient: address, template, payload, maxAttempts: t.maxAttempts });
       if (running) schedule(0);
       return id;
+    },
+    async queueJob(job, data) {
+      const address = recipient.parse(data.email);
+      const parsed: unknown = jobSchemas[job].parse(data);
+      const payload = sealer.seal(JSON.stringify(parsed), context(address, job));
+      const id = await repo.enqueue({ recipient: address, template: job, payload, maxAttempts: t.maxAttempts });
+      if (running) schedule(0);
+      return id;
+    },
+    onJob(job, handler) {
+      jobHandlers.set(job, handler as (data: unknown) => Promise<void>);
     },
     start() {
       if (running) return;

@@ -5,21 +5,64 @@ import { VIEWS_DIR } from '../http/views.js';
 const PRODUCT = 'Gatehouse';
 
 const httpLink = z.url({ protocol: /^https?$/ });
-// Values people type (names) or browsers send (user agents) go into mail: bounded so a huge one cannot bloat it.
-const shortText = z.string().trim().min(1).max(200);
-const longText = z.string().trim().max(500);
+
+// Controls (line breaks included) and the characters that reorder or hide text.
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * What people type (names) or browsers send (user agents, addresses) goes into mail clamped,
+ * never refused: a value too long for a notice must not stop the notice, or fail the request
+ * that sent it after its change was made. Unprintable characters become spaces.
+ */
+const clamped = (max: number) =>
+  z.string().transform((value) => {
+    const chars = [...value.replace(UNPRINTABLE, ' ').trim()];
+    return chars.length <= max ? chars.join('') : `${chars.slice(0, max - 1).join('')}…`;
+  });
+/**
+ * The greeting's name: only for a mail to an address that has proven itself. Mail to any other
+ * address carries no text a visitor typed ("Hello Your bank: call ..."); callers leave it out.
+ */
+const greeting = clamped(100).optional();
 // A Date from the caller, or the ISO string it became in the queue's JSON.
 const instant = z.union([z.date(), z.iso.datetime()]).transform((value) => new Date(value));
 
 /** Each template's data, checked when a message is queued (a mistake fails in the request, not later). */
 export const templateSchemas = {
-  'password-reset': z.object({ name: shortText, link: httpLink, expiresInMinutes: z.number().int().positive() }),
-  'verify-email': z.object({ name: shortText, link: httpLink, expiresInHours: z.number().int().positive() }),
-  'password-changed': z.object({ name: shortText, when: instant, ip: longText, userAgent: longText }),
-  // Sent to the old address, so its owner learns of a change they may not have asked for.
-  'email-change-requested': z.object({ name: shortText, newEmail: z.string().trim().max(254) }),
-  'new-sign-in': z.object({ name: shortText, when: instant, ip: longText, browser: longText }),
+  'password-reset': z.object({ name: greeting, link: httpLink, expiresInMinutes: z.number().int().positive() }),
+  // To an address that has not proven itself yet, by definition: no name.
+  'verify-email': z.object({ link: httpLink, expiresInHours: z.number().int().positive() }),
+  'password-changed': z.object({ name: greeting, when: instant, ip: clamped(64), userAgent: clamped(100) }),
+  // Sent to the old address, so its owner learns of a change they may not have asked for, and can stop it.
+  'email-change-requested': z.object({
+    name: greeting,
+    newEmail: clamped(254),
+    cancelLink: httpLink,
+    expiresInDays: z.number().int().positive(),
+  }),
+  'new-sign-in': z.object({ name: greeting, when: instant, ip: clamped(64), browser: clamped(100) }),
 } as const;
+
+/**
+ * Work the mail worker does instead of a request: what a request must not be seen doing (is
+ * there an account for this address?) is queued the same way whatever the answer, and the worker
+ * finds out. Each job's handler is registered by the flow that owns it (Mailer.onJob).
+ */
+export const jobSchemas = {
+  'password-reset-request': z.object({
+    email: z.string().max(254),
+    ip: clamped(64).nullable(),
+    userAgent: clamped(512).nullable(),
+  }),
+  'verification-resend-request': z.object({ email: z.string().max(254) }),
+} as const;
+
+export type JobName = keyof typeof jobSchemas;
+export type JobData<J extends JobName> = z.output<(typeof jobSchemas)[J]>;
+
+export function isJobName(value: string): value is JobName {
+  return Object.hasOwn(jobSchemas, value);
+}
 
 export type TemplateName = keyof typeof templateSchemas;
 /** What a caller passes for a template (dates as Date). */

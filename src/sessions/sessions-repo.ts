@@ -20,8 +20,8 @@ export interface SessionWrite {
 
 /** One of a user's open sessions, as the account page and the admin command list them. */
 export interface OpenSession {
-  /** A public handle: the sid is the bearer secret and never leaves the cookie. */
-  readonly id: number;
+  /** A public handle (a random UUID): the sid is the bearer secret and never leaves the cookie. */
+  readonly id: string;
   readonly createdAt: Date;
   readonly lastSeenAt: Date;
   readonly ip: string | null;
@@ -29,8 +29,14 @@ export interface OpenSession {
   readonly current: boolean;
 }
 
+/** A page of a user's open sessions, and how many they have in all. */
+export interface OpenSessionsPage {
+  readonly sessions: OpenSession[];
+  readonly total: number;
+}
+
 interface OpenSessionRow {
-  id: number;
+  id: string;
   created_at: Date;
   last_seen_at: Date;
   ip: string | null;
@@ -98,15 +104,25 @@ export function sessionsRepo(db: Db) {
       await db.query('DELETE FROM sessions WHERE sid = $1', [sid]);
     },
 
-    /** The user's sessions that have not expired, the most recently used first. */
-    async openFor(userId: number, currentSid: string | null = null): Promise<OpenSession[]> {
-      const { rows } = await db.query<OpenSessionRow>(
-        `SELECT id, created_at, last_seen_at, ip, user_agent, sid = $2 AS current
+    /** A page of the user's sessions that have not expired: `currentSid` first, then the most recently used. */
+    async openFor(userId: number, currentSid: string | null, limit: number, offset = 0): Promise<OpenSessionsPage> {
+      const { rows } = await db.query<OpenSessionRow & { total: number }>(
+        `SELECT id::text AS id, created_at, last_seen_at, ip, user_agent, sid = $2 AS current, count(*) OVER ()::int AS total
            FROM sessions WHERE user_id = $1 AND expire >= localtimestamp
-          ORDER BY last_seen_at DESC, id DESC`,
-        [userId, currentSid],
+          ORDER BY (sid = $2) IS TRUE DESC, last_seen_at DESC, id
+          LIMIT $3 OFFSET $4`,
+        [userId, currentSid, limit, offset],
       );
-      return rows.map((row) => ({
+      const total =
+        rows[0]?.total ??
+        (
+          await db.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND expire >= localtimestamp',
+            [userId],
+          )
+        ).rows[0]?.n ??
+        0;
+      const sessions = rows.map((row) => ({
         id: row.id,
         createdAt: row.created_at,
         lastSeenAt: row.last_seen_at,
@@ -114,12 +130,26 @@ export function sessionsRepo(db: Db) {
         userAgent: row.user_agent,
         current: row.current === true,
       }));
+      return { sessions, total };
+    },
+
+    /**
+     * Keeps the user's `keep` most recently used sessions and ends the rest (a user cannot
+     * pile up sessions without bound); how many ended.
+     */
+    async trimFor(userId: number, keep: number): Promise<number> {
+      const { rowCount } = await db.query(
+        `DELETE FROM sessions WHERE sid IN (
+           SELECT sid FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC OFFSET $2)`,
+        [userId, keep],
+      );
+      return rowCount ?? 0;
     },
 
     /** Ends one session of this user (another user's id matches nothing); the sid it had, or null. */
-    async endOne(userId: number, id: number): Promise<string | null> {
+    async endOne(userId: number, id: string): Promise<string | null> {
       const { rows } = await db.query<{ sid: string }>(
-        'DELETE FROM sessions WHERE user_id = $1 AND id = $2 RETURNING sid',
+        'DELETE FROM sessions WHERE user_id = $1 AND id = $2::uuid RETURNING sid',
         [userId, id],
       );
       return rows[0]?.sid ?? null;

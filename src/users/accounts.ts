@@ -1,6 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
 import { MAX_PASSWORD_BYTES, type PasswordHasher, passwordBytes } from './passwords.js';
-import type { OpenSession, SessionsRepo } from '../sessions/sessions-repo.js';
+import type { OpenSessionsPage, SessionsRepo } from '../sessions/sessions-repo.js';
+import type { AccountTokensRepo } from './account-tokens-repo.js';
+import type { Origin } from './origin.js';
+import { cancelPendingEmail } from './pending-email.js';
 import { type User, type UserWithHash, type UsersRepo, withoutHash } from './users-repo.js';
 
 export interface SignUpInput {
@@ -10,17 +14,19 @@ export interface SignUpInput {
   readonly website: string | null;
 }
 
-/** Where a request came from, for the audit trail. */
-export interface Origin {
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-}
+export type { Origin } from './origin.js';
 
 export type SignUpResult = { ok: true; user: User } | { ok: false; reason: 'email-taken' };
 
 export interface ProfileInput {
   readonly name: string;
   readonly website: string | null;
+}
+
+/** A refusal by a throttle: which count refused (a hashed key) and when its window ends (ms since the epoch). */
+export interface Throttled {
+  readonly key: string;
+  readonly resetsAt: number;
 }
 
 /** A change that needs the current password: refused when it is wrong. */
@@ -33,9 +39,17 @@ export type AdminResult<T = Record<never, never>> = ({ found: true; changed: boo
 const ADMIN: Origin = { ip: null, userAgent: 'admin command' };
 
 /** The account use cases; no HTTP here, so routes and commands share them. */
-export function accounts(users: UsersRepo, passwords: PasswordHasher, events: AuthEventsRepo, sessions: SessionsRepo) {
+export function accounts(
+  users: UsersRepo,
+  passwords: PasswordHasher,
+  events: AuthEventsRepo,
+  sessions: SessionsRepo,
+  tokens: AccountTokensRepo,
+) {
   const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
     events.record({ event, userId, ...origin, detail });
+  const cancelEmailChange = (userId: number, origin: Origin, why: string) =>
+    cancelPendingEmail({ users, tokens, events }, userId, origin, why);
 
   /**
    * The signed-in user, when `password` is theirs; one bcrypt comparison
@@ -91,10 +105,19 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
       await record('login_failed', found?.id ?? null, origin);
     },
 
-    /** An attempt over a limit; names the targeted account when the email is one. */
-    async throttled(origin: Origin, email?: string): Promise<void> {
+    /**
+     * An attempt over a limit; names the targeted account when the email is one. Repeated
+     * refusals by the same count in the same window are one row with a count.
+     */
+    async throttled(origin: Origin, refusal: Throttled, email?: string): Promise<void> {
       const found = email ? await users.findByEmail(email) : null;
-      await record('throttled', found?.id ?? null, origin);
+      const dedupeKey = createHash('sha256')
+        .update(`${refusal.key}\u0000${Math.round(refusal.resetsAt / 5000)}`)
+        .digest();
+      await events.recordRepeated(
+        { event: 'throttled', userId: found?.id ?? null, ...origin, detail: refusal.key.split(':')[0] ?? null },
+        dedupeKey,
+      );
     },
 
     /** The user behind a session, or null once they are gone or deactivated. */
@@ -146,6 +169,7 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
       await users.updatePasswordHash(userId, await passwords.hash(next));
       const ended = await sessions.endAll(userId, keepSid);
       await record('password_changed', userId, origin);
+      await cancelEmailChange(userId, origin, 'after a password change');
       if (ended > 0)
         await record('sessions_ended', userId, origin, `${ended} other session(s), after a password change`);
       return { ok: true, ended };
@@ -161,25 +185,26 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
       return { ok: true };
     },
 
-    openSessions: (userId: number, currentSid: string | null): Promise<OpenSession[]> =>
-      sessions.openFor(userId, currentSid),
+    openSessions: (userId: number, currentSid: string | null, limit: number, offset = 0): Promise<OpenSessionsPage> =>
+      sessions.openFor(userId, currentSid, limit, offset),
 
     /** Ends one of the user's own sessions; whether it was `currentSid`, or null when the id is not one of theirs. */
     async endSession(
       userId: number,
-      sessionId: number,
+      sessionId: string,
       currentSid: string,
       origin: Origin,
     ): Promise<{ current: boolean } | null> {
       const sid = await sessions.endOne(userId, sessionId);
       if (sid === null) return null;
-      await record('session_ended', userId, origin, `session #${sessionId}`);
+      await record('session_ended', userId, origin, `session ${sessionId}`);
       return { current: sid === currentSid };
     },
 
     async endOtherSessions(userId: number, keepSid: string, origin: Origin): Promise<number> {
       const ended = await sessions.endAll(userId, keepSid);
       await record('sessions_ended', userId, origin, `${ended} other session(s), signed out everywhere else`);
+      await cancelEmailChange(userId, origin, 'after signing out everywhere else');
       return ended;
     },
 
@@ -201,6 +226,7 @@ export function accounts(users: UsersRepo, passwords: PasswordHasher, events: Au
       const changed = await users.setActive(found.id, false);
       const sessionsEnded = await sessions.endAll(found.id);
       if (changed) await record('deactivated', found.id, ADMIN, `${sessionsEnded} session(s) ended`);
+      await cancelEmailChange(found.id, ADMIN, 'at deactivation');
       return { found: true, changed, sessionsEnded };
     },
 

@@ -132,6 +132,36 @@ export function usersRepo(db: Db) {
       }
     },
 
+    /** Drops an address the user asked to move to; the address that was pending, or null when none was. */
+    async cancelPendingEmail(id: number): Promise<string | null> {
+      const { rows } = await db.query<{ pending_email: string }>(
+        `UPDATE users u SET pending_email = NULL FROM users old
+          WHERE u.id = $1 AND old.id = u.id AND u.pending_email IS NOT NULL
+         RETURNING old.pending_email`,
+        [id],
+      );
+      return rows[0]?.pending_email ?? null;
+    },
+
+    /**
+     * Puts the address back after a change the owner says was not theirs: `to` becomes `from`
+     * again (proven, since its owner followed a link mailed to it). 'stale' when the account's
+     * address is no longer `to`; 'taken' when another account has `from` by now.
+     */
+    async revertEmail(id: number, to: string, from: string): Promise<'reverted' | 'stale' | 'taken'> {
+      try {
+        const { rowCount } = await db.query(
+          `UPDATE users SET email = $3, email_verified_at = now(), pending_email = NULL
+            WHERE id = $1 AND lower(email) = lower($2)`,
+          [id, to, from],
+        );
+        return (rowCount ?? 0) > 0 ? 'reverted' : 'stale';
+      } catch (error) {
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) return 'taken';
+        throw error;
+      }
+    },
+
     async updatePasswordHash(id: number, passwordHash: string): Promise<void> {
       await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [id, passwordHash]);
     },

@@ -84,6 +84,8 @@ export async function startApp(): Promise<E2eApp> {
       LOGIN_FAILURES_PER_ACCOUNT: String(LOGIN_FAILURES_PER_ACCOUNT),
       // Every test signs up and logs in from 127.0.0.1: only the per-account limit is meant to bite.
       LOGIN_FAILURES_PER_IP: '100000',
+      PASSWORD_CHECKS_PER_IP: '100000',
+      LOGIN_FAILURES_PER_ACCOUNT_TOTAL: '100000',
       SIGNUPS_PER_IP: '100000',
     },
     dataDir,

@@ -5,6 +5,8 @@ import type { OutgoingMail } from '../../src/mail/mail-transport.js';
 import { Browser, PASSWORD, signupFields } from './browser.js';
 import type { TestApp } from './test-app.js';
 
+import { unescapeHtml } from './pages.js';
+
 export { expectCleanRefusal, fieldError, flashesOn, isLoggedIn, unescapeHtml } from './pages.js';
 
 /**
@@ -166,5 +168,25 @@ export const pathOf = (link: string): string => {
 };
 
 export const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Follows a mailed link (verification, cancelling an email change) as a person does: opens it,
+ * which shows a page and changes nothing, then presses the page's one button. The page's own
+ * answer when it is not a 200 (a dead link).
+ */
+export async function followLink(browser: Browser, link: string): Promise<Response> {
+  const path = link.startsWith('/') ? link : pathOf(link);
+  const page = await browser.get(path);
+  if (page.status !== 200) return page;
+  const form = /<main[\s\S]*?<form method="post" action="([^"]+)">([\s\S]*?)<\/form>/.exec(page.text);
+  if (!form?.[1]) throw new Error(`no form on the page of ${path}:\n${page.text.slice(0, 500)}`);
+  const fields = Object.fromEntries(
+    [...(form[2] ?? '').matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((match) => [
+      match[1] ?? '',
+      unescapeHtml(match[2] ?? ''),
+    ]),
+  );
+  return browser.agent.post(form[1]).type('form').send(fields);
+}
 
 // ---- pages -------------------------------------------------------------------

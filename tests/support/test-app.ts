@@ -84,8 +84,13 @@ function appOn(
     LOG_LEVEL: 'info',
     // Every test signs up and fails logins from 127.0.0.1: only the throttle tests set real limits.
     LOGIN_FAILURES_PER_ACCOUNT: '1000',
+    LOGIN_FAILURES_PER_ACCOUNT_TOTAL: '100000',
     LOGIN_FAILURES_PER_IP: '100000',
+    PASSWORD_CHECKS_PER_IP: '100000',
     SIGNUPS_PER_IP: '100000',
+    // Many tests change addresses from 127.0.0.1; the mail-flow and throttle tests set the real limits.
+    EMAIL_CHANGES_PER_USER: '100000',
+    MAIL_LINKS_PER_IP: '100000',
     // A production sibling would otherwise need an SMTP server; the mail tests set SMTP_URL themselves.
     MAIL_TRANSPORT: 'outbox',
     ...(url ? { DATABASE_URL: url } : {}),
