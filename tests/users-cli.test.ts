@@ -165,6 +165,8 @@ beforeAll(async () => {
         { userAgent: FIREFOX, ip: '203.0.113.9' },
         // A visitor chooses their user agent: escape sequences must not reach the admin's terminal.
         { userAgent: 'curl\u001b[2J\u001b[31mred', ip: '192.0.2.4' },
+        // Bidi overrides, zero-width characters and line separators reorder, hide or break what the admin reads.
+        { userAgent: 'evil\u202egnp.exe\u200bhidden\u2028line\u2029para\u2066iso\ufeffend', ip: '192.0.2.5' },
         { userAgent: FIREFOX, ip: '198.51.100.7', expired: true },
       ],
     },
@@ -183,6 +185,16 @@ beforeAll(async () => {
       `INSERT INTO auth_events (user_id, event, ip, user_agent, detail)
        VALUES ($1, 'login', '203.0.113.9', $2, NULL), ($1, 'login_failed', '192.0.2.4', $2, 'wrong current password (email change)')`,
       [seeded['shown']!.id, FIREFOX],
+    );
+    // The deactivated user had asked to move to another address: deactivation cancels that.
+    await pool.query("UPDATE users SET pending_email = 'moved-away@example.com' WHERE id = $1", [
+      seeded['deactivated']!.id,
+    ]);
+    await pool.query(
+      `INSERT INTO account_tokens (user_id, purpose, token_hash, email, expires_at, target_email)
+       VALUES ($1, 'verify_email', $2, 'moved-away@example.com', now() + interval '1 day', NULL),
+              ($1, 'cancel_email_change', $3, $4, now() + interval '1 day', 'moved-away@example.com')`,
+      [seeded['deactivated']!.id, randomBytes(32), randomBytes(32), seeded['deactivated']!.email],
     );
     seededTotal = await count(pool, 'users', []);
   });
@@ -227,7 +239,9 @@ describe('npm run users -- show', () => {
     expect(out).toMatch(/^website\s+https:\/\/ada\.example$/m);
     expect(out).toMatch(/^active\s+yes$/m);
     expect(out).toMatch(new RegExp(`^created\\s+${TIME.source}$`, 'm'));
-    expect(out).toContain('Open sessions: 2');
+    expect(out).toContain('Open sessions: 3');
+    expect(out).toContain('evil?gnp.exe?hidden?line?para?iso?end');
+    expect(out).not.toMatch(/[\u200b\u2028\u2029\u202e\u2066\ufeff]/);
     expect(out).toMatch(/203\.0\.113\.9\s+Firefox 133 on Linux/);
     expect(out).toContain('curl?[2J?[31mred');
     expect(out).not.toContain('\u001b');
@@ -258,6 +272,14 @@ describe('npm run users -- deactivate / activate', () => {
         [id, 'deactivated'],
       );
       expect(rows).toEqual([{ user_agent: 'admin command', detail: '2 session(s) ended' }]);
+      // The pending email change is cancelled, and its links are void.
+      expect((await pool.query('SELECT pending_email FROM users WHERE id = $1', [id])).rows[0]).toEqual({
+        pending_email: null,
+      });
+      expect(await count(pool, 'account_tokens WHERE user_id = $1', [id])).toBe(0);
+      expect(await count(pool, 'auth_events WHERE user_id = $1 AND event = $2', [id, 'email_change_cancelled'])).toBe(
+        1,
+      );
     });
   });
 

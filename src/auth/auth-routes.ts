@@ -51,6 +51,7 @@ export function authRoutes({
       return res.status(422).render('signup.njk', { values: { name, email, website }, errors: { email: EMAIL_TAKEN } });
     }
     await mail.signedUp(result.user, originOf(req));
+    passwordChecks.remember(req, res, email);
     if (requireVerifiedEmail) {
       await flash(req, 'info', `Your account is ready. We have sent a link to ${email}: follow it, then log in.`);
       return res.redirect(303, '/login');

@@ -41,6 +41,8 @@ export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accou
       await accounts.throttled(originOf(req), verdict, email);
       throw tooMany(verdict, what);
     },
+    /** A new account: its first browser is one that has logged in to it. */
+    remember: (req: Request, res: Response, email: string): void => devices.remember(req, res, email),
     /** The password was right: the failure counts get their point back, and this browser is remembered. */
     async succeeded(req: Request, res: Response, email: string): Promise<void> {
       await throttle.loginSucceeded(client(req, email));

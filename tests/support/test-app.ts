@@ -67,6 +67,8 @@ export async function freshDatabase(): Promise<{ url: string | undefined; dataDi
 export interface TestAppOptions {
   /** Replaces bcrypt-at-the-configured-cost, e.g. with a wrapper that counts calls. */
   readonly passwords?: PasswordHasher;
+  /** Runs the app's periodic sweeps (audit retention) this often; none by default in tests. */
+  readonly housekeepingSeconds?: number;
 }
 
 function appOn(
