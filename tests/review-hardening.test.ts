@@ -109,6 +109,7 @@ describe('a long User-Agent never breaks a change or silences its notice', () =>
   it('no header value makes any path answer 5xx', async () => {
     const user = await signUp(t);
     const hostile: Record<string, string>[] = [
+      { 'User-Agent': LONG_AGENT },
       { 'User-Agent': 'x'.repeat(8000) },
       { 'User-Agent': 'Mozilla/5.0 (\u00e9\u00ff\u00a0)' },
       { 'User-Agent': '' },
