@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/e2e/**/*.e2e.ts'],
+    // The compiled app (dist/), built if stale: what the process tests and the browser suite start.
+    globalSetup: ['tests/support/global-setup.ts'],
     pool: 'forks',
     // Each file starts its own app (and database) and its own Chromium.
     testTimeout: 60_000,

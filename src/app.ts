@@ -25,7 +25,7 @@ import type { Mailer } from './mail/mail-queue.js';
 import { sessionsRoutes } from './account/sessions-routes.js';
 import { dashboardRoutes } from './pages/dashboard-routes.js';
 import { healthRoutes } from './pages/health-routes.js';
-import { csrfProtection, csrfTokens, sameOriginOnly } from './http/csrf.js';
+import { csrf, sameOriginOnly } from './http/csrf.js';
 import { allowedMethods, errorHandler, notFound } from './http/errors.js';
 import { flashMessages } from './http/flash.js';
 import { formBody } from './http/form-body.js';
@@ -162,10 +162,11 @@ export function createApp({
   app.use(cookieParser());
   app.use(sessions.middleware);
   app.use(sameOriginOnly(config.publicOrigin));
-  app.use(csrfTokens);
-  app.use(csrfProtection);
-  app.use(flashMessages);
-  app.use(loadCurrentUser(accounts, config.sessionMaxSeconds));
+  const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
+  app.use(forms.tokens);
+  app.use(forms.protection);
+  app.use(flashMessages(sessionSecrets, config.isProduction));
+  app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
 
   app.use(
     authRoutes({
@@ -177,7 +178,9 @@ export function createApp({
       requireVerifiedEmail: config.requireVerifiedEmail,
     }),
   );
-  app.use(emailLinkRoutes({ mail, throttle, sessionMaxSeconds: config.sessionMaxSeconds }));
+  app.use(
+    emailLinkRoutes({ mail, throttle, sessionMaxSeconds: config.sessionMaxSeconds, secure: config.isProduction }),
+  );
   app.use(accountRoutes({ accounts, mail, throttle, passwordChecks: checks }));
   app.use(sessionsRoutes(accounts));
   app.use(dashboardRoutes());

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
-import { EmbeddedLockedError } from './db/embedded.js';
+import { EmbeddedLockedError } from './db/embedded-locked-error.js';
 import { migrate } from './db/migrate.js';
 
 /** `npm run migrate`: applies pending migrations and exits; non-zero if any fails. */

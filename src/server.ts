@@ -2,7 +2,7 @@ import type { Server, ServerResponse } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { createApp } from './app.js';
 import { openDatabase } from './db/database.js';
-import { EmbeddedLockedError } from './db/embedded.js';
+import { EmbeddedLockedError } from './db/embedded-locked-error.js';
 import { migrate } from './db/migrate.js';
 import { createLogger } from './http/logging.js';
 import { sessionSecrets } from './http/session-secret.js';

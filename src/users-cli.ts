@@ -6,7 +6,7 @@ import { printable } from './admin/text-table.js';
 import { authEventsRepo } from './audit/auth-events-repo.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
-import { EmbeddedLockedError } from './db/embedded.js';
+import { EmbeddedLockedError } from './db/embedded-locked-error.js';
 import { migrate } from './db/migrate.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
 import { accountTokensRepo } from './users/account-tokens-repo.js';

@@ -108,12 +108,13 @@ describe('the sessions table', () => {
     );
   });
 
-  it('leaves user_id empty for a visitor who only viewed a form', async () => {
+  it('has no row at all for a visitor who only viewed a form', async () => {
+    const before = (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n;
     const visitor = new Browser(t.app);
     await visitor.get('/login');
-    const { rows } = await t.pool.query('SELECT user_id FROM sessions WHERE sid = $1', [sidOf(visitor)]);
-    expect(rows).toHaveLength(1);
-    expect(rows[0].user_id).toBeNull();
+    expect(visitor.sessionCookie()).toBeUndefined();
+    const after = (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n;
+    expect(after).toBe(before);
   });
 
   it('clears user_id when the session logs out (the row is gone)', async () => {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  CLUSTER,
   type Run,
   cleanUpProcesses,
   freePort,
@@ -21,7 +21,6 @@ import {
 // Workers need a real Postgres (the embedded one serves one process), so those tests skip
 // without TEST_DATABASE_URL; the refusal without DATABASE_URL runs either way.
 
-const CLUSTER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cluster.ts');
 const ADMIN_URL = process.env['TEST_DATABASE_URL'];
 const HAS_POSTGRES = ADMIN_URL !== undefined && ADMIN_URL !== '';
 const START_MS = 90_000;
@@ -215,7 +214,7 @@ describe('npm run start:cluster', () => {
         expect((await getOnNewConnection(port, '/login')).status).toBe(200);
 
         const started = Date.now();
-        cluster.child.kill('SIGTERM'); // tsx relays it to the primary, which passes it on
+        cluster.child.kill('SIGTERM'); // to the primary, which passes it on
         const { code, signal } = await within(12_000, 'exit after SIGTERM', cluster.exited);
         expect(Date.now() - started).toBeLessThan(10_000);
         expect({ code, signal }).toEqual({ code: 0, signal: null });

@@ -8,7 +8,7 @@ import { type Config, ConfigError, parseConfig } from '../src/config.js';
 import { sessionSecrets } from '../src/http/session-secret.js';
 import { startTestApp } from './support/test-app.js';
 import request from 'supertest';
-import { Browser, signedUpBrowser } from './support/browser.js';
+import { Browser, signedUpBrowser, signupFields } from './support/browser.js';
 import {
   MIGRATE,
   ROOT,
@@ -309,8 +309,9 @@ describe('rotating SESSION_SECRET', () => {
       expect(oldCookie).not.toBe('');
 
       const rotated = t.sibling({ SESSION_SECRET: `${FIRST},${SECOND}` });
-      const page = await new Browser(rotated.app).get('/signup');
-      const setCookie = [page.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('gatehouse.sid='));
+      const signup = await new Browser(rotated.app).submit('/signup', '/signup', { ...signupFields() });
+      expect(signup.status).toBe(303);
+      const setCookie = [signup.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('gatehouse.sid='));
       const value = decodeURIComponent((setCookie ?? '').split(';')[0]?.slice('gatehouse.sid='.length) ?? '');
       const match = /^s:([^.]+)\.(.+)$/.exec(value);
       expect(match, `a signed session cookie, got ${setCookie}`).not.toBeNull();
@@ -457,9 +458,10 @@ describe('the generated session secret outside production', () => {
   /** Signs up over HTTP the way a browser would; returns the session cookie ("name=value"). */
   async function signUp(base: string): Promise<string> {
     const form = await fetch(`${base}/signup`, { signal: AbortSignal.timeout(10_000) });
-    const firstCookie = form.headers.getSetCookie().find((c) => c.startsWith('gatehouse.sid='));
+    // An anonymous form's token rides in a signed cookie of its own (no session yet).
+    const csrfCookie = form.headers.getSetCookie().find((c) => c.startsWith('gatehouse.csrf='));
     const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
-    if (!firstCookie || !token) throw new Error('no session cookie or csrf token on /signup');
+    if (!csrfCookie || !token) throw new Error('no csrf cookie or token on /signup');
     const body = new URLSearchParams({
       _csrf: token,
       name: 'Restart Tester',
@@ -471,12 +473,13 @@ describe('the generated session secret outside production', () => {
     const response = await fetch(`${base}/signup`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { cookie: firstCookie.split(';')[0] ?? '', 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { cookie: csrfCookie.split(';')[0] ?? '', 'content-type': 'application/x-www-form-urlencoded' },
       body,
       signal: AbortSignal.timeout(10_000),
     });
     if (response.status !== 303) throw new Error(`signup answered ${response.status}`);
-    const cookie = response.headers.getSetCookie().find((c) => c.startsWith('gatehouse.sid=')) ?? firstCookie;
+    const cookie = response.headers.getSetCookie().find((c) => c.startsWith('gatehouse.sid='));
+    if (!cookie) throw new Error('no session cookie after signup');
     return cookie.split(';')[0] ?? '';
   }
 

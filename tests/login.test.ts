@@ -191,16 +191,29 @@ describe('logging in', () => {
     expect(normalise(unknownEmail.text, unknown)).toBe(normalise(wrongPassword.text, user.email));
   });
 
-  it('issues a new session id: the pre-login cookie stops working and its row is gone', async () => {
+  it('starts the session at the login: none before it, and a session cookie carried in is never adopted', async () => {
     const user = await existingUser();
     const page = await user.browser.get('/login');
-    const before = user.browser.sessionCookie();
-    expect(before, 'the login form should start a session for its CSRF token').toBeDefined();
-    const oldSid = sidOf(before ?? '');
-    expect(await sessionRow(oldSid)).toBeDefined();
+    expect(user.browser.sessionCookie(), 'the login form needs no session for its CSRF token').toBeUndefined();
+
+    // A session cookie from somewhere else (an earlier login of someone else's, planted in this browser)
+    // is not what the login gives: the login makes a new id.
+    const other = await existingUser();
+    expect((await logIn(other.browser, { email: other.email, password: PASSWORD })).status).toBe(303);
+    const planted = other.browser.sessionCookie() ?? '';
+    const plantedSid = sidOf(planted);
+    await other.browser.submit('/', '/logout', {});
+    expect(await sessionRow(plantedSid)).toBeUndefined();
 
     const response = await user.browser.agent
       .post('/login')
+      .set(
+        'Cookie',
+        [
+          planted,
+          ...((page.headers['set-cookie'] as unknown as string[]) ?? []).map((line) => line.split(';')[0]),
+        ].join('; '),
+      )
       .type('form')
       .send({ _csrf: csrfOf(page.text), email: user.email, password: PASSWORD });
     expect(response.status).toBe(303);
@@ -208,8 +221,9 @@ describe('logging in', () => {
     const after = user.browser.sessionCookie();
     expect(after).toBeDefined();
     const newSid = sidOf(after ?? '');
-    expect(newSid).not.toBe(oldSid);
-    expect(await sessionRow(oldSid)).toBeUndefined();
+    expect(newSid).not.toBe(plantedSid);
+    expect(await sessionRow(newSid)).toBeDefined();
+    expect(await sessionRow(plantedSid)).toBeUndefined();
     expect(
       (
         await request(t.app)
@@ -217,11 +231,7 @@ describe('logging in', () => {
           .set('Cookie', after ?? '')
       ).status,
     ).toBe(200);
-    expectSentToLogin(
-      await request(t.app)
-        .get('/')
-        .set('Cookie', before ?? ''),
-    );
+    expectSentToLogin(await request(t.app).get('/').set('Cookie', planted));
   });
 
   it('keeps only the user id in the session row, nothing else about the user', async () => {

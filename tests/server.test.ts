@@ -465,7 +465,7 @@ describe.runIf(ADMIN_URL !== undefined && ADMIN_URL !== '')('on a real Postgres 
     for (const name of created) await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   });
 
-  // Two tsx processes do not always reach the database at the same instant, so the
+  // Two server processes do not always reach the database at the same instant, so the
   // race is run on several fresh databases: without the advisory lock about half
   // of the rounds break (a duplicate pgmigrations table), so five almost surely catch it.
   describe('two migrate processes started at the same moment on one fresh database', () => {

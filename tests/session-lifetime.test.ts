@@ -39,19 +39,21 @@ describe('idle timeout and absolute lifetime', () => {
     expect(row?.seconds_left).toBeLessThanOrEqual(60 * 60 + 5);
   });
 
-  it('gives a visitor who only viewed a form a row that expires with the idle timeout', async () => {
+  it('gives a visitor who only viewed a form no session at all: no cookie, no row', async () => {
     const browser = new Browser(t.app);
-    await browser.get('/login');
-    const row = await rowOf(browser);
-    expect(row?.sess).toHaveProperty('csrfToken');
-    expect(row?.seconds_left).toBeLessThanOrEqual(60 * 60 + 5);
+    const page = await browser.get('/login');
+    expect(page.status).toBe(200);
+    expect(browser.sessionCookie()).toBeUndefined();
+    expect(String(page.headers['set-cookie'])).not.toMatch(/gatehouse\.sid=/);
   });
 
   it('follows SESSION_IDLE_MINUTES', async () => {
     const short = t.sibling({ SESSION_IDLE_MINUTES: '5' });
-    const browser = new Browser(short.app);
-    await browser.get('/signup');
-    expect((await rowOf(browser))?.seconds_left).toBeLessThanOrEqual(5 * 60 + 5);
+    const { browser } = await signedUpBrowser(short.app);
+    await browser.get('/');
+    const left = (await rowOf(browser))?.seconds_left;
+    expect(left).toBeLessThanOrEqual(5 * 60 + 5);
+    expect(left).toBeGreaterThan(4 * 60);
   });
 
   it('moves the idle deadline forward with each request', async () => {
@@ -129,12 +131,15 @@ describe('what a page view costs the database', () => {
   }
   const writes = (sent: string[]) => sent.filter((text) => /^(INSERT|UPDATE|DELETE)/i.test(text));
 
-  it('reads the session and the user, and writes nothing, on an authenticated view', async () => {
+  it('reads the session and its user in one statement, and writes nothing, on an authenticated view', async () => {
     const { browser } = await signedUpBrowser(t.app);
-    await browser.get('/'); // the first view makes the nav's logout token: one save
-    const sent = await sqlDuring(() => browser.get('/').expect(200));
-    expect(sent).toHaveLength(2);
-    expect(writes(sent)).toEqual([]);
+    // The first view too: the nav's logout token was made at the login, with the session.
+    for (let view = 0; view < 3; view += 1) {
+      const sent = await sqlDuring(() => browser.get('/').expect(200));
+      expect(sent).toHaveLength(1);
+      expect(sent[0]).toMatch(/FROM sessions s LEFT JOIN users u/);
+      expect(writes(sent)).toEqual([]);
+    }
   });
 
   it('moves the expiry again once it is a minute or more behind', async () => {
@@ -147,12 +152,48 @@ describe('what a page view costs the database', () => {
     expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(59 * 60);
   });
 
-  it('writes nothing when an anonymous visitor views the form again', async () => {
+  it('sends no SQL at all for an anonymous visitor viewing a form, the first time or again', async () => {
     const browser = new Browser(t.app);
-    await browser.get('/login');
-    const sent = await sqlDuring(() => browser.get('/login').expect(200));
-    expect(sent).toHaveLength(1);
-    expect(writes(sent)).toEqual([]);
+    expect(await sqlDuring(() => browser.get('/login').expect(200))).toEqual([]);
+    expect(await sqlDuring(() => browser.get('/login').expect(200))).toEqual([]);
+    expect(await sqlDuring(() => browser.get('/signup').expect(200))).toEqual([]);
+  });
+
+  it('keeps the session when reading it fails once: a 503, then the next view is logged in as before', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    const original = t.pool.query;
+    let failed = 0;
+    // The database drops the connection under the session read, once (as pg_terminate_backend does).
+    t.pool.query = ((...args: Parameters<typeof original>) => {
+      const [query] = args as unknown[];
+      const text = typeof query === 'string' ? query : String((query as { text?: unknown }).text);
+      if (failed === 0 && /FROM sessions s LEFT JOIN users/.test(text)) {
+        failed += 1;
+        return Promise.reject(
+          Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+        );
+      }
+      return (original as (...a: unknown[]) => unknown).apply(t.pool, args);
+    }) as typeof original;
+    let blip;
+    try {
+      blip = await browser.get('/');
+    } finally {
+      t.pool.query = original;
+    }
+    expect(failed).toBe(1);
+    expect(blip.status).toBe(503);
+    expect(await rowOf(browser)).toBeDefined();
+    expect((await browser.get('/')).status).toBe(200);
+  });
+
+  it('tells a browser whose session is gone to drop its cookie, so it costs no lookup after that', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    await t.pool.query('DELETE FROM sessions WHERE sid = $1', [sidOf(browser)]);
+    const first = await sqlDuring(() => browser.get('/login').expect(200));
+    expect(first).toHaveLength(1); // the lookup that finds nothing
+    expect(browser.sessionCookie()).toBeUndefined();
+    expect(await sqlDuring(() => browser.get('/login').expect(200))).toEqual([]);
   });
 });
 
@@ -177,8 +218,7 @@ describe('pruning', () => {
       await t.pool.query(
         "INSERT INTO sessions (sid, sess, expire) VALUES ('expired-row', '{}', now()::timestamp - interval '1 minute')",
       );
-      const live = new Browser(t.app);
-      await live.get('/login');
+      const { browser: live } = await signedUpBrowser(t.app);
       await request(app).get('/').expect(200); // the store's first write starts its timer
 
       const deadline = Date.now() + 5_000;
@@ -206,8 +246,22 @@ describe('session cookie in production, behind a TLS proxy', () => {
     });
 
   it('is __Host- prefixed, Secure, HttpOnly, SameSite=Lax and Path=/, with HSTS for a year', async () => {
-    const response = await request(production().app).get('/login').set('X-Forwarded-Proto', 'https');
-    const cookie = String(response.headers['set-cookie']);
+    const app = production().app;
+    const user = signupFields();
+    const form = await request(app).get('/signup').set('X-Forwarded-Proto', 'https');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)?.[1] ?? '';
+    // The anonymous form's own cookies are __Host- too: the CSRF cookie.
+    expect(String(form.headers['set-cookie'])).toMatch(/^__Host-gatehouse\.csrf=[^;]+;.*Secure/);
+    // The test client keeps Secure cookies to itself over plain http: hand the CSRF cookie back as a browser on https would.
+    const csrfCookie = String(form.headers['set-cookie']).split(';')[0] ?? '';
+    const response = await request(app)
+      .post('/signup')
+      .set('X-Forwarded-Proto', 'https')
+      .set('Cookie', csrfCookie)
+      .type('form')
+      .send({ _csrf: csrf, ...user });
+    expect(response.status).toBe(303);
+    const cookie = (response.headers['set-cookie'] as unknown as string[]).find((line) => line.includes('.sid=')) ?? '';
     expect(cookie).toMatch(/^__Host-gatehouse\.sid=/);
     expect(cookie).toContain('; Secure');
     expect(cookie).toContain('; HttpOnly');
@@ -217,10 +271,20 @@ describe('session cookie in production, behind a TLS proxy', () => {
     expect(response.headers['strict-transport-security']).toMatch(/max-age=31536000/);
   });
 
-  it('is never sent over plain HTTP', async () => {
-    const response = await request(production().app).get('/login');
-    expect(response.status).toBe(200);
-    expect(response.headers['set-cookie']).toBeUndefined();
+  it('is never sent over plain HTTP: every cookie is Secure, so nobody can sign up or log in that way', async () => {
+    const agent = request.agent(production().app);
+    const form = await agent.get('/signup');
+    expect(form.status).toBe(200);
+    const cookies = (form.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
+    for (const cookie of cookies) expect(cookie).toMatch(/; Secure/);
+    expect(cookies.some((cookie) => cookie.includes('.sid='))).toBe(false);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)?.[1] ?? '';
+    const response = await agent
+      .post('/signup')
+      .type('form')
+      .send({ _csrf: csrf, ...signupFields() });
+    expect(response.status).toBe(403);
+    expect(String(response.headers['set-cookie'] ?? '')).not.toMatch(/\.sid=/);
   });
 });
 

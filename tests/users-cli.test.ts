@@ -1,13 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { signedUpBrowser, uniqueEmail } from './support/browser.js';
-import { ROOT, cleanUpProcesses, killGroup, running, tempDir, within } from './support/processes.js';
+import { USERS_CLI, cleanUpProcesses, killGroup, running, tempDir, within } from './support/processes.js';
 import { type TestApp, freshDatabase, startTestApp } from './support/test-app.js';
 
 // `npm run users -- …` run as a real process against a fresh database. On a real Postgres
@@ -15,9 +13,6 @@ import { type TestApp, freshDatabase, startTestApp } from './support/test-app.js
 // there the test opens it only to seed and check rows, and closes it before each command.
 
 const ADMIN_URL = process.env['TEST_DATABASE_URL'];
-const CLI = path.join(ROOT, 'src/users-cli.ts');
-// tsx's loader in this one node process (the tsx binary would start a second).
-const TSX_LOADER = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
 const TIME = /\d{4}-\d\d-\d\d \d\d:\d\d UTC/;
 
@@ -47,7 +42,7 @@ interface Result {
 
 /** Runs the admin command with only the given environment, in an empty directory (no stray .env). */
 async function users(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI, ...args], {
+  const child = spawn(process.execPath, [USERS_CLI, ...args], {
     cwd: tempDir(),
     env: {
       PATH: process.env['PATH'] ?? '',

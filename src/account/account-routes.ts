@@ -47,7 +47,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/profile.njk', form);
     await accounts.updateProfile(user.id, form.data, originOf(req));
-    await flash(req, 'success', 'Your profile was saved.');
+    flash(res, 'success', 'Your profile was saved.');
     res.redirect(303, '/account');
   });
 
@@ -86,9 +86,9 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     await passwordChecks.succeeded(req, res, user.email);
     if (result.pending) {
       await mail.emailChangeRequested(user, email);
-      await flash(req, 'info', `We have sent a link to ${email}. Your address changes when you follow it.`);
+      flash(res, 'info', `We have sent a link to ${email}. Your address changes when you follow it.`);
     } else {
-      await flash(req, 'info', `Your email address stays ${user.email}.`);
+      flash(res, 'info', `Your email address stays ${user.email}.`);
     }
     res.redirect(303, '/account/email');
   });
@@ -111,11 +111,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     await passwordChecks.succeeded(req, res, user.email);
     await renewSession(req);
     await mail.passwordChanged(user, originOf(req));
-    await flash(
-      req,
-      'success',
-      'Your password was changed, and every other session of your account has been signed out.',
-    );
+    flash(res, 'success', 'Your password was changed, and every other session of your account has been signed out.');
     res.redirect(303, '/account');
   });
 
@@ -135,7 +131,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     }
     await passwordChecks.succeeded(req, res, user.email);
     await logOut(req);
-    await flash(req, 'info', 'Your account and its sessions have been deleted. Goodbye.');
+    flash(res, 'info', 'Your account and its sessions have been deleted. Goodbye.');
     res.redirect(303, '/login');
   });
 

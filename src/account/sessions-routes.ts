@@ -45,10 +45,10 @@ export function sessionsRoutes(accounts: Accounts): Router {
     const ended = await accounts.endSession(user.id, form.data.id, req.sessionID, originOf(req));
     if (ended?.current) {
       await logOut(req);
-      await flash(req, 'info', 'You have been logged out.');
+      flash(res, 'info', 'You have been logged out.');
       return res.redirect(303, '/login');
     }
-    await flash(req, 'info', ended ? 'That session has been signed out.' : 'That session had already ended.');
+    flash(res, 'info', ended ? 'That session has been signed out.' : 'That session had already ended.');
     res.redirect(303, '/account/sessions');
   });
 
@@ -56,8 +56,8 @@ export function sessionsRoutes(accounts: Accounts): Router {
     const user = signedIn(res);
     if (!parseForm(buttonForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
     const ended = await accounts.endOtherSessions(user.id, req.sessionID, originOf(req));
-    await flash(
-      req,
+    flash(
+      res,
       'success',
       ended === 0
         ? 'There were no other sessions.'

@@ -53,12 +53,12 @@ export function authRoutes({
     await mail.signedUp(result.user, originOf(req));
     passwordChecks.remember(req, res, email);
     if (requireVerifiedEmail) {
-      await flash(req, 'info', `Your account is ready. We have sent a link to ${email}: follow it, then log in.`);
+      flash(res, 'info', `Your account is ready. We have sent a link to ${email}: follow it, then log in.`);
       return res.redirect(303, '/login');
     }
     await logIn(req, result.user, false, sessionMaxSeconds);
     // A fixed text: the session keeps nothing about the user but the id.
-    await flash(req, 'success', 'Welcome to Gatehouse! Your account is ready.');
+    flash(res, 'success', 'Welcome to Gatehouse! Your account is ready.');
     res.redirect(303, '/');
   });
 
@@ -101,7 +101,7 @@ export function authRoutes({
     if (user) {
       await logOut(req);
       await accounts.loggedOut(user.id, originOf(req));
-      await flash(req, 'info', 'You have been logged out.');
+      flash(res, 'info', 'You have been logged out.');
     }
     res.redirect(303, '/login');
   });

@@ -1,8 +1,8 @@
 import type { Request, RequestHandler } from 'express';
-import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
+import { bindCsrfToSession } from '../http/csrf.js';
 import { flash } from '../http/flash.js';
-import { REMEMBER_ME_MS } from '../http/session.js';
+import { REMEMBER_ME_MS, type Sessions, loadedUser } from '../http/session.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -32,12 +32,15 @@ const save = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.save((error) => (error ? reject(error) : resolve())));
 
 /**
- * Loads the session's user on every request. A deleted or deactivated user, or
- * a session past its absolute lifetime, loses the session. (The idle timeout
- * is the session row's own expiry, which the store checks on every read.)
+ * The session's user on every request, as the store read it with the session
+ * (one statement). A deleted or deactivated user, or a session past its
+ * absolute lifetime, loses the session. (The idle timeout is the session row's
+ * own expiry, which the store checks on every read.) A browser that still
+ * sends the cookie of a session that is gone is told to drop it, so its later
+ * page views look nothing up.
  */
 export const loadCurrentUser =
-  (accounts: Accounts, maxLifetimeSeconds: number): RequestHandler =>
+  (sessions: Pick<Sessions, 'hasCookie' | 'forgetCookie'>, maxLifetimeSeconds: number): RequestHandler =>
   async (req, res, next) => {
     res.locals.currentUser = null;
     const { userId, authAt } = req.session;
@@ -45,23 +48,27 @@ export const loadCurrentUser =
       // A login time that is not a number, or lies in the future, is no login time: the session ends.
       const age = typeof authAt === 'number' && Number.isFinite(authAt) ? Date.now() - authAt : Number.NaN;
       const expired = !(age >= -CLOCK_SKEW_MS && age <= maxLifetimeSeconds * 1000);
-      const user = expired ? null : await accounts.activeUser(userId);
-      if (user) res.locals.currentUser = user;
+      const user = expired ? null : loadedUser(req);
+      if (user && user.id === userId) res.locals.currentUser = user;
       else {
         await regenerate(req);
-        if (expired) await flash(req, 'info', SESSION_EXPIRED);
+        if (expired) flash(res, 'info', SESSION_EXPIRED);
       }
+    }
+    const anonymous = req.session.userId === undefined && req.session.pendingLogin === undefined;
+    if (anonymous && (req.method === 'GET' || req.method === 'HEAD') && sessions.hasCookie(req)) {
+      sessions.forgetCookie(res);
     }
     next();
   };
 
 /** Sends anonymous visitors to the login page, with the page they asked for as `next`. */
-export const requireLogin: RequestHandler = async (req, res, next) => {
+export const requireLogin: RequestHandler = (req, res, next) => {
   if (res.locals.currentUser) {
     next();
     return;
   }
-  await flash(req, 'info', LOGIN_REQUIRED);
+  flash(res, 'info', LOGIN_REQUIRED);
   res.redirect(302, `/login?next=${encodeURIComponent(req.originalUrl)}`);
 };
 
@@ -72,14 +79,16 @@ export const requireAnonymous: RequestHandler = (_req, res, next) => {
 
 /**
  * A new session id for the logged-in user (the old one stops working: no
- * fixation), holding only the user id and the login time; "remember me" makes
- * the cookie last 30 days (never longer than the absolute lifetime).
+ * fixation), holding the user id, the login time and the CSRF token its forms
+ * will carry; "remember me" makes the cookie last 30 days (never longer than
+ * the absolute lifetime). This is where a session row is first written.
  */
 export async function logIn(req: Request, user: User, remember: boolean, maxLifetimeSeconds: number): Promise<void> {
   await regenerate(req);
   req.session.userId = user.id;
   req.session.authAt = Date.now();
   req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
+  bindCsrfToSession(req);
   if (remember) req.session.cookie.maxAge = Math.min(REMEMBER_ME_MS, maxLifetimeSeconds * 1000);
   await save(req);
 }
@@ -95,11 +104,12 @@ export async function renewSession(req: Request): Promise<void> {
   req.session.userId = userId;
   req.session.authAt = authAt;
   req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
+  bindCsrfToSession(req);
   if (maxAge !== null) req.session.cookie.maxAge = maxAge;
   await save(req);
 }
 
-/** Destroys the session row; the visitor gets a fresh, empty session for the goodbye message. */
+/** Destroys the session row; the browser keeps no session (a goodbye goes in the flash cookie). */
 export async function logOut(req: Request): Promise<void> {
   await regenerate(req);
 }

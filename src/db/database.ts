@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { startEmbeddedPostgres } from './embedded.js';
 
 /** What repos need: something that runs a parameterised query (the pool, or a client in a transaction). */
 export interface Db {
@@ -33,6 +32,9 @@ export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOpti
     return { pool, embedded: false, close: () => pool.end() };
   }
 
+  // PGlite (a Postgres compiled to WebAssembly, megabytes of code) is loaded only here, when it is
+  // used: a process on a real Postgres never holds it in memory.
+  const { startEmbeddedPostgres } = await import('./embedded.js');
   // The socket server queues every connection onto PGlite's one backend; it
   // must accept at least as many connections as the pool opens.
   const embedded = await startEmbeddedPostgres(dataDir, poolSize + 2);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { EmbeddedLockedError } from './embedded-locked-error.js';
 
 /** Where pg should connect: a unix socket directory and the port that names the socket file. */
 export interface EmbeddedPostgres {
@@ -12,7 +13,6 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-export class EmbeddedLockedError extends Error {}
 
 const SOCKET_PORT = 5432;
 // sun_path is 108 bytes on Linux; keep a margin for the socket file name.

@@ -1,4 +1,4 @@
-import { type RequestHandler, type Response, Router } from 'express';
+import { type CookieOptions, type Request, type RequestHandler, type Response, Router } from 'express';
 import { confirmMatches, emailField, parseForm } from '../auth/auth-forms.js';
 import { logIn } from '../auth/current-user.js';
 import { MALFORMED_FORM, ipOf, originOf, tooMany } from '../auth/route-helpers.js';
@@ -15,18 +15,30 @@ import {
   resetPasswordForm,
 } from './email-flow-forms.js';
 
-declare module 'express-session' {
-  interface SessionData {
-    /** A reset link's token, moved out of the URL on first use (as Django does). */
-    resetToken?: string;
-  }
-}
-
 export interface EmailLinkRouteDeps {
   readonly mail: EmailFlows;
   readonly throttle: Throttle;
   readonly sessionMaxSeconds: number;
+  /** Production: cookies are Secure (and the reset cookie __Secure- prefixed). */
+  readonly secure: boolean;
 }
+
+/**
+ * A reset link's token between the link and the form: moved out of the URL at once (as Django
+ * does), into a cookie only /password/reset sees, HttpOnly, for the link's remaining life at most.
+ * SameSite=Lax, not Strict: a Strict cookie set by the link's response is not sent on the redirect
+ * that follows a click from a webmail page (another site), so the form would never find it.
+ */
+function resetTokenCookie(secure: boolean) {
+  const name = secure ? '__Secure-gatehouse.reset' : 'gatehouse.reset';
+  const options: CookieOptions = { httpOnly: true, secure, sameSite: 'lax', path: '/password/reset' };
+  return {
+    read: (req: Request): unknown => (req.cookies as Record<string, unknown> | undefined)?.[name],
+    keep: (res: Response, token: string) => res.cookie(name, token, { ...options, maxAge: RESET_COOKIE_MS }),
+    drop: (res: Response) => res.clearCookie(name, options),
+  };
+}
+const RESET_COOKIE_MS = 15 * 60 * 1000;
 
 export const LINK_SENT = 'If an account exists for that address, we have sent a link.';
 const RESEND_SENT = 'If that address is waiting to be confirmed, we have sent a new link to it.';
@@ -43,8 +55,9 @@ const noReferrer: RequestHandler = (_req, res, next) => {
  * on GET: it shows a page whose one button POSTs, so a mail scanner that
  * fetches every link confirms nothing and cancels nothing.
  */
-export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLinkRouteDeps): Router {
+export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds, secure }: EmailLinkRouteDeps): Router {
   const router = Router();
+  const resetToken = resetTokenCookie(secure);
   const invalidLink = (res: Response, kind: 'reset' | 'verify' | 'cancel') =>
     res.status(400).render('password/link-invalid.njk', { kind });
   /** A reset link for another account than the one logged in here: never stored, never used. */
@@ -76,12 +89,11 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
       const owner = await mail.resetLinkOwner(token);
       if (owner && forSomeoneElse(res, owner)) return otherAccount(res);
       // Out of the URL at once: it would otherwise stay in history, logs and Referer headers.
-      if (owner) req.session.resetToken = token;
-      else delete req.session.resetToken;
-      await new Promise<void>((resolve, reject) => req.session.save((error) => (error ? reject(error) : resolve())));
+      if (owner && token) resetToken.keep(res, token);
+      else resetToken.drop(res);
       return res.redirect(303, '/password/reset');
     }
-    const owner = await mail.resetLinkOwner(req.session.resetToken);
+    const owner = await mail.resetLinkOwner(resetToken.read(req));
     if (!owner) return invalidLink(res, 'reset');
     if (forSomeoneElse(res, owner)) return otherAccount(res);
     res.render('password/reset.njk', { email: owner.email, values: {}, errors: {} });
@@ -90,18 +102,16 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
   router.post('/password/reset', noReferrer, async (req, res) => {
     const form = parseForm(resetPasswordForm, req.body, confirmMatches);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
-    const owner = await mail.resetLinkOwner(req.session.resetToken);
+    const token = resetToken.read(req);
+    const owner = await mail.resetLinkOwner(token);
     if (!owner) return invalidLink(res, 'reset');
     if (forSomeoneElse(res, owner)) return otherAccount(res);
     if (!form.ok) return res.status(422).render('password/reset.njk', { email: owner.email, ...form });
-    const user = await mail.resetPassword(req.session.resetToken, form.data.password, originOf(req));
+    const user = await mail.resetPassword(token, form.data.password, originOf(req));
     if (!user) return invalidLink(res, 'reset');
+    resetToken.drop(res);
     await logIn(req, user, false, sessionMaxSeconds);
-    await flash(
-      req,
-      'success',
-      'Your password has been reset, and every other session of your account has been signed out.',
-    );
+    flash(res, 'success', 'Your password has been reset, and every other session of your account has been signed out.');
     res.redirect(303, '/');
   });
 
@@ -120,8 +130,8 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
     if (outcome === 'taken') {
       throw new HttpError(409, 'That address now belongs to another account, so it cannot become yours.');
     }
-    await flash(
-      req,
+    flash(
+      res,
       'success',
       outcome === 'changed'
         ? 'Your new email address is confirmed: log in with it from now on.'
@@ -162,17 +172,17 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds }: EmailLink
     if (!verdict.allowed) throw tooMany(verdict, 'requests for a link');
     if (user) {
       if (user.emailVerifiedAt && !user.pendingEmail) {
-        await flash(req, 'info', 'Your email address is already confirmed.');
+        flash(res, 'info', 'Your email address is already confirmed.');
       } else {
         await mail.sendVerification(user);
-        await flash(req, 'success', `We have sent a new link to ${address}.`);
+        flash(res, 'success', `We have sent a new link to ${address}.`);
       }
       return res.redirect(303, user.pendingEmail ? '/account/email' : '/');
     }
     // Queued the same way whether or not the address has an account waiting.
     const typed = emailField.safeParse(address);
     if (typed.success) await mail.askForVerificationAgain(typed.data);
-    await flash(req, 'info', RESEND_SENT);
+    flash(res, 'info', RESEND_SENT);
     res.redirect(303, '/login');
   });
 

@@ -1,27 +1,79 @@
 import type { Request, RequestHandler } from 'express';
+import { doubleCsrf } from 'csrf-csrf';
 import { csrfSync } from 'csrf-sync';
 import { HttpError } from './errors.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const ERROR = { statusCode: 403, message: 'invalid csrf token', code: 'EBADCSRFTOKEN' } as const;
 
-const { csrfSynchronisedProtection, generateToken } = csrfSync({
-  // Synchroniser tokens: one per session, kept in the session, sent back in the form.
-  getTokenFromRequest: (req) => {
-    const body: unknown = req.body;
-    const token = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['_csrf'] : undefined;
-    return typeof token === 'string' ? token : undefined;
-  },
-  errorConfig: { statusCode: 403, message: 'invalid csrf token', code: 'EBADCSRFTOKEN' },
-});
-
-/** Gives templates `csrfToken()`; a token (and so a session) exists only once a form is rendered. */
-export const csrfTokens: RequestHandler = (req, res, next) => {
-  res.locals.csrfToken = (): string => generateToken(req);
-  next();
+const tokenInForm = (req: Request): string | undefined => {
+  const body: unknown = req.body;
+  const token = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['_csrf'] : undefined;
+  return typeof token === 'string' ? token : undefined;
 };
 
-/** Checks the form token on every unsafe request. */
-export const csrfProtection: RequestHandler = csrfSynchronisedProtection;
+/** A session row exists (a login, or a login waiting for its second step): its token lives there. */
+export const hasSessionRow = (req: Request): boolean =>
+  req.session !== undefined && (req.session.userId !== undefined || req.session.pendingLogin !== undefined);
+
+declare module 'express-session' {
+  interface SessionData {
+    /** A password login waiting for its second factor (see src/mfa/); declared here so CSRF can see it. */
+    pendingLogin?: unknown;
+  }
+}
+
+export interface CsrfOptions {
+  readonly secrets: readonly string[];
+  readonly secure: boolean;
+}
+
+export interface Csrf {
+  /** Gives templates `csrfToken()`. */
+  readonly tokens: RequestHandler;
+  /** Checks the form's token on every unsafe request. */
+  readonly protection: RequestHandler;
+}
+
+// Synchroniser tokens live in the session: nothing here depends on the secrets.
+const synced = csrfSync({ getTokenFromRequest: tokenInForm, errorConfig: ERROR });
+
+/** A fresh synchroniser token in the session (at login), so rendering forms afterwards writes nothing. */
+export const bindCsrfToSession = (req: Request): void => {
+  synced.generateToken(req, true);
+};
+
+/**
+ * CSRF tokens without a row for anyone not logged in:
+ * - a visitor with no session gets a signed double-submit token (csrf-csrf): an
+ *   HMAC over the session secrets (rotation works) in an HttpOnly cookie, sent
+ *   back in the form; a token is made only when a form is rendered;
+ * - once logged in, the token is the synchroniser token kept in the session
+ *   (csrf-sync), made at login, so it is bound to that session.
+ */
+export function csrf({ secrets, secure }: CsrfOptions): Csrf {
+  const signed = doubleCsrf({
+    getSecret: () => [...secrets],
+    // Anonymous: not bound to anything but the cookie. The cookie's __Host- prefix (in production)
+    // keeps a sibling subdomain from planting a pair of its own.
+    getSessionIdentifier: () => 'anonymous',
+    cookieName: secure ? '__Host-gatehouse.csrf' : 'gatehouse.csrf',
+    cookieOptions: { httpOnly: true, secure, sameSite: 'lax', path: '/' },
+    getCsrfTokenFromRequest: tokenInForm,
+    errorConfig: ERROR,
+  });
+  return {
+    tokens: (req, res, next) => {
+      res.locals.csrfToken = (): string =>
+        hasSessionRow(req) ? synced.generateToken(req) : signed.generateCsrfToken(req, res);
+      next();
+    },
+    protection: (req, res, next) =>
+      hasSessionRow(req)
+        ? synced.csrfSynchronisedProtection(req, res, next)
+        : signed.doubleCsrfProtection(req, res, next),
+  };
+}
 
 /**
  * Refuses unsafe requests that the browser says come from another site, before

@@ -1,32 +1,97 @@
-import type { Request, RequestHandler } from 'express';
+import type { CookieOptions, RequestHandler, Response } from 'express';
+import { keyring } from './keyring.js';
 
 export interface Flash {
   readonly kind: 'info' | 'success' | 'error';
   readonly text: string;
 }
 
-declare module 'express-session' {
-  interface SessionData {
-    flash?: Flash[];
+const KINDS = new Set<Flash['kind']>(['info', 'success', 'error']);
+/** A cookie holds about 4 KB: a few short messages at most. */
+const MAX_MESSAGES = 4;
+const MAX_TEXT = 600;
+
+interface FlashStore {
+  /** Messages that came in with the request, not yet shown. */
+  incoming: Flash[];
+  /** Messages for the next page (the ones that came in and were not shown, and new ones). */
+  outgoing: Flash[] | null;
+  /** Sets the cookie that carries `messages` to the next page. */
+  write(messages: Flash[]): void;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      flashStore?: FlashStore;
+      takeFlashes?: () => Flash[];
+    }
   }
 }
 
 /**
- * Keeps a message in the session until the next page that renders it, and
- * saves the session now: express-session would otherwise send a redirect
- * before its save finished, and the browser could fetch the next page first.
+ * Flash messages in a signed cookie, as Django's cookie message storage keeps
+ * them: read and cleared by the next page that renders, so a visitor who is
+ * not logged in costs no session row for a "You must be logged in" or a
+ * goodbye. The cookie is HttpOnly and signed (a keyring of its own over the
+ * session secrets), so a message cannot be forged to look like the site's.
  */
-export function flash(req: Request, kind: Flash['kind'], text: string): Promise<void> {
-  req.session.flash = [...(req.session.flash ?? []), { kind, text }];
-  return new Promise((resolve, reject) => req.session.save((error) => (error ? reject(error) : resolve())));
+export function flashMessages(secrets: readonly string[], secure: boolean): RequestHandler {
+  const keys = keyring(secrets, 'flash cookie v1');
+  const name = secure ? '__Host-gatehouse.flash' : 'gatehouse.flash';
+  const options: CookieOptions = { httpOnly: true, secure, sameSite: 'lax', path: '/' };
+
+  const read = (raw: unknown): Flash[] => {
+    if (typeof raw !== 'string') return [];
+    const dot = raw.lastIndexOf('.');
+    const body = raw.slice(0, dot);
+    if (dot < 1 || !keys.verify(body, raw.slice(dot + 1))) return [];
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+      if (!Array.isArray(parsed)) return [];
+      return parsed
+        .filter(
+          (item): item is Flash =>
+            typeof item === 'object' &&
+            item !== null &&
+            KINDS.has((item as Flash).kind) &&
+            typeof (item as Flash).text === 'string',
+        )
+        .slice(0, MAX_MESSAGES);
+    } catch {
+      return [];
+    }
+  };
+
+  return (req, res, next) => {
+    const store: FlashStore = {
+      incoming: read((req.cookies as Record<string, unknown> | undefined)?.[name]),
+      outgoing: null,
+      write(messages) {
+        const body = Buffer.from(JSON.stringify(messages), 'utf8').toString('base64url');
+        res.cookie(name, `${body}.${keys.sign(body)}`, options);
+      },
+    };
+    res.locals.flashStore = store;
+    res.locals.takeFlashes = (): Flash[] => {
+      const shown = [...(store.outgoing ?? store.incoming)];
+      if (store.outgoing !== null || store.incoming.length > 0) res.clearCookie(name, options);
+      store.incoming = [];
+      store.outgoing = null;
+      return shown;
+    };
+    next();
+  };
 }
 
-/** Gives templates `takeFlashes()`, which reads and clears the messages; redirects leave them in place. */
-export const flashMessages: RequestHandler = (req, res, next) => {
-  res.locals.takeFlashes = (): Flash[] => {
-    const messages = req.session.flash ?? [];
-    if (req.session.flash) delete req.session.flash;
-    return messages;
-  };
-  next();
-};
+/** Keeps a message for the next page that renders (after a redirect, usually). */
+export function flash(res: Response, kind: Flash['kind'], text: string): void {
+  const store = res.locals.flashStore;
+  if (!store) throw new Error('flash() needs the flashMessages middleware');
+  const messages = [...(store.outgoing ?? store.incoming), { kind, text: text.slice(0, MAX_TEXT) }].slice(
+    -MAX_MESSAGES,
+  );
+  store.outgoing = messages;
+  store.write(messages);
+}

@@ -1,8 +1,9 @@
-import type { RequestHandler } from 'express';
-import session, { type SessionData } from 'express-session';
+import type { Request, RequestHandler, Response } from 'express';
+import session, { type Session, type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 import { sessionsRepo } from '../sessions/sessions-repo.js';
+import type { User } from '../users/users-repo.js';
 
 export interface SessionOptions {
   readonly pool: pg.Pool;
@@ -19,6 +20,10 @@ export interface SessionOptions {
 
 export interface Sessions {
   readonly middleware: RequestHandler;
+  /** True when the request came with a session cookie. */
+  hasCookie(req: Request): boolean;
+  /** Tells the browser to drop its session cookie (its session is gone: no need to look it up again). */
+  forgetCookie(res: Response): void;
   /** Stops the prune timer; the pool is closed by its owner. */
   close(): Promise<void>;
 }
@@ -29,7 +34,16 @@ const TOUCH_EVERY_MS = 60_000;
 
 /** Where the row's expiry (ms since the epoch), as read, rides along with the loaded session. */
 const ROW_EXPIRES = 'rowExpiresAt';
-type LoadedSession = SessionData & { [ROW_EXPIRES]?: number };
+/** Where the session's user (read in the same statement) rides along; never written back. */
+const ROW_USER = 'rowUser';
+type LoadedSession = SessionData & { [ROW_EXPIRES]?: number; [ROW_USER]?: User | null };
+
+/**
+ * The user the store read with this session (active users only): null when the session's user
+ * is gone or deactivated, undefined when no session row was read.
+ */
+export const loadedUser = (req: Request): User | null | undefined =>
+  (req.session as (Session & Partial<LoadedSession>) | undefined)?.[ROW_USER];
 
 declare module 'express-session' {
   interface SessionData {
@@ -68,12 +82,13 @@ function thriftyStore(options: SessionOptions) {
         if (!row) return callback(null, null);
         const sess = row.sess as LoadedSession;
         sess[ROW_EXPIRES] = Date.now() + row.msLeft;
+        sess[ROW_USER] = row.user;
         callback(null, sess);
       }, callback);
     }
 
     override set(sid: string, sess: SessionData, callback?: (error?: unknown) => void): void {
-      const { [ROW_EXPIRES]: loaded, client, ...rest } = sess as LoadedSession;
+      const { [ROW_EXPIRES]: loaded, [ROW_USER]: _user, client, ...rest } = sess as LoadedSession;
       const write = {
         sess: rest,
         expiresAt: Math.ceil(expiresAt(sess) / 1000),
@@ -124,8 +139,18 @@ export function createSessions(options: SessionOptions): Sessions {
     secret: [...options.secrets],
     resave: false,
     saveUninitialized: false,
-    unset: 'destroy',
+    // 'keep', not 'destroy': a session read that fails (the database away for a moment) leaves
+    // req.session unset, and with 'destroy' express-session would then delete the row as the
+    // error page goes out, logging the user out over a blip. Sessions end through regenerate().
+    unset: 'keep',
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' },
   });
-  return { middleware, close: async () => store.close() };
+  return {
+    middleware,
+    hasCookie: (req) => typeof (req.cookies as Record<string, unknown> | undefined)?.[cookieName] === 'string',
+    forgetCookie: (res) => {
+      res.clearCookie(cookieName, { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' });
+    },
+    close: async () => store.close(),
+  };
 }

@@ -1,9 +1,11 @@
 import type { Db } from '../db/database.js';
+import { type User, userColumnsOf, userFromJoin } from '../users/users-repo.js';
 
-/** A session row as the store reads it: the JSON and how long it has left. */
+/** A session row as the store reads it: the JSON, how long it has left, and its user (active ones only). */
 export interface StoredSession {
   readonly sess: unknown;
   readonly msLeft: number;
+  readonly user: User | null;
 }
 
 /** What the store writes besides the JSON: whose session it is and where it was opened. */
@@ -52,14 +54,18 @@ const MAX_USER_AGENT = 512;
 /** Every SQL statement on sessions. */
 export function sessionsRepo(db: Db) {
   return {
+    /** The session and its user in one statement: a page view is one round trip. */
     async load(sid: string): Promise<StoredSession | null> {
-      const { rows } = await db.query<{ sess: unknown; ms_left: number }>(
-        `SELECT sess, (extract(epoch FROM expire - localtimestamp) * 1000)::float8 AS ms_left
-           FROM sessions WHERE sid = $1 AND expire >= localtimestamp`,
+      const { rows } = await db.query<{ sess: unknown; ms_left: number } & Parameters<typeof userFromJoin>[0]>(
+        `SELECT s.sess, (extract(epoch FROM s.expire - localtimestamp) * 1000)::float8 AS ms_left, ${userColumnsOf('u')}
+           FROM sessions s LEFT JOIN users u ON u.id = s.user_id AND u.is_active
+          WHERE s.sid = $1 AND s.expire >= localtimestamp`,
         [sid],
       );
       const row = rows[0];
-      return row ? { sess: typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess, msLeft: row.ms_left } : null;
+      if (!row) return null;
+      const sess: unknown = typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess;
+      return { sess, msLeft: row.ms_left, user: userFromJoin(row) };
     },
 
     /** A new session, or one replaced wholesale (a regenerated id writes a new row). */

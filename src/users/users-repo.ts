@@ -52,6 +52,30 @@ const toUser = (row: UserRow): UserWithHash => ({
 /** The user as the rest of the app sees it: the hash stays with the code that checks passwords. */
 export const withoutHash = ({ passwordHash: _hash, ...user }: UserWithHash): User => user;
 
+const PUBLIC_COLUMNS = [
+  'id',
+  'name',
+  'email',
+  'website',
+  'is_active',
+  'created_at',
+  'last_login_at',
+  'email_verified_at',
+  'pending_email',
+] as const;
+
+/**
+ * The user's columns (never the hash) as `alias.column`, for a query of another repo that joins
+ * users: the sessions repo loads a session and its user in one statement. Read them back with userFromJoin.
+ */
+export const userColumnsOf = (alias: string): string => PUBLIC_COLUMNS.map((column) => `${alias}.${column}`).join(', ');
+
+/** The user in a row selected with userColumnsOf, or null when the join found none. */
+export function userFromJoin(row: Partial<Omit<UserRow, 'password_hash'>>): User | null {
+  if (row.id === null || row.id === undefined) return null;
+  return withoutHash(toUser({ ...(row as Omit<UserRow, 'password_hash'>), password_hash: '' }));
+}
+
 export interface NewUser {
   readonly name: string;
   readonly email: string;

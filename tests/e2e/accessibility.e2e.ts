@@ -354,17 +354,70 @@ const STATES: State[] = [
     },
   },
   {
+    name: 'the page a confirmation link opens',
+    async reach(page, e2e) {
+      const user = await loggedIn(page, e2e);
+      expect(
+        await navigation(page, async () => page.goto(await linkFromMail(e2e.app, user.email, 'verify-email'))),
+      ).toBe(200);
+      await expect(page.getByRole('button', { name: `Confirm ${user.email}` }).isVisible()).resolves.toBe(true);
+    },
+  },
+  {
     name: 'the dashboard with a confirmed address',
     async reach(page, e2e) {
       const user = await loggedIn(page, e2e);
       expect(
         await navigation(page, async () => page.goto(await linkFromMail(e2e.app, user.email, 'verify-email'))),
       ).toBe(200);
+      expect(await navigation(page, () => page.getByRole('button', { name: `Confirm ${user.email}` }).click())).toBe(
+        200,
+      );
       expect(pathOf(page)).toBe('/');
       await expect(page.getByText('Confirmed', { exact: true }).isVisible()).resolves.toBe(true);
     },
   },
+  {
+    name: 'the page a "Cancel this change" link opens',
+    async reach(page, e2e) {
+      await emailChangeAsked(page, e2e);
+    },
+  },
+  {
+    name: 'the email change cancelled, and what to do next',
+    async reach(page, e2e) {
+      await emailChangeAsked(page, e2e);
+      expect(
+        await navigation(page, () =>
+          page.getByRole('button', { name: 'Cancel the change and sign out everywhere' }).click(),
+        ),
+      ).toBe(200);
+      await expect(page.getByRole('heading', { name: 'The email change is cancelled' }).count()).resolves.toBe(1);
+    },
+  },
+  {
+    name: 'a reset link for another account, opened while logged in',
+    async reach(page, e2e) {
+      const other = await registeredUser(e2e.app);
+      await page.goto(e2e.app.url('/password/forgot'));
+      await page.getByLabel('Email', { exact: true }).fill(other.email);
+      await navigation(page, () => page.getByRole('button', { name: 'Send me a link' }).click());
+      await loggedIn(page, e2e);
+      expect((await page.goto(await linkFromMail(e2e.app, other.email, 'password-reset')))?.status()).toBe(409);
+    },
+  },
 ];
+
+/** Logged in, asked to move to another address, and on the page the notice's cancel link opens. */
+async function emailChangeAsked(page: Page, e2e: E2eSession) {
+  const user = await onAccountPage(page, e2e, '/account/email');
+  await page.getByLabel('New email').fill(uniqueEmail('elsewhere'));
+  await page.getByLabel('Current password').fill(user.password);
+  expect(await navigation(page, () => page.getByRole('button', { name: 'Change email' }).click())).toBe(200);
+  const link = await linkFromMail(e2e.app, user.email, 'email-change-requested');
+  expect(link).toContain('/email/change/cancel?token=');
+  expect((await page.goto(link))?.status()).toBe(200);
+}
 
 for (const colorScheme of ['light', 'dark'] as const) {
   describe(`accessibility (axe-core, WCAG 2.1 A and AA), ${colorScheme} colour scheme`, () => {

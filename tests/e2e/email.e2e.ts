@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import {
   detail,
@@ -70,6 +72,36 @@ describe('mail journeys in a real browser', () => {
     expect(pathOf(page)).toBe('/');
   });
 
+  it('a reset link clicked on a webmail page (another site) still opens the form', async () => {
+    const user = await registeredUser(e2e.app, { name: 'Webmail Wes' });
+    const page = await e2e.freshPage();
+    await page.goto(e2e.app.url('/password/forgot'));
+    await page.getByLabel('Email', { exact: true }).fill(user.email);
+    expect(await navigation(page, () => page.getByRole('button', { name: 'Send me a link' }).click())).toBe(200);
+    const link = await linkFromMail(e2e.app, user.email, 'password-reset');
+
+    // The "webmail": a page on another site (localhost and 127.0.0.1 are different sites) with the link.
+    const appHost = new URL(e2e.app.baseUrl).hostname;
+    const webmail = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><title>Inbox</title><a id="open" href="${link}">Reset your password</a>`);
+    });
+    await new Promise<void>((resolve) => webmail.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (webmail.address() as AddressInfo).port;
+      const otherSite = `http://${appHost === 'localhost' ? '127.0.0.1' : 'localhost'}:${port}/`;
+      const mailPage = await e2e.freshPage();
+      await mailPage.goto(otherSite);
+      // A cross-site click: the token's cookie (SameSite=Lax) must reach the page it redirects to.
+      expect(await navigation(mailPage, () => mailPage.locator('#open').click())).toBe(200);
+      expect(pathOf(mailPage)).toBe('/password/reset');
+      await expect(mailPage.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Choose a new password');
+      await expect(mailPage.locator('.lede').innerText()).resolves.toContain(user.email);
+    } finally {
+      await new Promise((resolve) => webmail.close(resolve));
+    }
+  });
+
   it('6. a new user sees the banner, follows the link from the mail, and the banner is gone', async () => {
     const user = newUser({ name: 'Verifying Vera' });
     const page = await e2e.freshPage();
@@ -81,7 +113,10 @@ describe('mail journeys in a real browser', () => {
 
     const link = await linkFromMail(e2e.app, user.email, 'verify-email');
     expect(link.startsWith(`${e2e.app.baseUrl}/email/verify?token=`), link).toBe(true);
+    // The link shows a page and changes nothing (mail scanners follow links); its button confirms.
     expect(await navigation(page, () => page.goto(link))).toBe(200);
+    await expect(page.getByRole('heading', { name: 'Confirm your email address', level: 1 }).count()).resolves.toBe(1);
+    expect(await navigation(page, () => page.getByRole('button', { name: `Confirm ${user.email}` }).click())).toBe(200);
     expect(pathOf(page)).toBe('/');
     const confirmed = 'Your email address is confirmed. Thank you.';
     expect(await page.getByText(confirmed).isVisible(), `the dashboard says "${confirmed}"`).toBe(true);
@@ -116,6 +151,7 @@ describe('mail journeys in a real browser', () => {
 
     const link = await linkFromMail(e2e.app, newEmail, 'verify-email');
     expect(await navigation(page, () => page.goto(link))).toBe(200);
+    expect(await navigation(page, () => page.getByRole('button', { name: `Confirm ${newEmail}` }).click())).toBe(200);
     expect(pathOf(page)).toBe('/');
     const changed = 'Your new email address is confirmed: log in with it from now on.';
     expect(await page.getByText(changed).isVisible(), `the dashboard says "${changed}"`).toBe(true);

@@ -18,7 +18,7 @@ import {
 import { launchChromium } from '../../scripts/chromium.js';
 import { SERVER, freePort, killGroup, run, waitForHealthy } from '../support/processes.js';
 
-// The real-browser suite: the real entry point (`tsx src/server.ts`) on a free port and a fresh
+// The real-browser suite: the real entry point (`node dist/server.js`, as `npm start` runs it) on a free port and a fresh
 // database on a real Postgres server, driven by Playwright through Debian's Chromium.
 
 // ---------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** ../shared/corpus beside the project (CI lays a copy of shared/ there too). */
-const CORPUS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus');
+/** The hostile-input corpus, kept (and grown) in the repository: tests/fixtures/corpus. */
+const CORPUS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/corpus');
 
 const unescape = (line: string) =>
   line.replace(/\\([tnrb\\])/g, (_match, c: string) => ({ t: '\t', n: '\n', r: '\r', b: '\b', '\\': '\\' })[c] ?? c);

@@ -5,15 +5,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// Child processes for the tests that run the real entry points (`npm start`, `npm run migrate`):
-// each in its own process group (tsx starts a node child), so that both can be killed together.
+// Child processes for the tests that run the real entry points (`npm start`, `npm run migrate`), as
+// compiled into dist/ (the test setup builds it when stale): each in its own process group, so that
+// the cluster's workers are killed with it.
 // A test file registers the cleanup itself: `afterEach(killAll)` where no process should outlive
 // a test, and `afterAll(cleanUpProcesses)` always.
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
-export const SERVER = path.join(ROOT, 'src/server.ts');
-export const MIGRATE = path.join(ROOT, 'src/migrate-cli.ts');
+export const SERVER = path.join(ROOT, 'dist/server.js');
+export const MIGRATE = path.join(ROOT, 'dist/migrate-cli.js');
+export const CLUSTER = path.join(ROOT, 'dist/cluster.js');
+export const USERS_CLI = path.join(ROOT, 'dist/users-cli.js');
 
 export interface Run {
   readonly child: ChildProcess;
@@ -35,13 +37,12 @@ export function tempDir(): string {
 }
 
 /**
- * Runs a script under tsx with only the given environment (nothing inherited
- * from the test runner but PATH and HOME), in `cwd` (so no stray .env is read),
- * in its own process group so that tsx and the node process it starts can be
- * killed together.
+ * Runs a compiled script with node, with only the given environment (nothing
+ * inherited from the test runner but PATH and HOME), in `cwd` (so no stray .env
+ * is read), in its own process group.
  */
 export function run(script: string, env: Record<string, string>, cwd: string): Run {
-  const child = spawn(TSX, [script], {
+  const child = spawn(process.execPath, [script], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? cwd, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

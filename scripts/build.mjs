@@ -1,0 +1,40 @@
+// `npm run build`: compiles src/ to dist/ with tsc (tsconfig.build.json). With --if-stale (what
+// `npm start`, `npm run migrate` and `npm run users` run first, and the test setup) it builds only
+// when dist/ is missing or older than what it is built from, so `npm ci && npm start` just works
+// and a production install that has pruned its dev dependencies never needs the compiler.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const stamp = path.join(root, 'dist', '.built');
+const inputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+
+/** The newest modification time (ms) under a file or directory. */
+function newest(entry) {
+  const stats = statSync(entry);
+  if (!stats.isDirectory()) return stats.mtimeMs;
+  return Math.max(stats.mtimeMs, ...readdirSync(entry).map((name) => newest(path.join(entry, name))));
+}
+
+const stale = () =>
+  !existsSync(stamp) || inputs.some((input) => newest(path.join(root, input)) > statSync(stamp).mtimeMs);
+
+if (process.argv.includes('--if-stale') && !stale()) process.exit(0);
+
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+if (!existsSync(tsc)) {
+  process.stderr.write(
+    'dist/ is missing or older than src/, and TypeScript is not installed: run `npm ci && npm run build`.\n',
+  );
+  process.exit(1);
+}
+try {
+  execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+} catch {
+  process.stderr.write('The build failed (see above).\n');
+  process.exit(1);
+}
+writeFileSync(stamp, `${new Date().toISOString()}\n`);
