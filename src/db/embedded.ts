@@ -13,7 +13,6 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-
 const SOCKET_PORT = 5432;
 // sun_path is 108 bytes on Linux; keep a margin for the socket file name.
 const MAX_SOCKET_DIR = 90;
