@@ -26,10 +26,27 @@ const SESSION_EXPIRED = 'Your session has expired. Please log in again.';
 /** Instances' clocks may differ a little; a login time further ahead than this is not believed. */
 const CLOCK_SKEW_MS = 60_000;
 
+/**
+ * A new, empty session in place of the request's (whose row, if any, is deleted). Through the
+ * store, so it works whether or not the request still has a session object.
+ */
 const regenerate = (req: Request) =>
-  new Promise<void>((resolve, reject) => req.session.regenerate((error) => (error ? reject(error) : resolve())));
+  new Promise<void>((resolve, reject) =>
+    req.sessionStore.regenerate(req, (error) => (error ? reject(error) : resolve())),
+  );
 const save = (req: Request) =>
   new Promise<void>((resolve, reject) => req.session.save((error) => (error ? reject(error) : resolve())));
+
+/**
+ * Ends the request's session: its row is deleted and, unlike a regenerate, no new one is made
+ * (express-session would save a regenerated session, empty or not). The request goes on with
+ * no session at all.
+ */
+export const endSession = (req: Request): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    if (!req.session) return resolve();
+    req.session.destroy((error) => (error ? reject(error) : resolve()));
+  });
 
 /**
  * The session's user on every request, as the store read it with the session
@@ -51,11 +68,13 @@ export const loadCurrentUser =
       const user = expired ? null : loadedUser(req);
       if (user && user.id === userId) res.locals.currentUser = user;
       else {
-        await regenerate(req);
+        await endSession(req);
         if (expired) flash(res, 'info', SESSION_EXPIRED);
       }
     }
-    const anonymous = req.session.userId === undefined && req.session.pendingLogin === undefined;
+    // The session type says it is always there; after endSession() it is not.
+    const session = req.session as typeof req.session | undefined;
+    const anonymous = session?.userId === undefined && session?.pendingLogin === undefined;
     if (anonymous && (req.method === 'GET' || req.method === 'HEAD') && sessions.hasCookie(req)) {
       sessions.forgetCookie(res);
     }
@@ -109,7 +128,5 @@ export async function renewSession(req: Request): Promise<void> {
   await save(req);
 }
 
-/** Destroys the session row; the browser keeps no session (a goodbye goes in the flash cookie). */
-export async function logOut(req: Request): Promise<void> {
-  await regenerate(req);
-}
+/** Destroys the session row and makes no other: the browser keeps no session (a goodbye goes in the flash cookie). */
+export const logOut = endSession;
