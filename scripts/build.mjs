@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const stamp = path.join(root, 'dist', '.built');
@@ -37,4 +37,10 @@ try {
   process.stderr.write('The build failed (see above).\n');
   process.exit(1);
 }
+// The common-password list as a sorted table of 64-bit keys (see src/users/common-passwords.ts).
+const { commonPasswordTable } = await import(
+  pathToFileURL(path.join(root, 'dist', 'users', 'common-passwords.js')).href
+);
+const { dictionary } = await import('@zxcvbn-ts/language-common');
+writeFileSync(path.join(root, 'dist', 'common-passwords.bin'), commonPasswordTable(dictionary['passwords-common']));
 writeFileSync(stamp, `${new Date().toISOString()}\n`);

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { createApp } from './app.js';
 import { openDatabase } from './db/database.js';
 import { EmbeddedLockedError } from './db/embedded-locked-error.js';
-import { migrate } from './db/migrate.js';
+import { migrateInWorker } from './db/migrate-in-worker.js';
 import { createLogger } from './http/logging.js';
 import { sessionSecrets } from './http/session-secret.js';
 import { createMailer } from './mail/mail-queue.js';
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
-    const applied = await migrate(db.pool);
+    const applied = await migrateInWorker(db.connection, db.pool);
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   } catch (error) {
     await db.close();

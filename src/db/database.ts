@@ -7,8 +7,19 @@ export interface Db {
 
 export interface Database {
   readonly pool: pg.Pool;
+  /** How the pool connects, for a worker thread that needs a connection of its own (migrations). */
+  readonly connection: ConnectionOptions;
   readonly embedded: boolean;
   close(): Promise<void>;
+}
+
+/** What a pg client needs to reach the database (plain data: it can cross to a worker thread). */
+export interface ConnectionOptions {
+  readonly connectionString?: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly database?: string;
 }
 
 export interface DatabaseOptions {
@@ -24,12 +35,13 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number.parseIn
 export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOptions): Promise<Database> {
   if (url !== undefined) {
     // Without a connect timeout a request would wait forever on an unreachable server.
-    const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+    const connection: ConnectionOptions = { connectionString: url };
+    const pool = new pg.Pool({ ...connection, max: poolSize, connectionTimeoutMillis: 5000 });
     pool.on('error', () => {
       // An idle client lost its connection; the pool replaces it. Without this
       // listener the error would crash the process.
     });
-    return { pool, embedded: false, close: () => pool.end() };
+    return { pool, connection, embedded: false, close: () => pool.end() };
   }
 
   // PGlite (a Postgres compiled to WebAssembly, megabytes of code) is loaded only here, when it is
@@ -38,16 +50,17 @@ export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOpti
   // The socket server queues every connection onto PGlite's one backend; it
   // must accept at least as many connections as the pool opens.
   const embedded = await startEmbeddedPostgres(dataDir, poolSize + 2);
-  const pool = new pg.Pool({
+  const connection: ConnectionOptions = {
     host: embedded.socketDir,
     port: embedded.port,
     user: 'postgres',
     database: 'postgres',
-    max: poolSize,
-  });
+  };
+  const pool = new pg.Pool({ ...connection, max: poolSize });
   pool.on('error', () => {});
   return {
     pool,
+    connection,
     embedded: true,
     async close() {
       await pool.end();

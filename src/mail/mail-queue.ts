@@ -173,7 +173,7 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
         await repo.remove(mail.id);
         return;
       }
-      outgoing ??= createMailTransport(config, logger);
+      outgoing ??= await createMailTransport(config, logger);
       await outgoing.deliver(work.message);
     } catch (error) {
       const reason = describe(error);

@@ -1,6 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
 import type { Config } from '../config.js';
 import type { Logger } from '../http/logging.js';
 import type { RenderedMail } from './mail-templates.js';
@@ -38,11 +37,20 @@ const message = (config: Config, mail: OutgoingMail) => ({
   html: mail.html,
 });
 
-export function createMailTransport(config: Config, logger: Logger): MailTransport {
-  return config.mailTransport === 'smtp' ? smtpTransport(config, logger) : outboxTransport(config, logger);
+/**
+ * The transport the configuration asks for. nodemailer is loaded here, when the first message
+ * goes out, not at start-up: a process that never sends mail never holds it in memory.
+ */
+export async function createMailTransport(config: Config, logger: Logger): Promise<MailTransport> {
+  const { default: nodemailer } = await import('nodemailer');
+  return config.mailTransport === 'smtp'
+    ? smtpTransport(nodemailer, config, logger)
+    : outboxTransport(nodemailer, config, logger);
 }
 
-function smtpTransport(config: Config, logger: Logger): MailTransport {
+type Nodemailer = (typeof import('nodemailer'))['default'];
+
+function smtpTransport(nodemailer: Nodemailer, config: Config, logger: Logger): MailTransport {
   if (config.smtpUrl === undefined) throw new Error('SMTP_URL is required for the smtp mail transport');
   const transporter = nodemailer.createTransport({ url: config.smtpUrl, ...SMTP_TIMEOUTS, ...NO_FETCHING });
   return {
@@ -59,7 +67,7 @@ function smtpTransport(config: Config, logger: Logger): MailTransport {
  * Development without a mail server: each message becomes an .eml file in DATA_DIR/outbox
  * (any mail program opens it), and its first link is logged so a newcomer can click through.
  */
-function outboxTransport(config: Config, logger: Logger): MailTransport {
+function outboxTransport(nodemailer: Nodemailer, config: Config, logger: Logger): MailTransport {
   const dir = path.join(config.dataDir, 'outbox');
   const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, ...NO_FETCHING });
   return {
