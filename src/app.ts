@@ -12,7 +12,13 @@ import { authEventsRepo } from './audit/auth-events-repo.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
 import { createThrottle } from './auth/throttle.js';
 import { deviceCookies } from './auth/device-cookie.js';
-import { passwordChecks } from './auth/route-helpers.js';
+import { originOf, passwordChecks } from './auth/route-helpers.js';
+import { loginSteps } from './auth/login-steps.js';
+import { recoveryCodesRepo } from './mfa/recovery-codes-repo.js';
+import { secondFactor } from './mfa/second-factor.js';
+import { totpRepo } from './mfa/totp-repo.js';
+import { twoFactorLoginRoutes } from './mfa/two-factor-login-routes.js';
+import { twoFactorRoutes } from './mfa/two-factor-routes.js';
 import { type Housekeeping, startHousekeeping } from './housekeeping.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { loadCurrentUser } from './auth/current-user.js';
@@ -73,6 +79,12 @@ const ROUTES = {
   '/account/delete': ['GET', 'HEAD', 'POST'],
   '/password/forgot': ['GET', 'HEAD', 'POST'],
   '/password/reset': ['GET', 'HEAD', 'POST'],
+  '/login/two-factor': ['GET', 'HEAD', 'POST'],
+  '/login/recovery-code': ['GET', 'HEAD', 'POST'],
+  '/account/security': ['GET', 'HEAD'],
+  '/account/two-factor/totp': ['GET', 'HEAD', 'POST'],
+  '/account/two-factor/totp/disable': ['POST'],
+  '/account/two-factor/recovery-codes': ['POST'],
   '/email/verify': ['GET', 'HEAD', 'POST'],
   '/email/change/cancel': ['GET', 'HEAD', 'POST'],
   '/email/verify/send': ['POST'],
@@ -126,6 +138,22 @@ export function createApp({
     pruneSeconds: config.env === 'test' ? false : 15 * 60,
     maxPerUser: config.sessionsPerUser,
   });
+  const factors = secondFactor({
+    totp: totpRepo(db.pool),
+    codes: recoveryCodesRepo(db.pool),
+    events,
+    notices: mail,
+    secrets: sessionSecrets,
+    issuer: 'Gatehouse',
+  });
+  const steps = loginSteps({
+    accounts,
+    notices: mail,
+    needsSecondFactor: (userId) => factors.required(userId),
+    sessionMaxSeconds: config.sessionMaxSeconds,
+  });
+  const otherSessions = async (userId: number, currentSid: string) =>
+    Math.max(0, (await accounts.openSessions(userId, currentSid, 1)).total - 1);
   const housekeeping = startHousekeeping(
     [{ name: 'auth_events', run: () => events.deleteOlderThan(config.authEventsRetentionDays) }],
     housekeepingSeconds,
@@ -174,14 +202,24 @@ export function createApp({
       mail,
       throttle,
       passwordChecks: checks,
+      steps,
       sessionMaxSeconds: config.sessionMaxSeconds,
       requireVerifiedEmail: config.requireVerifiedEmail,
     }),
   );
   app.use(
-    emailLinkRoutes({ mail, throttle, sessionMaxSeconds: config.sessionMaxSeconds, secure: config.isProduction }),
+    twoFactorLoginRoutes({ factors, steps, throttle, activeUser: accounts.activeUser, recordThrottled: accounts }),
   );
+  app.use(emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }));
   app.use(accountRoutes({ accounts, mail, throttle, passwordChecks: checks }));
+  app.use(
+    twoFactorRoutes({
+      factors,
+      passwordChecks: checks,
+      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
+      otherSessions,
+    }),
+  );
   app.use(sessionsRoutes(accounts));
   app.use(dashboardRoutes());
   app.use(notFound);

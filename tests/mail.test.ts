@@ -182,6 +182,25 @@ const EXAMPLES: { [T in TemplateName]: { to: string; data: TemplateData<T>; subj
     subject: /^Your Gatehouse email address is being changed$/,
     says: [/new-address@example\.test/, /Cancel this change|Cancel the change/],
   },
+  'security-change': {
+    to: 'factor@example.test',
+    data: {
+      name: 'Ada Lovelace',
+      change: 'recovery-code-used',
+      when: WHEN,
+      ip: '192.0.2.8',
+      browser: 'Firefox 140 on Linux',
+      codesLeft: 3,
+    },
+    subject: /^How you sign in to Gatehouse has changed$/,
+    says: [/A recovery code was used/, /3 codes are left/, /192\.0\.2\.8/],
+  },
+  'second-factor-failed': {
+    to: 'guessing@example.test',
+    data: { name: 'Ada Lovelace', when: WHEN, ip: '192.0.2.9', browser: 'Chrome 131 on Windows' },
+    subject: /^Someone may have your Gatehouse password$/,
+    says: [/wrong codes/, /192\.0\.2\.9/],
+  },
   'new-sign-in': {
     to: 'signin@example.test',
     data: { name: 'Ada Lovelace', when: WHEN, ip: '198.51.100.23', browser: 'Safari on macOS' },

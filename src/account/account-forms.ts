@@ -3,6 +3,7 @@ import {
   PASSWORDS_DIFFER,
   checkbox,
   csrfField,
+  currentPasswordField,
   emailField,
   nameField,
   newPasswordField,
@@ -11,11 +12,6 @@ import {
 
 export const WRONG_PASSWORD = 'That is not your current password.';
 export const SAME_PASSWORD = 'Choose a password different from your current one.';
-const CURRENT_REQUIRED = 'Enter your current password.';
-
-// The current password is only compared, never stored: any text will do here,
-// and the comparison refuses what bcrypt cannot check (over 72 bytes, a NUL).
-const currentPasswordField = z.string().min(1, CURRENT_REQUIRED);
 
 export const profileForm = z.strictObject({
   name: nameField,

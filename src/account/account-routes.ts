@@ -1,9 +1,8 @@
-import { type Response, Router } from 'express';
+import { Router } from 'express';
 import type { EmailFlows } from '../email-flows/email-flows.js';
 import type { Accounts } from '../users/accounts.js';
-import type { User } from '../users/users-repo.js';
 import { EMAIL_TAKEN, parseForm } from '../auth/auth-forms.js';
-import { logOut, renewSession, requireLogin } from '../auth/current-user.js';
+import { logOut, renewSession, requireLogin, signedIn } from '../auth/current-user.js';
 import { MALFORMED_FORM, type PasswordChecks, ipOf, originOf, refuseIfThrottled } from '../auth/route-helpers.js';
 import type { Throttle } from '../auth/throttle.js';
 import { HttpError } from '../http/errors.js';
@@ -22,13 +21,6 @@ export interface AccountRouteDeps {
   readonly mail: EmailFlows;
   readonly throttle: Throttle;
   readonly passwordChecks: PasswordChecks;
-}
-
-/** The user requireLogin let through. */
-export function signedIn(res: Response): User {
-  const user = res.locals.currentUser;
-  if (!user) throw new HttpError(401, 'You must be logged in to view that page.');
-  return user;
 }
 
 /** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */

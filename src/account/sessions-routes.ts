@@ -1,13 +1,12 @@
 import { Router } from 'express';
 import type { Accounts } from '../users/accounts.js';
 import { parseForm } from '../auth/auth-forms.js';
-import { logOut, requireLogin } from '../auth/current-user.js';
+import { logOut, requireLogin, signedIn } from '../auth/current-user.js';
 import { MALFORMED_FORM, originOf } from '../auth/route-helpers.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { browserName } from '../sessions/browser-name.js';
 import { buttonForm, endSessionForm, pageQuery } from './account-forms.js';
-import { signedIn } from './account-routes.js';
 
 const SESSIONS_PER_PAGE = 20;
 

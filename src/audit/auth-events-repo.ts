@@ -19,7 +19,14 @@ export type AuthEventKind =
   | 'sessions_ended'
   | 'account_deleted'
   | 'deactivated'
-  | 'activated';
+  | 'activated'
+  | 'second_factor_required'
+  | 'second_factor_failed'
+  | 'totp_enabled'
+  | 'totp_disabled'
+  | 'recovery_codes_generated'
+  | 'recovery_code_used'
+  | 'mfa_reset';
 
 export interface AuthEvent {
   readonly event: AuthEventKind;

@@ -58,6 +58,10 @@ export const websiteField = z
   .transform((value) => (value === '' ? null : value));
 
 export const csrfField = z.string().optional();
+
+// The current password, re-entered before a change: only compared, never stored, so any text
+// will do here, and the comparison refuses what bcrypt cannot check (over 72 bytes, a NUL).
+export const currentPasswordField = z.string().min(1, 'Enter your current password.');
 export const checkbox = z
   .string()
   .optional()

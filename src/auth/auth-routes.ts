@@ -6,6 +6,7 @@ import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { BAD_LOGIN, EMAIL_TAKEN, confirmMatches, loginForm, logoutForm, parseForm, signupForm } from './auth-forms.js';
 import { logIn, logOut, requireAnonymous } from './current-user.js';
+import type { LoginSteps } from './login-steps.js';
 import { safeNext } from './safe-next.js';
 import { MALFORMED_FORM, type PasswordChecks, ipOf, originOf, refuseIfThrottled } from './route-helpers.js';
 import type { Throttle } from './throttle.js';
@@ -17,6 +18,7 @@ export interface AuthRouteDeps {
   readonly mail: EmailFlows;
   readonly throttle: Throttle;
   readonly passwordChecks: PasswordChecks;
+  readonly steps: LoginSteps;
   readonly sessionMaxSeconds: number;
   /** Logging in needs a verified address; signing up then waits for the link. */
   readonly requireVerifiedEmail: boolean;
@@ -30,6 +32,7 @@ export function authRoutes({
   mail,
   throttle,
   passwordChecks,
+  steps,
   sessionMaxSeconds,
   requireVerifiedEmail,
 }: AuthRouteDeps): Router {
@@ -86,9 +89,13 @@ export function authRoutes({
       const values = { email, next: safeNext(form.data.next) };
       return res.status(403).render('login.njk', { values, errors: { form: UNVERIFIED_LOGIN }, unverified: email });
     }
-    await logIn(req, user, form.data.remember, sessionMaxSeconds);
-    await mail.signedIn(user, originOf(req));
-    res.redirect(303, safeNext(form.data.next));
+    await steps.firstStepDone(
+      req,
+      res,
+      user,
+      { remember: form.data.remember, next: safeNext(form.data.next) },
+      'password',
+    );
   });
 
   router.get('/logout', (_req, res) => {

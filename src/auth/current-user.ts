@@ -1,8 +1,9 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { HttpError } from '../http/errors.js';
 import type { User } from '../users/users-repo.js';
 import { bindCsrfToSession } from '../http/csrf.js';
 import { flash } from '../http/flash.js';
-import { REMEMBER_ME_MS, type Sessions, loadedUser } from '../http/session.js';
+import { type PendingLogin, REMEMBER_ME_MS, type Sessions, loadedUser } from '../http/session.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -13,13 +14,10 @@ declare global {
   }
 }
 
-declare module 'express-session' {
-  interface SessionData {
-    userId?: number;
-    /** When this session logged in (ms since the epoch): the clock of the absolute lifetime. */
-    authAt?: number;
-  }
-}
+export type { PendingLogin } from '../http/session.js';
+
+/** A login waiting for its second factor lasts this long. */
+export const PENDING_LOGIN_MS = 10 * 60 * 1000;
 
 export const LOGIN_REQUIRED = 'You must be logged in to view that page.';
 const SESSION_EXPIRED = 'Your session has expired. Please log in again.';
@@ -72,6 +70,8 @@ export const loadCurrentUser =
         if (expired) flash(res, 'info', SESSION_EXPIRED);
       }
     }
+    const pending = req.session?.pendingLogin;
+    if (pending && !(Date.now() - pending.startedAt <= PENDING_LOGIN_MS)) await endSession(req);
     // The session type says it is always there; after endSession() it is not.
     const session = req.session as typeof req.session | undefined;
     const anonymous = session?.userId === undefined && session?.pendingLogin === undefined;
@@ -90,6 +90,13 @@ export const requireLogin: RequestHandler = (req, res, next) => {
   flash(res, 'info', LOGIN_REQUIRED);
   res.redirect(302, `/login?next=${encodeURIComponent(req.originalUrl)}`);
 };
+
+/** The user requireLogin let through (a route behind it cannot run without one). */
+export function signedIn(res: Response): User {
+  const user = res.locals.currentUser;
+  if (!user) throw new HttpError(401, LOGIN_REQUIRED);
+  return user;
+}
 
 export const requireAnonymous: RequestHandler = (_req, res, next) => {
   if (res.locals.currentUser) res.redirect(303, '/');
@@ -111,6 +118,31 @@ export async function logIn(req: Request, user: User, remember: boolean, maxLife
   if (remember) req.session.cookie.maxAge = Math.min(REMEMBER_ME_MS, maxLifetimeSeconds * 1000);
   await save(req);
 }
+
+/**
+ * The first step of a login was right and the account has a second factor: a new session id
+ * holding only the pending login (no user is logged in by it), for PENDING_LOGIN_MS.
+ */
+export async function startPendingLogin(
+  req: Request,
+  pending: Omit<PendingLogin, 'startedAt' | 'failures' | 'warned'>,
+): Promise<void> {
+  await regenerate(req);
+  req.session.pendingLogin = { ...pending, startedAt: Date.now(), failures: 0, warned: false };
+  req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
+  bindCsrfToSession(req);
+  req.session.cookie.maxAge = PENDING_LOGIN_MS;
+  await save(req);
+}
+
+/** The login waiting for its second factor in this session, while it is still good. */
+export const pendingLogin = (req: Request): PendingLogin | null => {
+  const pending = (req.session as typeof req.session | undefined)?.pendingLogin;
+  return pending && Date.now() - pending.startedAt <= PENDING_LOGIN_MS ? pending : null;
+};
+
+/** Saves a change to the session (a pending login's count of wrong codes). */
+export const saveSession = save;
 
 /**
  * A new id for the current session (after a password change), keeping who is

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Request, Response } from 'express';
-import { keyring } from '../http/keyring.js';
+import { keyring } from '../crypto/keyring.js';
 import { accountKey } from './throttle.js';
 
 /** Up to this many accounts per browser (a shared computer); the oldest entry goes first. */

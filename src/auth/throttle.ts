@@ -18,12 +18,26 @@ export interface ThrottleLimits {
  * hashed key, so repeated refusals can be recorded as one); only present when
  * they are over a limit.
  */
-export type Verdict = { allowed: true } | { allowed: false; retryAfterSeconds: number; key: string; resetsAt: number };
+export type Verdict =
+  | { allowed: true }
+  | {
+      allowed: false;
+      retryAfterSeconds: number;
+      key: string;
+      resetsAt: number;
+      /** This refusal started a wait (the limit was just reached), rather than falling in one. */
+      started?: boolean;
+    };
 
 const ALLOWED: Verdict = { allowed: true };
 const MINUTE = 60;
 const HOUR = 60 * MINUTE;
 const ACCOUNT_WINDOW_SECONDS = 15 * MINUTE;
+/** Wrong second-factor codes (app or recovery) per user, whatever the pending login or network... */
+const SECOND_FACTOR_GUESSES = 5;
+const SECOND_FACTOR_WINDOW = 15 * MINUTE;
+/** ...then a wait that doubles with each time the limit is reached in a day, up to a day. */
+const SECOND_FACTOR_MAX_WAIT = 24 * HOUR;
 /** Links by mail (reset, verification): few per address and network, so nobody's inbox can be flooded... */
 const LINKS_PER_ADDRESS_AND_NETWORK = 3;
 /** ...but one network cannot stop an address's own owner from getting a link: the address alone has more room. */
@@ -87,6 +101,9 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
   const linksPerNetwork = limiter('mail_link_ip', limits.mailLinksPerIp, HOUR);
   // Requests to move an account to another address, whatever the answer (sent, taken, refused).
   const emailChanges = limiter('email_change_user', limits.emailChangesPerUser, HOUR);
+
+  const secondFactor = limiter('second_factor_user', SECOND_FACTOR_GUESSES, SECOND_FACTOR_WINDOW);
+  const secondFactorWaits = limiter('second_factor_waits', 1_000_000, SECOND_FACTOR_MAX_WAIT);
 
   // consume() counts and checks in one upsert, so parallel attempts cannot slip past the limit.
   // Every check is counted, even after one refuses: a refused attempt is still an attempt.
@@ -153,6 +170,38 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
         [linksPerAddress, hashed(accountKey(email))],
         [linksPerNetwork, network(ip)],
       ]),
+    /**
+     * Counts a second-factor code (an app's or a recovery code) against its user, before it is
+     * checked: 5, then a wait of 15 minutes, doubling each time the limit is reached again within
+     * a day. Keyed by the user, so a restarted login or another network changes nothing.
+     */
+    async secondFactorAttempt(userId: number): Promise<Verdict> {
+      const key = hashed(String(userId));
+      try {
+        await secondFactor.consume(key);
+        return ALLOWED;
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        let waitMs = rejection.msBeforeNext;
+        const started = rejection.consumedPoints === SECOND_FACTOR_GUESSES + 1;
+        if (started) {
+          const times = (await secondFactorWaits.consume(key)).consumedPoints;
+          waitMs = Math.min(SECOND_FACTOR_WINDOW * 1000 * 2 ** (times - 1), SECOND_FACTOR_MAX_WAIT * 1000);
+          await secondFactor.block(key, Math.ceil(waitMs / 1000));
+        }
+        return {
+          allowed: false,
+          retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+          key: `${secondFactor.keyPrefix}:${key}`,
+          resetsAt: Date.now() + waitMs,
+          started,
+        };
+      }
+    },
+    /** A right code: the user's count starts again (the waits already earned today stay counted). */
+    secondFactorSucceeded: async (userId: number): Promise<void> => {
+      await secondFactor.delete(hashed(String(userId)));
+    },
     /** Counts a request to change a user's address, whatever it comes to. */
     emailChangeRequest: (userId: number): Promise<Verdict> => consume([[emailChanges, hashed(String(userId))]]),
   };

@@ -1,6 +1,7 @@
 import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
 import type { Logger } from '../http/logging.js';
 import type { Mailer } from '../mail/mail-queue.js';
+import type { FactorChange } from '../mail/mail-templates.js';
 import { browserName } from '../sessions/browser-name.js';
 import type { SessionsRepo } from '../sessions/sessions-repo.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
@@ -287,6 +288,40 @@ export function emailFlows({
       );
       // Not told, so not known: the next sign-in from this browser tries again.
       if (!sent) await browsers.forget(user.id, fingerprint);
+    },
+
+    /** A change to how the account signs in (a second factor on or off, recovery codes, passkeys). */
+    async factorChanged(user: User, change: FactorChange, origin: Origin, codesLeft?: number): Promise<void> {
+      await notify(`security-change ${change}`, user.id, () =>
+        mailer.send({
+          to: user.email,
+          template: 'security-change',
+          data: {
+            ...greetingFor(user, user.email),
+            change,
+            when: new Date(),
+            ip: origin.ip ?? 'unknown',
+            browser: browserName(origin.userAgent),
+            ...(codesLeft === undefined ? {} : { codesLeft }),
+          },
+        }),
+      );
+    },
+
+    /** The right password, then wrong second-factor codes: the owner is told someone may have it. */
+    async secondFactorFailing(user: User, origin: Origin): Promise<void> {
+      await notify('second-factor-failed', user.id, () =>
+        mailer.send({
+          to: user.email,
+          template: 'second-factor-failed',
+          data: {
+            ...greetingFor(user, user.email),
+            when: new Date(),
+            ip: origin.ip ?? 'unknown',
+            browser: browserName(origin.userAgent),
+          },
+        }),
+      );
     },
 
     /** At signup: this browser is the user's first, and the address needs proving. */

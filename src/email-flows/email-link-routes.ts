@@ -1,6 +1,6 @@
 import { type CookieOptions, type Request, type RequestHandler, type Response, Router } from 'express';
 import { confirmMatches, emailField, parseForm } from '../auth/auth-forms.js';
-import { logIn } from '../auth/current-user.js';
+import type { LoginSteps } from '../auth/login-steps.js';
 import { MALFORMED_FORM, ipOf, originOf, tooMany } from '../auth/route-helpers.js';
 import type { Throttle } from '../auth/throttle.js';
 import { HttpError } from '../http/errors.js';
@@ -18,7 +18,7 @@ import {
 export interface EmailLinkRouteDeps {
   readonly mail: EmailFlows;
   readonly throttle: Throttle;
-  readonly sessionMaxSeconds: number;
+  readonly steps: LoginSteps;
   /** Production: cookies are Secure (and the reset cookie __Secure- prefixed). */
   readonly secure: boolean;
 }
@@ -55,7 +55,7 @@ const noReferrer: RequestHandler = (_req, res, next) => {
  * on GET: it shows a page whose one button POSTs, so a mail scanner that
  * fetches every link confirms nothing and cancels nothing.
  */
-export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds, secure }: EmailLinkRouteDeps): Router {
+export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRouteDeps): Router {
   const router = Router();
   const resetToken = resetTokenCookie(secure);
   const invalidLink = (res: Response, kind: 'reset' | 'verify' | 'cancel') =>
@@ -110,9 +110,9 @@ export function emailLinkRoutes({ mail, throttle, sessionMaxSeconds, secure }: E
     const user = await mail.resetPassword(token, form.data.password, originOf(req));
     if (!user) return invalidLink(res, 'reset');
     resetToken.drop(res);
-    await logIn(req, user, false, sessionMaxSeconds);
     flash(res, 'success', 'Your password has been reset, and every other session of your account has been signed out.');
-    res.redirect(303, '/');
+    // A reset never gets around a second factor: with one, it ends at /login/two-factor.
+    await steps.firstStepDone(req, res, user, { remember: false, next: '/' }, 'password reset');
   });
 
   router.get('/email/verify', noReferrer, async (req, res) => {

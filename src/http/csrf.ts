@@ -16,13 +16,6 @@ const tokenInForm = (req: Request): string | undefined => {
 export const hasSessionRow = (req: Request): boolean =>
   req.session !== undefined && (req.session.userId !== undefined || req.session.pendingLogin !== undefined);
 
-declare module 'express-session' {
-  interface SessionData {
-    /** A password login waiting for its second factor (see src/mfa/); declared here so CSRF can see it. */
-    pendingLogin?: unknown;
-  }
-}
-
 export interface CsrfOptions {
   readonly secrets: readonly string[];
   readonly secure: boolean;

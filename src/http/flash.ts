@@ -1,5 +1,5 @@
 import type { CookieOptions, RequestHandler, Response } from 'express';
-import { keyring } from './keyring.js';
+import { keyring } from '../crypto/keyring.js';
 
 export interface Flash {
   readonly kind: 'info' | 'success' | 'error';

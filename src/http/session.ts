@@ -45,8 +45,28 @@ type LoadedSession = SessionData & { [ROW_EXPIRES]?: number; [ROW_USER]?: User |
 export const loadedUser = (req: Request): User | null | undefined =>
   (req.session as (Session & Partial<LoadedSession>) | undefined)?.[ROW_USER];
 
+/** A login whose first step (the password, or a reset link) was right, waiting for the second factor. */
+export interface PendingLogin {
+  readonly userId: number;
+  readonly remember: boolean;
+  /** Where to go once logged in (already checked by safeNext). */
+  readonly next: string;
+  /** When the first step was done (ms since the epoch): the second must follow soon after. */
+  readonly startedAt: number;
+  /** What the first step was, for the audit trail: 'password' or 'password reset'. */
+  readonly after: string;
+  /** Wrong codes in this pending login, and whether the owner has been warned of them. */
+  failures: number;
+  warned: boolean;
+}
+
+/** What a session holds: a login (its user and when it logged in), or a login waiting for its second step. */
 declare module 'express-session' {
   interface SessionData {
+    userId?: number;
+    /** When this session logged in (ms since the epoch): the clock of the absolute lifetime. */
+    authAt?: number;
+    pendingLogin?: PendingLogin;
     /** Where a login came from: written to the row's own columns at the next save, not kept in the JSON. */
     client?: { ip: string | null; userAgent: string | null };
   }
@@ -92,7 +112,9 @@ function thriftyStore(options: SessionOptions) {
       const write = {
         sess: rest,
         expiresAt: Math.ceil(expiresAt(sess) / 1000),
-        userId: sess.userId ?? null,
+        // A login waiting for its second factor belongs to its user too: ending their sessions ends it.
+        userId: sess.userId ?? sess.pendingLogin?.userId ?? null,
+        pending: sess.userId === undefined && sess.pendingLogin !== undefined,
         ip: client?.ip ?? null,
         userAgent: client?.userAgent ?? null,
         startedAt: sess.authAt ?? null,

@@ -4,7 +4,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/database.js';
 import type { Logger } from '../http/logging.js';
 import { type ClaimedMail, type MailOutboxRepo, type OutboxCounts, mailOutboxRepo } from './mail-outbox-repo.js';
-import { payloadSealer } from './mail-payload-crypto.js';
+import { sealedBox } from '../crypto/sealed-box.js';
 import {
   type JobData,
   type JobName,
@@ -111,7 +111,8 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
   const t: MailerTiming = { ...DEFAULT_TIMING, ...timing };
   const logger = parentLogger.child({ component: 'mail' });
   const repo: MailOutboxRepo = mailOutboxRepo(pool);
-  const sealer = payloadSealer(secrets);
+  // Payloads hold one-time links: sealed at rest, and wiped once sent.
+  const sealer = sealedBox(secrets, 'gatehouse mail-outbox payload v1');
   const renderer = mailRenderer(config.publicUrl);
   let outgoing: MailTransport | undefined = transport;
   // The sealed payload is bound to its row's address and template.
@@ -137,7 +138,7 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
   /** The row's data, opened; throws when no later try could open it (a bug, a retired secret). */
   function open(mail: ClaimedMail): unknown {
     if (mail.payload === null) throw new Error('payload missing');
-    return JSON.parse(sealer.open(mail.payload, context(mail.recipient, mail.template)));
+    return JSON.parse(sealer.open(mail.payload, context(mail.recipient, mail.template)).toString('utf8'));
   }
 
   /** What the row asks for: a message as it will go out, or a job and its handler's work. */

@@ -41,6 +41,25 @@ export const templateSchemas = {
     expiresInDays: z.number().int().positive(),
   }),
   'new-sign-in': z.object({ name: greeting, when: instant, ip: clamped(64), browser: clamped(100) }),
+  // A change to how the account signs in: a second factor on or off, recovery codes, passkeys.
+  'security-change': z.object({
+    name: greeting,
+    change: z.enum([
+      'totp-enabled',
+      'totp-disabled',
+      'recovery-codes-generated',
+      'recovery-code-used',
+      'mfa-reset',
+      'passkey-added',
+      'passkey-removed',
+    ]),
+    when: instant,
+    ip: clamped(64),
+    browser: clamped(100),
+    codesLeft: z.number().int().min(0).optional(),
+  }),
+  // The right password, then wrong second-factor codes: someone may have the password.
+  'second-factor-failed': z.object({ name: greeting, when: instant, ip: clamped(64), browser: clamped(100) }),
 } as const;
 
 /**
@@ -65,6 +84,8 @@ export function isJobName(value: string): value is JobName {
 }
 
 export type TemplateName = keyof typeof templateSchemas;
+/** The changes a 'security-change' notice can name. */
+export type FactorChange = z.input<(typeof templateSchemas)['security-change']>['change'];
 /** What a caller passes for a template (dates as Date). */
 export type TemplateData<T extends TemplateName> = z.input<(typeof templateSchemas)[T]>;
 
@@ -81,6 +102,8 @@ const SUBJECTS: Record<TemplateName, string> = {
   'password-changed': `Your ${PRODUCT} password was changed`,
   'email-change-requested': `Your ${PRODUCT} email address is being changed`,
   'new-sign-in': `New sign-in to your ${PRODUCT} account`,
+  'security-change': `How you sign in to ${PRODUCT} has changed`,
+  'second-factor-failed': `Someone may have your ${PRODUCT} password`,
 };
 
 export interface RenderedMail {

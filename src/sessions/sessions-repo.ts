@@ -14,6 +14,8 @@ export interface SessionWrite {
   /** Seconds since the epoch. */
   readonly expiresAt: number;
   readonly userId: number | null;
+  /** A login waiting for its second factor, not yet a login. */
+  readonly pending: boolean;
   readonly ip: string | null;
   readonly userAgent: string | null;
   /** When the user logged in (ms since the epoch): a renewed id keeps the session's start. */
@@ -71,11 +73,11 @@ export function sessionsRepo(db: Db) {
     /** A new session, or one replaced wholesale (a regenerated id writes a new row). */
     async insert(sid: string, write: SessionWrite): Promise<void> {
       await db.query(
-        `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent, created_at)
-         VALUES ($1, $2, to_timestamp($3), $4, $5, $6, coalesce(to_timestamp($7::float8 / 1000), now()))
+        `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent, created_at, pending)
+         VALUES ($1, $2, to_timestamp($3), $4, $5, $6, coalesce(to_timestamp($7::float8 / 1000), now()), $8)
          ON CONFLICT (sid) DO UPDATE SET sess = EXCLUDED.sess, expire = EXCLUDED.expire, user_id = EXCLUDED.user_id,
            ip = coalesce(EXCLUDED.ip, sessions.ip), user_agent = coalesce(EXCLUDED.user_agent, sessions.user_agent),
-           last_seen_at = now()`,
+           last_seen_at = now(), pending = EXCLUDED.pending`,
         [
           sid,
           JSON.stringify(write.sess),
@@ -84,6 +86,7 @@ export function sessionsRepo(db: Db) {
           write.ip,
           write.userAgent?.slice(0, MAX_USER_AGENT) ?? null,
           write.startedAt,
+          write.pending,
         ],
       );
     },
@@ -94,8 +97,9 @@ export function sessionsRepo(db: Db) {
      */
     async update(sid: string, write: SessionWrite): Promise<void> {
       await db.query(
-        `UPDATE sessions SET sess = $2, expire = to_timestamp($3), user_id = $4, last_seen_at = now() WHERE sid = $1`,
-        [sid, JSON.stringify(write.sess), write.expiresAt, write.userId],
+        `UPDATE sessions SET sess = $2, expire = to_timestamp($3), user_id = $4, pending = $5, last_seen_at = now()
+          WHERE sid = $1`,
+        [sid, JSON.stringify(write.sess), write.expiresAt, write.userId, write.pending],
       );
     },
 
@@ -114,7 +118,7 @@ export function sessionsRepo(db: Db) {
     async openFor(userId: number, currentSid: string | null, limit: number, offset = 0): Promise<OpenSessionsPage> {
       const { rows } = await db.query<OpenSessionRow & { total: number }>(
         `SELECT id::text AS id, created_at, last_seen_at, ip, user_agent, sid = $2 AS current, count(*) OVER ()::int AS total
-           FROM sessions WHERE user_id = $1 AND expire >= localtimestamp
+           FROM sessions WHERE user_id = $1 AND NOT pending AND expire >= localtimestamp
           ORDER BY (sid = $2) IS TRUE DESC, last_seen_at DESC, id
           LIMIT $3 OFFSET $4`,
         [userId, currentSid, limit, offset],
@@ -123,7 +127,7 @@ export function sessionsRepo(db: Db) {
         rows[0]?.total ??
         (
           await db.query<{ n: number }>(
-            'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND expire >= localtimestamp',
+            'SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND NOT pending AND expire >= localtimestamp',
             [userId],
           )
         ).rows[0]?.n ??

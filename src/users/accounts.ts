@@ -75,8 +75,9 @@ export function accounts(
     },
 
     /**
-     * The user for a right email and password, else null. Every path runs one
-     * bcrypt comparison, so response time does not reveal which emails exist.
+     * The user for a right email and password, else null (recorded as a failed login). Every
+     * path runs one bcrypt comparison, so response time does not reveal which emails exist.
+     * A right password is not yet a login: loggedIn() records that, once every step is done.
      */
     async authenticate(email: string, password: string, origin: Origin): Promise<User | null> {
       const found = await users.findByEmail(email);
@@ -90,10 +91,19 @@ export function accounts(
         await record('login_failed', found.id, origin);
         return null;
       }
-      await users.recordLogin(found.id);
-      await record('login', found.id, origin);
-      return { ...withoutHash(found), lastLoginAt: new Date() };
+      return withoutHash(found);
     },
+
+    /** A login is complete (`how`: the factors it took): recorded, and the user's last login moves. */
+    async loggedIn(user: User, origin: Origin, how: string): Promise<User> {
+      await users.recordLogin(user.id);
+      await record('login', user.id, origin, how);
+      return { ...user, lastLoginAt: new Date() };
+    },
+
+    /** The password was right and the account has a second factor: the login waits for it. */
+    secondFactorRequired: (userId: number, origin: Origin, after: string) =>
+      record('second_factor_required', userId, origin, after),
 
     /**
      * A login refused before its password could be checked (empty, over 72
@@ -119,6 +129,13 @@ export function accounts(
         dedupeKey,
       );
     },
+
+    /**
+     * True when `password` is the signed-in user's (the account pages' re-check before a change to
+     * how the account signs in); a wrong one is recorded as a failed login. `what` names the change.
+     */
+    confirmPassword: async (userId: number, password: string, origin: Origin, what: string): Promise<boolean> =>
+      (await recheck(userId, password, origin, what)) !== null,
 
     /** The user behind a session, or null once they are gone or deactivated. */
     activeUser: (id: number): Promise<User | null> => users.findActiveById(id),

@@ -1,0 +1,64 @@
+import type { Request, Response } from 'express';
+import type { Accounts } from '../users/accounts.js';
+import type { User } from '../users/users-repo.js';
+import { logIn, startPendingLogin } from './current-user.js';
+import { originOf } from './route-helpers.js';
+
+/** Notices a login sends: the new-sign-in mail (to a browser not seen before). */
+export interface LoginNotices {
+  signedIn(user: User, origin: ReturnType<typeof originOf>): Promise<void>;
+}
+
+export interface LoginStepsDeps {
+  readonly accounts: Accounts;
+  readonly notices: LoginNotices;
+  /** True when the user has a second factor (an authenticator app, a passkey): a password is then not enough. */
+  readonly needsSecondFactor: (userId: number) => Promise<boolean>;
+  readonly sessionMaxSeconds: number;
+}
+
+export interface LoginIntent {
+  readonly remember: boolean;
+  /** Where to go afterwards: a safeNext() path. */
+  readonly next: string;
+}
+
+/**
+ * The steps every way of logging in shares, kept in one place so that no way
+ * can skip one: a password (or a reset link) is the first step, and for an
+ * account with a second factor it only starts a pending login; a login is
+ * complete when every step is done, and only then gets a session, an audit
+ * row, the new-sign-in notice and its redirect.
+ */
+export function loginSteps({ accounts, notices, needsSecondFactor, sessionMaxSeconds }: LoginStepsDeps) {
+  /** Logs the user in on a new session id and sends the browser on. */
+  async function complete(req: Request, res: Response, user: User, intent: LoginIntent, how: string): Promise<void> {
+    const origin = originOf(req);
+    const current = await accounts.loggedIn(user, origin, how);
+    await logIn(req, current, intent.remember, sessionMaxSeconds);
+    await notices.signedIn(current, origin);
+    res.redirect(303, intent.next);
+  }
+
+  return {
+    complete,
+
+    /**
+     * The first step was right (`after`: 'password' or 'password reset'). With a second factor the
+     * browser goes to /login/two-factor holding a pending login, and nobody is logged in yet;
+     * without one, the login is complete. True when it is now pending.
+     */
+    async firstStepDone(req: Request, res: Response, user: User, intent: LoginIntent, after: string): Promise<boolean> {
+      if (!(await needsSecondFactor(user.id))) {
+        await complete(req, res, user, intent, after);
+        return false;
+      }
+      await accounts.secondFactorRequired(user.id, originOf(req), after);
+      await startPendingLogin(req, { userId: user.id, remember: intent.remember, next: intent.next, after });
+      res.redirect(303, '/login/two-factor');
+      return true;
+    },
+  };
+}
+
+export type LoginSteps = ReturnType<typeof loginSteps>;

@@ -1,0 +1,126 @@
+import { type Request, type Response, Router } from 'express';
+import { parseForm } from '../auth/auth-forms.js';
+import { type PendingLogin, endSession, pendingLogin, saveSession } from '../auth/current-user.js';
+import type { LoginSteps } from '../auth/login-steps.js';
+import { MALFORMED_FORM, originOf, refuseIfThrottled } from '../auth/route-helpers.js';
+import type { Throttle } from '../auth/throttle.js';
+import { HttpError } from '../http/errors.js';
+import { flash } from '../http/flash.js';
+import type { User } from '../users/users-repo.js';
+import { CODE_DIDNT_WORK, RECOVERY_CODE_DIDNT_WORK, loginCodeForm, recoveryCodeForm } from './mfa-forms.js';
+import type { SecondFactor } from './second-factor.js';
+
+export interface TwoFactorLoginRouteDeps {
+  readonly factors: SecondFactor;
+  readonly steps: LoginSteps;
+  readonly throttle: Throttle;
+  /** The user behind a pending login, while they are still there and active. */
+  readonly activeUser: (userId: number) => Promise<User | null>;
+  readonly recordThrottled: Parameters<typeof refuseIfThrottled>[0];
+}
+
+/** After this many wrong codes in one pending login, the owner is mailed (before the limit's wait). */
+const WARN_AFTER = 3;
+const LOG_IN_AGAIN = 'Your sign-in took too long, or was already finished. Log in again.';
+
+/**
+ * The second step of a login: a code from the authenticator app, or a recovery code. The
+ * first step (a password, a reset link) left a pending login in the session; nobody is logged
+ * in until this step is done. Wrong codes count per user (5, then growing waits), survive a
+ * restarted login, and after a few the owner is told someone has their password.
+ */
+export function twoFactorLoginRoutes({
+  factors,
+  steps,
+  throttle,
+  activeUser,
+  recordThrottled,
+}: TwoFactorLoginRouteDeps): Router {
+  const router = Router();
+
+  /** The pending login and its user, or null after sending the browser back to /login. */
+  async function pendingOrBack(req: Request, res: Response): Promise<{ pending: PendingLogin; user: User } | null> {
+    const pending = pendingLogin(req);
+    const user = pending ? await activeUser(pending.userId) : null;
+    if (pending && user) return { pending, user };
+    if (pending) await endSession(req);
+    flash(res, 'info', LOG_IN_AGAIN);
+    res.redirect(303, '/login');
+    return null;
+  }
+
+  /** A code is about to be checked: counted against its user first (a 429 when over, the owner told once). */
+  async function countAttempt(req: Request, pending: PendingLogin, user: User) {
+    const verdict = await throttle.secondFactorAttempt(user.id);
+    if (!verdict.allowed && verdict.started) {
+      await factors.failed(user, originOf(req), 'the limit of wrong codes was reached', !pending.warned);
+      pending.warned = true;
+      await saveSession(req);
+    }
+    await refuseIfThrottled(recordThrottled, req, verdict, 'wrong codes', user.email);
+  }
+
+  /** A wrong code: recorded; the owner is mailed at the third in this login. */
+  async function wrong(req: Request, pending: PendingLogin, user: User, what: string) {
+    pending.failures += 1;
+    const warn = pending.failures >= WARN_AFTER && !pending.warned;
+    await factors.failed(user, originOf(req), what, warn);
+    if (warn) pending.warned = true;
+    await saveSession(req);
+  }
+
+  router.get('/login/two-factor', async (req, res) => {
+    const found = await pendingOrBack(req, res);
+    if (!found) return;
+    const status = await factors.status(found.user.id);
+    if (!status.totpSince && status.passkeys === 0) return res.redirect(303, '/login/recovery-code');
+    res.render('login-two-factor.njk', { status, errors: {} });
+  });
+
+  router.post('/login/two-factor', async (req, res) => {
+    const form = parseForm(loginCodeForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    const found = await pendingOrBack(req, res);
+    if (!found) return;
+    const { pending, user } = found;
+    await countAttempt(req, pending, user);
+    if (form.ok && (await factors.checkCode(user.id, form.data.code))) {
+      await throttle.secondFactorSucceeded(user.id);
+      return steps.complete(req, res, user, pending, `${pending.after} + authenticator app`);
+    }
+    await wrong(req, pending, user, 'a wrong authenticator code');
+    res.status(422).render('login-two-factor.njk', {
+      status: await factors.status(user.id),
+      errors: { code: CODE_DIDNT_WORK },
+    });
+  });
+
+  router.get('/login/recovery-code', async (req, res) => {
+    if (!(await pendingOrBack(req, res))) return;
+    res.render('login-recovery-code.njk', { errors: {} });
+  });
+
+  router.post('/login/recovery-code', async (req, res) => {
+    const form = parseForm(recoveryCodeForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    const found = await pendingOrBack(req, res);
+    if (!found) return;
+    const { pending, user } = found;
+    await countAttempt(req, pending, user);
+    const used = form.ok ? await factors.useRecoveryCode(user, form.data.recovery_code, originOf(req)) : null;
+    if (!used) {
+      await wrong(req, pending, user, 'a wrong recovery code');
+      return res.status(422).render('login-recovery-code.njk', { errors: { recovery_code: RECOVERY_CODE_DIDNT_WORK } });
+    }
+    await throttle.secondFactorSucceeded(user.id);
+    const left = `You have ${used.left} recovery code${used.left === 1 ? '' : 's'} left.`;
+    flash(
+      res,
+      used.few ? 'error' : 'info',
+      used.few ? `${left} Make new ones now, on your security page (Account, then Security).` : left,
+    );
+    await steps.complete(req, res, user, pending, `${pending.after} + recovery code`);
+  });
+
+  return router;
+}

@@ -1,0 +1,155 @@
+import { type Request, type Response, Router } from 'express';
+import { parseForm } from '../auth/auth-forms.js';
+import { requireLogin, saveSession, signedIn } from '../auth/current-user.js';
+import { MALFORMED_FORM, type PasswordChecks, originOf } from '../auth/route-helpers.js';
+import { HttpError } from '../http/errors.js';
+import { flash } from '../http/flash.js';
+import type { User } from '../users/users-repo.js';
+import { CODE_DIDNT_WORK, passwordForm, totpConfirmForm } from './mfa-forms.js';
+import type { SecondFactor, TotpEnrolment } from './second-factor.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** An authenticator app being set up: its secret, sealed, until a code confirms it. */
+    totpEnrolment?: TotpEnrolment;
+  }
+}
+
+export interface TwoFactorRouteDeps {
+  readonly factors: SecondFactor;
+  readonly passwordChecks: PasswordChecks;
+  /** True when `password` is the signed-in user's (a wrong one is recorded as a failed login). */
+  readonly confirmPassword: (userId: number, password: string, req: Request, what: string) => Promise<boolean>;
+  /** How many other sessions the user has: after a change the page offers to sign them out. */
+  readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
+}
+
+export const WRONG_PASSWORD = 'That is not your current password.';
+
+/**
+ * The account's security page and the second factor's settings: set up an authenticator app
+ * (the secret held in the session until a code and the password confirm it), turn it off, and
+ * make new recovery codes. Every change needs the current password, sends a notice, is audited,
+ * and offers to sign out every other session.
+ */
+export function twoFactorRoutes({
+  factors,
+  passwordChecks,
+  confirmPassword,
+  otherSessions,
+}: TwoFactorRouteDeps): Router {
+  const router = Router();
+  router.use(['/account/security', '/account/two-factor'], requireLogin);
+
+  /** The password re-check every change here needs, counted like a login (a 429 when over). */
+  async function passwordIsRight(req: Request, res: Response, user: User, password: string, what: string) {
+    await passwordChecks.count(req, user.email, 'wrong passwords');
+    if (!(await confirmPassword(user.id, password, req, what))) return false;
+    await passwordChecks.succeeded(req, res, user.email);
+    return true;
+  }
+
+  async function showEnrolment(req: Request, res: Response, user: User, status = 200, errors = {}) {
+    const enrolment = factors.enrolment(user.id, req.session.totpEnrolment);
+    if (enrolment !== req.session.totpEnrolment) {
+      req.session.totpEnrolment = enrolment;
+      await saveSession(req);
+    }
+    const page = await factors.enrolmentPage(user, enrolment);
+    if (!page) throw new HttpError(500, 'The set-up could not be shown.');
+    res.status(status).render('account/totp-setup.njk', { setup: page, errors, values: {} });
+  }
+
+  /** The codes, shown once (with a .txt download), and the offer to sign out other sessions. */
+  async function showCodes(req: Request, res: Response, user: User, codes: string[], heading: string) {
+    res.render('account/recovery-codes.njk', {
+      heading,
+      codes,
+      codesText: `Gatehouse recovery codes for ${user.email}\nEach works once, in place of a code from your app.\n\n${codes.join('\n')}\n`,
+      others: await otherSessions(user.id, req.sessionID),
+    });
+  }
+
+  router.get('/account/security', async (req, res) => {
+    const user = signedIn(res);
+    res.render('account/security.njk', {
+      status: await factors.status(user.id),
+      others: await otherSessions(user.id, req.sessionID),
+    });
+  });
+
+  router.get('/account/two-factor/totp', async (req, res) => {
+    const user = signedIn(res);
+    if ((await factors.status(user.id)).totpSince) {
+      flash(res, 'info', 'Your authenticator app is already set up.');
+      return res.redirect(303, '/account/security');
+    }
+    await showEnrolment(req, res, user);
+  });
+
+  router.post('/account/two-factor/totp', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(totpConfirmForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) return showEnrolment(req, res, user, 422, form.errors);
+    if (!(await passwordIsRight(req, res, user, form.data.password, 'setting up an authenticator app'))) {
+      return showEnrolment(req, res, user, 422, { password: WRONG_PASSWORD });
+    }
+    const result = await factors.confirm(user, req.session.totpEnrolment, form.data.code, originOf(req));
+    if (!result.ok && result.reason === 'already-on') {
+      flash(res, 'info', 'Your authenticator app is already set up.');
+      return res.redirect(303, '/account/security');
+    }
+    if (!result.ok) {
+      // An enrolment that ran out shows a new key: the code could not have matched it.
+      return showEnrolment(req, res, user, 422, { code: CODE_DIDNT_WORK });
+    }
+    delete req.session.totpEnrolment;
+    await saveSession(req);
+    await showCodes(req, res, user, result.codes, 'Two-step sign-in is on');
+  });
+
+  router.post('/account/two-factor/totp/disable', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(passwordForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    const status = await factors.status(user.id);
+    if (!form.ok || !(await passwordIsRight(req, res, user, form.data.password, 'turning off the authenticator app'))) {
+      const errors = form.ok ? { password: WRONG_PASSWORD } : form.errors;
+      return res.status(422).render('account/security.njk', {
+        status,
+        others: await otherSessions(user.id, req.sessionID),
+        disableErrors: errors,
+      });
+    }
+    if (await factors.disable(user, originOf(req))) {
+      flash(res, 'success', 'Two-step sign-in with your authenticator app is off.');
+    } else {
+      flash(res, 'info', 'Your authenticator app was not set up.');
+    }
+    res.redirect(303, '/account/security');
+  });
+
+  router.post('/account/two-factor/recovery-codes', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(passwordForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    const status = await factors.status(user.id);
+    if (!status.totpSince && status.passkeys === 0) {
+      flash(res, 'info', 'Set up an authenticator app or a passkey first: recovery codes stand in for them.');
+      return res.redirect(303, '/account/security');
+    }
+    if (!form.ok || !(await passwordIsRight(req, res, user, form.data.password, 'new recovery codes'))) {
+      const errors = form.ok ? { password: WRONG_PASSWORD } : form.errors;
+      return res.status(422).render('account/security.njk', {
+        status,
+        others: await otherSessions(user.id, req.sessionID),
+        codesErrors: errors,
+      });
+    }
+    const codes = await factors.newRecoveryCodes(user, originOf(req));
+    await showCodes(req, res, user, codes, 'Your new recovery codes');
+  });
+
+  return router;
+}
