@@ -1,18 +1,14 @@
 import { createInterface } from 'node:readline';
-import { AdminError, type AdminIo } from './admin/admin-commands.js';
+import { AdminError, type AdminFactors, type AdminIo } from './admin/admin-commands.js';
+import { adminServices } from './admin/admin-services.js';
 import * as commands from './admin/admin-commands.js';
 import { type Invocation, USAGE, UsageError, parseInvocation } from './admin/admin-args.js';
 import { printable } from './admin/text-table.js';
-import { authEventsRepo } from './audit/auth-events-repo.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { EmbeddedLockedError } from './db/embedded-locked-error.js';
 import { migrate } from './db/migrate.js';
-import { sessionsRepo } from './sessions/sessions-repo.js';
-import { accountTokensRepo } from './users/account-tokens-repo.js';
-import { type Accounts, accounts } from './users/accounts.js';
-import { createPasswordHasher } from './users/passwords.js';
-import { usersRepo } from './users/users-repo.js';
+import type { Accounts } from './users/accounts.js';
 
 /** `npm run users -- <command>`: the admin command. Exit 0 done, 1 failed, 2 bad usage. */
 
@@ -33,12 +29,19 @@ const terminal: AdminIo = {
     }),
 };
 
-function dispatch(invocation: Exclude<Invocation, { command: 'help' }>, users: Accounts, io: AdminIo): Promise<void> {
+function dispatch(
+  invocation: Exclude<Invocation, { command: 'help' }>,
+  users: Accounts,
+  factors: AdminFactors,
+  io: AdminIo,
+): Promise<void> {
   switch (invocation.command) {
     case 'list':
       return commands.listUsers(users, io, invocation);
     case 'show':
-      return commands.showUser(users, io, invocation);
+      return commands.showUser(users, factors, io, invocation);
+    case 'mfa:reset':
+      return commands.resetSecondFactors(users, factors, io, invocation);
     case 'deactivate':
       return commands.deactivateUser(users, io, invocation);
     case 'activate':
@@ -95,14 +98,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     await migrate(db.pool);
-    const users = accounts(
-      usersRepo(db.pool),
-      createPasswordHasher(config.bcryptCost),
-      authEventsRepo(db.pool),
-      sessionsRepo(db.pool),
-      accountTokensRepo(db.pool),
-    );
-    await dispatch(invocation, users, terminal);
+    const { accounts: users, factors } = adminServices(config, db.pool);
+    await dispatch(invocation, users, factors, terminal);
     return 0;
   } finally {
     await db.close();

@@ -170,6 +170,7 @@ beforeAll(async () => {
     deleted: { sessions: [{}] },
     kept: { sessions: [{}] },
     pruned: { sessions: [{ expired: true }, { expired: true }, {}] },
+    mfa: {},
   };
   await withPool(async (pool) => {
     for (const [label, user] of Object.entries(fixtures)) {
@@ -191,6 +192,12 @@ beforeAll(async () => {
               ($1, 'cancel_email_change', $3, $4, now() + interval '1 day', 'moved-away@example.com')`,
       [seeded['deactivated']!.id, randomBytes(32), randomBytes(32), seeded['deactivated']!.email],
     );
+    // An account with an authenticator app and three recovery codes left (what the app stores).
+    await pool.query("INSERT INTO user_totp (user_id, secret_sealed) VALUES ($1, '\\x01')", [seeded['mfa']!.id]);
+    await pool.query('INSERT INTO recovery_codes (user_id, code_hash) SELECT $1::bigint, unnest($2::bytea[])', [
+      seeded['mfa']!.id,
+      [randomBytes(32), randomBytes(32), randomBytes(32)],
+    ]);
     seededTotal = await count(pool, 'users', []);
   });
 });
@@ -305,6 +312,45 @@ describe('npm run users -- deactivate / activate', () => {
       });
       expect(await count(pool, 'auth_events WHERE user_id = $1 AND event = $2', [id, 'activated'])).toBe(1);
     });
+  });
+});
+
+describe('npm run users -- mfa:reset', () => {
+  it('lists the factors in show, removes every one (audited, the owner mailed), and says so', async () => {
+    const { email, id } = user('mfa');
+    const before = await users(['show', email]);
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toMatch(new RegExp(`authenticator app\\s+on since ${TIME.source}`));
+    expect(before.stdout).toMatch(/recovery codes\s+3 left/);
+    expect(before.stdout).toMatch(/passkeys\s+0/);
+
+    const result = await users(['mfa:reset', email]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toBe(
+      `Removed the authenticator app, 3 recovery codes, 0 passkeys from ${email}; the password alone logs in now. The owner was mailed.\n`,
+    );
+    await withPool(async (pool) => {
+      expect(await count(pool, 'user_totp WHERE user_id = $1', [id])).toBe(0);
+      expect(await count(pool, 'recovery_codes WHERE user_id = $1', [id])).toBe(0);
+      const { rows } = await pool.query(
+        'SELECT user_agent, detail FROM auth_events WHERE user_id = $1 AND event = $2',
+        [id, 'mfa_reset'],
+      );
+      expect(rows).toEqual([
+        { user_agent: 'admin command', detail: 'authenticator app, 3 recovery code(s), 0 passkey(s)' },
+      ]);
+      expect(await count(pool, "mail_outbox WHERE recipient = $1 AND template = 'security-change'", [email])).toBe(1);
+    });
+    const again = await users(['mfa:reset', email]);
+    expect(again.stdout).toBe(`${email} had no second factor.\n`);
+    const after = await users(['show', email]);
+    expect(after.stdout).toMatch(/authenticator app\s+off/);
+  });
+
+  it('needs one email, and an unknown one is one line and exit 1', async () => {
+    expect((await users(['mfa:reset'])).code).toBe(2);
+    const unknown = await users(['mfa:reset', 'nobody-here@example.com']);
+    expectOneLine(unknown, 1, /No user with email nobody-here@example\.com/);
   });
 });
 

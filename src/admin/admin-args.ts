@@ -7,9 +7,10 @@ export const USAGE = `Usage: npm run users -- <command>
 
 Commands:
   list [--page N] [--per-page N]   users, newest first (20 a page)
-  show EMAIL                       a user, their open sessions and latest auth events
+  show EMAIL                       a user, their second factors, open sessions and latest auth events
   deactivate EMAIL                 stops the user logging in; ends their sessions at once
   activate EMAIL                   lets a deactivated user log in again
+  mfa:reset EMAIL                  removes every second factor (app, recovery codes, passkeys)
   delete EMAIL [--yes]             deletes the user and their sessions (asks first unless --yes)
   sessions:prune                   deletes expired sessions
   help                             this text
@@ -30,7 +31,7 @@ export class UsageError extends Error {
 export type Invocation =
   | { command: 'help' }
   | { command: 'list'; page: number; perPage: number }
-  | { command: 'show' | 'deactivate' | 'activate'; email: string }
+  | { command: 'show' | 'deactivate' | 'activate' | 'mfa:reset'; email: string }
   | { command: 'delete'; email: string; yes: boolean }
   | { command: 'sessions:prune' };
 
@@ -63,7 +64,7 @@ const oneEmail = z
   .transform((args) => args[0] ?? '')
   .pipe(emailArg);
 
-const forEmail = (command: 'show' | 'deactivate' | 'activate') =>
+const forEmail = (command: 'show' | 'deactivate' | 'activate' | 'mfa:reset') =>
   z.strictObject({ positionals: oneEmail }).transform(({ positionals: email }) => ({ command, email }));
 
 const SCHEMAS = {
@@ -77,6 +78,7 @@ const SCHEMAS = {
   show: forEmail('show'),
   deactivate: forEmail('deactivate'),
   activate: forEmail('activate'),
+  'mfa:reset': forEmail('mfa:reset'),
   delete: z
     .strictObject({ positionals: oneEmail, yes: z.boolean().default(false) })
     .transform(({ positionals: email, yes }) => ({ command: 'delete' as const, email, yes })),

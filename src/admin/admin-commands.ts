@@ -1,6 +1,7 @@
 import { browserName } from '../sessions/browser-name.js';
 import type { Accounts } from '../users/accounts.js';
-import { fieldList, printable, textTable } from './text-table.js';
+import type { User } from '../users/users-repo.js';
+import { fieldList, formatTime, printable, textTable } from './text-table.js';
 
 /** A failure the admin can act on, reported as its one line (exit code 1). */
 export class AdminError extends Error {}
@@ -42,11 +43,22 @@ export async function listUsers(accounts: Accounts, io: AdminIo, { page, perPage
   io.out(`page ${page} of ${pages} (${total} user${total === 1 ? '' : 's'})`);
 }
 
-export async function showUser(accounts: Accounts, io: AdminIo, { email }: { email: string }) {
+/** What the admin command knows of a user's second factors. */
+export interface AdminFactors {
+  status(userId: number): Promise<{ totpSince: Date | null; recoveryCodesLeft: number; passkeys: number }>;
+  /** Removes every second factor (audited, the owner told); what went. */
+  reset(user: User): Promise<{ totp: boolean; codes: number; passkeys: number }>;
+  /** The user's passkeys, as the admin command lists them. */
+  passkeys(userId: number): Promise<Array<{ name: string; createdAt: Date; lastUsedAt: Date | null }>>;
+}
+
+export async function showUser(accounts: Accounts, factors: AdminFactors, io: AdminIo, { email }: { email: string }) {
   const user = await userOrFail(accounts, email);
-  const [{ sessions: open, total: openTotal }, events] = await Promise.all([
+  const [{ sessions: open, total: openTotal }, events, status, passkeys] = await Promise.all([
     accounts.openSessions(user.id, null, SHOWN_SESSIONS),
     accounts.recentEvents(user.id, RECENT_EVENTS),
+    factors.status(user.id),
+    factors.passkeys(user.id),
   ]);
   io.out(
     ...fieldList([
@@ -59,6 +71,22 @@ export async function showUser(accounts: Accounts, io: AdminIo, { email }: { ema
       ['last login', user.lastLoginAt],
     ]),
   );
+  io.out(
+    '',
+    'Second factors:',
+    ...fieldList([
+      ['authenticator app', status.totpSince === null ? 'off' : `on since ${formatTime(status.totpSince)}`],
+      ['recovery codes', `${status.recoveryCodesLeft} left`],
+      ['passkeys', status.passkeys],
+    ]).map((line) => `  ${line}`),
+  );
+  if (passkeys.length > 0)
+    io.out(
+      ...textTable(
+        ['PASSKEY', 'ADDED', 'LAST USED'],
+        passkeys.map((key) => [key.name, key.createdAt, key.lastUsedAt]),
+      ).map((line) => `  ${line}`),
+    );
   io.out(
     '',
     `Open sessions: ${openTotal}${openTotal > open.length ? ` (the ${open.length} most recently used shown)` : ''}`,
@@ -121,6 +149,27 @@ export async function deleteUser(accounts: Accounts, io: AdminIo, { email, yes }
   const result = await accounts.deleteUser(email);
   if (!result.found || !result.changed) throw new AdminError(`${email} was deleted meanwhile by someone else.`);
   io.out(`Deleted ${email}; ended ${sessions(result.sessionsEnded)}.`);
+}
+
+/** For an owner who lost every factor: removes them all, so the password alone logs in again. */
+export async function resetSecondFactors(
+  accounts: Accounts,
+  factors: AdminFactors,
+  io: AdminIo,
+  { email }: { email: string },
+) {
+  const user = await userOrFail(accounts, email);
+  const removed = await factors.reset(user);
+  if (!removed.totp && removed.codes === 0 && removed.passkeys === 0) {
+    io.out(`${email} had no second factor.`);
+    return;
+  }
+  const parts = [
+    removed.totp ? 'the authenticator app' : null,
+    `${removed.codes} recovery code${removed.codes === 1 ? '' : 's'}`,
+    `${removed.passkeys} passkey${removed.passkeys === 1 ? '' : 's'}`,
+  ].filter((part) => part !== null);
+  io.out(`Removed ${parts.join(', ')} from ${email}; the password alone logs in now. The owner was mailed.`);
 }
 
 export async function pruneSessions(accounts: Accounts, io: AdminIo) {

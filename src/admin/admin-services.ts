@@ -1,0 +1,63 @@
+import type pg from 'pg';
+import { authEventsRepo } from '../audit/auth-events-repo.js';
+import type { Config } from '../config.js';
+import { emailFlows } from '../email-flows/email-flows.js';
+import { knownBrowsersRepo } from '../email-flows/known-browsers-repo.js';
+import { createLogger } from '../http/logging.js';
+import { sessionSecrets } from '../http/session-secret.js';
+import { createMailer } from '../mail/mail-queue.js';
+import { recoveryCodesRepo } from '../mfa/recovery-codes-repo.js';
+import { secondFactor } from '../mfa/second-factor.js';
+import { totpRepo } from '../mfa/totp-repo.js';
+import { sessionsRepo } from '../sessions/sessions-repo.js';
+import { accountTokensRepo } from '../users/account-tokens-repo.js';
+import { accounts as makeAccounts } from '../users/accounts.js';
+import type { Origin } from '../users/origin.js';
+import { createPasswordHasher } from '../users/passwords.js';
+import { usersRepo } from '../users/users-repo.js';
+import type { AdminFactors } from './admin-commands.js';
+
+/** The admin command acts from no address and no browser; the trail says who. */
+const ADMIN: Origin = { ip: null, userAgent: 'admin command' };
+
+/**
+ * The use cases the admin command runs, built on the same configuration and database as the
+ * server. Mail (the notice of a reset) is queued in the outbox; the app's worker sends it.
+ */
+export function adminServices(config: Config, pool: pg.Pool) {
+  const users = usersRepo(pool);
+  const events = authEventsRepo(pool);
+  const sessions = sessionsRepo(pool);
+  const tokens = accountTokensRepo(pool);
+  const passwords = createPasswordHasher(config.bcryptCost);
+  const secrets = sessionSecrets(config);
+  // Only failures are worth a line here, and they go to stderr: stdout is the command's answer.
+  const logger = createLogger('error', process.stderr);
+  const mailer = createMailer({ config, pool, logger, secrets });
+  const mail = emailFlows({
+    users,
+    tokens,
+    browsers: knownBrowsersRepo(pool),
+    sessions,
+    events,
+    passwords,
+    mailer,
+    logger,
+    publicUrl: config.publicUrl,
+  });
+  const accounts = makeAccounts(users, passwords, events, sessions, tokens);
+  const factors = secondFactor({
+    totp: totpRepo(pool),
+    codes: recoveryCodesRepo(pool),
+    events,
+    notices: mail,
+    secrets,
+    issuer: 'Gatehouse',
+  });
+  const adminFactors: AdminFactors = {
+    status: (userId) => factors.status(userId),
+    reset: (user) => factors.reset(user, ADMIN),
+    passkeys: async () => [],
+  };
+  return { accounts, factors: adminFactors };
+}
