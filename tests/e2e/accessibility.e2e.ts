@@ -1,5 +1,6 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { awayFromStepEdge, base32Decode, stepAt, totpCode } from '../support/totp.js';
 import {
   AXE_CONTEXT,
   type E2eSession,
@@ -406,7 +407,77 @@ const STATES: State[] = [
       expect((await page.goto(await linkFromMail(e2e.app, other.email, 'password-reset')))?.status()).toBe(409);
     },
   },
+  {
+    name: 'the security page, with no second factor',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/security');
+    },
+  },
+  {
+    name: 'setting up an authenticator app',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/two-factor/totp');
+      await expect(page.getByRole('img', { name: /QR code/ }).isVisible()).resolves.toBe(true);
+    },
+  },
+  {
+    name: 'setting up an authenticator app, with a wrong code and a wrong password',
+    async reach(page, e2e) {
+      await onAccountPage(page, e2e, '/account/two-factor/totp');
+      await page.getByLabel('Code from the app').fill('000000');
+      await page.getByLabel('Current password').fill('not the password');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Turn on two-step sign-in' }).click())).toBe(
+        422,
+      );
+    },
+  },
+  {
+    name: 'the recovery codes, shown once',
+    async reach(page, e2e) {
+      await appEnrolled(page, e2e);
+    },
+  },
+  {
+    name: 'the security page, with the app on',
+    async reach(page, e2e) {
+      await appEnrolled(page, e2e);
+      expect((await page.goto(e2e.app.url('/account/security')))?.status()).toBe(200);
+    },
+  },
+  {
+    name: 'the second step of a login, after a wrong code',
+    async reach(page, e2e) {
+      const { user } = await appEnrolled(page, e2e);
+      await navigation(page, () => page.getByRole('button', { name: 'Log out' }).click());
+      expect(await logInWith(page, user.email, user.password)).toBe(200);
+      expect(pathOf(page)).toBe('/login/two-factor');
+      await page.getByLabel('Code').fill('000000');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Continue' }).click())).toBe(422);
+    },
+  },
+  {
+    name: 'the recovery-code step of a login',
+    async reach(page, e2e) {
+      const { user } = await appEnrolled(page, e2e);
+      await navigation(page, () => page.getByRole('button', { name: 'Log out' }).click());
+      expect(await logInWith(page, user.email, user.password)).toBe(200);
+      expect(await navigation(page, () => page.getByRole('link', { name: 'Use a recovery code' }).click())).toBe(200);
+    },
+  },
 ];
+
+/** Logged in with the authenticator app just set up: on the page showing the recovery codes. */
+async function appEnrolled(page: Page, e2e: E2eSession) {
+  const user = await onAccountPage(page, e2e, '/account/two-factor/totp');
+  const secret = base32Decode((await page.locator('#totp-key').innerText()).trim());
+  await awayFromStepEdge();
+  await page.getByLabel('Code from the app').fill(totpCode(secret, stepAt() - 1));
+  await page.getByLabel('Current password').fill(user.password);
+  expect(await navigation(page, () => page.getByRole('button', { name: 'Turn on two-step sign-in' }).click())).toBe(
+    200,
+  );
+  return { user, secret };
+}
 
 /** Logged in, asked to move to another address, and on the page the notice's cancel link opens. */
 async function emailChangeAsked(page: Page, e2e: E2eSession) {
