@@ -1,26 +1,26 @@
-/** What bench/run.ts and its bench/server.ts children say to each other over IPC. */
+/** What bench/run.ts and its instrumented copy (bench/instrumented-copy.ts) say to each other over IPC. */
 
-/** Signs the session cookies of every bench server, so one cookie works on all of them. */
-export const BENCH_SECRET = 'bench-secret-that-is-long-enough-0123456789';
-
-export type ChildRequest =
+export type CopyRequest =
   | { readonly type: 'counters' }
-  /** Sequential bare bcrypt.compare calls at the server's cost: at least `min`, for at least `ms`. */
+  /** Sequential bare bcrypt.compare calls at the app's cost: at least `min`, for at least `ms`. */
   | { readonly type: 'bcrypt'; readonly min: number; readonly ms: number }
-  /** global.gc() (the child runs with --expose-gc), then process.memoryUsage(). */
+  /** global.gc() (the copy runs with --expose-gc), then process.memoryUsage(). */
   | { readonly type: 'heap' }
   | { readonly type: 'stop' };
 
-export type ChildReply =
-  | { readonly type: 'ready'; readonly appPort: number; readonly helloPort: number | null; readonly embedded: boolean }
-  | {
-      readonly type: 'counters';
-      readonly queries: number;
-      readonly sessionWrites: number;
-      /** Round trips by statement (its first words). */
-      readonly byStatement: Readonly<Record<string, number>>;
-      readonly maxRssBytes: number;
-    }
+export interface Counters {
+  readonly type: 'counters';
+  /** Every SQL round trip (pg.Client#query) the process has made. */
+  readonly queries: number;
+  /** The round trips that wrote to the sessions table (INSERT, UPDATE or DELETE). */
+  readonly sessionWrites: number;
+  /** Round trips by statement (its first words), so that a count can be explained. */
+  readonly byStatement: Readonly<Record<string, number>>;
+}
+
+export type CopyReply =
+  | { readonly type: 'ready'; readonly port: number; readonly embedded: boolean }
+  | Counters
   | { readonly type: 'bcrypt'; readonly times: number[] }
   | {
       readonly type: 'heap';

@@ -109,6 +109,9 @@ export function createApp({
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'simple');
+  // Every page is no-store and most carry a fresh CSRF token: an ETag would be hashing for nothing.
+  // (Static files keep theirs: express.static makes its own.)
+  app.set('etag', false);
   useViews(app, config.env === 'development');
 
   const users = usersRepo(db.pool);

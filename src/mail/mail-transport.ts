@@ -79,9 +79,9 @@ function outboxTransport(nodemailer: Nodemailer, config: Config, logger: Logger)
       // Private to the app's user: the files hold live reset links.
       await writeFile(file, info.message, { mode: 0o600 });
       const link = /https?:\/\/\S+/.exec(mail.text)?.[0];
-      // A production that chose the outbox on purpose keeps the links out of its logs; the files have them.
-      const shown = config.isProduction ? {} : { link };
-      logger.info({ mailId: mail.id, template: mail.template, to: mail.to, file, ...shown }, 'mail written to outbox');
+      // A production that chose the outbox on purpose keeps the links (and addresses) out of its logs; the files have them.
+      const shown = config.isProduction ? {} : { to: mail.to, link };
+      logger.info({ mailId: mail.id, template: mail.template, file, ...shown }, 'mail written to outbox');
     },
     close: () => transporter.close(),
   };
