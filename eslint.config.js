@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/', 'dist/'] },
+  { ignores: ['node_modules/', 'data/', 'coverage/', 'dist/', 'static/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -16,9 +16,12 @@ export default tseslint.config(
     },
   },
   {
-    // The one browser script: progressive enhancement, no build step.
+    // The browser scripts: progressive enhancement, no build step.
     files: ['static/**/*.js'],
-    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly' } },
+    languageOptions: {
+      sourceType: 'script',
+      globals: { document: 'readonly', window: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly' },
+    },
   },
   {
     files: ['src/**/*.ts'],

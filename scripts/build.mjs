@@ -3,7 +3,7 @@
 // when dist/ is missing or older than what it is built from, so `npm ci && npm start` just works
 // and a production install that has pruned its dev dependencies never needs the compiler.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -19,8 +19,19 @@ function newest(entry) {
   return Math.max(stats.mtimeMs, ...readdirSync(entry).map((name) => newest(path.join(entry, name))));
 }
 
+// The browser half of passkeys, served from /static/vendor/: copied from node_modules at build
+// time (never committed by hand, never from a CDN).
+const vendored = [
+  {
+    from: path.join(root, 'node_modules', '@simplewebauthn', 'browser', 'dist', 'bundle', 'index.umd.min.js'),
+    to: path.join(root, 'static', 'vendor', 'simplewebauthn-browser.umd.min.js'),
+  },
+];
+
 const stale = () =>
-  !existsSync(stamp) || inputs.some((input) => newest(path.join(root, input)) > statSync(stamp).mtimeMs);
+  !existsSync(stamp) ||
+  vendored.some(({ to }) => !existsSync(to)) ||
+  inputs.some((input) => newest(path.join(root, input)) > statSync(stamp).mtimeMs);
 
 if (process.argv.includes('--if-stale') && !stale()) process.exit(0);
 
@@ -37,6 +48,8 @@ try {
   process.stderr.write('The build failed (see above).\n');
   process.exit(1);
 }
+mkdirSync(path.join(root, 'static', 'vendor'), { recursive: true });
+for (const { from, to } of vendored) copyFileSync(from, to);
 // The common-password list as a sorted table of 64-bit keys (see src/users/common-passwords.ts).
 const { commonPasswordTable } = await import(
   pathToFileURL(path.join(root, 'dist', 'users', 'common-passwords.js')).href

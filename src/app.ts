@@ -19,6 +19,13 @@ import { secondFactor } from './mfa/second-factor.js';
 import { totpRepo } from './mfa/totp-repo.js';
 import { twoFactorLoginRoutes } from './mfa/two-factor-login-routes.js';
 import { twoFactorRoutes } from './mfa/two-factor-routes.js';
+import { challengeCookie } from './passkeys/challenge-cookie.js';
+import { passkeyLoginRoutes } from './passkeys/passkey-login-routes.js';
+import { passkeyRoutes } from './passkeys/passkey-routes.js';
+import { CHALLENGE_MS, passkeyCeremonies } from './passkeys/passkeys.js';
+import { passkeysRepo } from './passkeys/passkeys-repo.js';
+import { relyingParty } from './passkeys/relying-party.js';
+import { usedChallengesRepo } from './passkeys/used-challenges-repo.js';
 import { type Housekeeping, startHousekeeping } from './housekeeping.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { loadCurrentUser } from './auth/current-user.js';
@@ -85,6 +92,11 @@ const ROUTES = {
   '/account/two-factor/totp': ['GET', 'HEAD', 'POST'],
   '/account/two-factor/totp/disable': ['POST'],
   '/account/two-factor/recovery-codes': ['POST'],
+  '/account/passkeys': ['GET', 'HEAD', 'POST'],
+  '/account/passkeys/options': ['POST'],
+  '/account/passkeys/remove': ['POST'],
+  '/login/passkey/options': ['POST'],
+  '/login/passkey': ['POST'],
   '/email/verify': ['GET', 'HEAD', 'POST'],
   '/email/change/cancel': ['GET', 'HEAD', 'POST'],
   '/email/verify/send': ['POST'],
@@ -141,6 +153,15 @@ export function createApp({
     pruneSeconds: config.env === 'test' ? false : 15 * 60,
     maxPerUser: config.sessionsPerUser,
   });
+  const rp = relyingParty(config.publicUrl);
+  const ceremonies = passkeyCeremonies({
+    passkeys: passkeysRepo(db.pool),
+    used: usedChallengesRepo(db.pool),
+    users,
+    events,
+    notices: mail,
+    rp,
+  });
   const factors = secondFactor({
     totp: totpRepo(db.pool),
     codes: recoveryCodesRepo(db.pool),
@@ -148,6 +169,7 @@ export function createApp({
     notices: mail,
     secrets: sessionSecrets,
     issuer: 'Gatehouse',
+    passkeyCount: (userId) => ceremonies.count(userId),
   });
   const steps = loginSteps({
     accounts,
@@ -158,7 +180,10 @@ export function createApp({
   const otherSessions = async (userId: number, currentSid: string) =>
     Math.max(0, (await accounts.openSessions(userId, currentSid, 1)).total - 1);
   const housekeeping = startHousekeeping(
-    [{ name: 'auth_events', run: () => events.deleteOlderThan(config.authEventsRetentionDays) }],
+    [
+      { name: 'auth_events', run: () => events.deleteOlderThan(config.authEventsRetentionDays) },
+      { name: 'webauthn_challenges_used', run: () => ceremonies.sweepUsedChallenges() },
+    ],
     housekeepingSeconds,
     (sweep, error) => logger.error({ err: error, sweep }, 'housekeeping sweep failed'),
   );
@@ -198,6 +223,11 @@ export function createApp({
   app.use(forms.protection);
   app.use(flashMessages(sessionSecrets, config.isProduction));
   app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
+  app.use((_req, res, next) => {
+    // The pages show their passkey parts only where browsers allow WebAuthn (not on an IP address).
+    res.locals.passkeysAvailable = rp.available;
+    next();
+  });
 
   app.use(
     authRoutes({
@@ -213,10 +243,29 @@ export function createApp({
   app.use(
     twoFactorLoginRoutes({ factors, steps, throttle, activeUser: accounts.activeUser, recordThrottled: accounts }),
   );
+  app.use(
+    passkeyLoginRoutes({
+      ceremonies,
+      challenges: challengeCookie(sessionSecrets, config.isProduction, CHALLENGE_MS),
+      steps,
+      throttle,
+      recordThrottled: accounts,
+      secondStepStatus: (userId) => factors.status(userId),
+    }),
+  );
   app.use(emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }));
   app.use(accountRoutes({ accounts, mail, throttle, passwordChecks: checks }));
   app.use(
     twoFactorRoutes({
+      factors,
+      passwordChecks: checks,
+      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
+      otherSessions,
+    }),
+  );
+  app.use(
+    passkeyRoutes({
+      ceremonies,
       factors,
       passwordChecks: checks,
       confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),

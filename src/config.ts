@@ -207,7 +207,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     mailTransport,
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,
-    publicUrl: e.PUBLIC_URL ?? `http://${e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST}:${e.PORT}`,
+    // localhost, not HOST: browsers refuse passkeys on an IP address, and localhost reaches the default HOST.
+    publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
     publicOrigin: e.PUBLIC_URL === undefined ? null : new URL(e.PUBLIC_URL).origin,
     requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
   });

@@ -211,14 +211,16 @@ describe('parseConfig', () => {
       );
     });
 
-    it('writes mail to the outbox, from Gatehouse <no-reply@localhost>, with links to HOST:PORT, when nothing is set', () => {
+    it('writes mail to the outbox, from Gatehouse <no-reply@localhost>, with links to localhost:PORT, when nothing is set', () => {
       const config = parseConfig({});
       expect(config.mailTransport).toBe('outbox');
       expect(config.smtpUrl).toBeUndefined();
       expect(config.mailFrom).toBe('Gatehouse <no-reply@localhost>');
-      expect(config.publicUrl).toBe('http://127.0.0.1:3000');
-      expect(parseConfig({ HOST: '0.0.0.0', PORT: '8080' }).publicUrl).toBe('http://0.0.0.0:8080');
-      expect(parseConfig({ HOST: '::1' }).publicUrl).toBe('http://[::1]:3000');
+      // localhost, not the address listened on: browsers refuse passkeys on an IP address.
+      expect(config.publicUrl).toBe('http://localhost:3000');
+      expect(parseConfig({ HOST: '0.0.0.0', PORT: '8080' }).publicUrl).toBe('http://localhost:8080');
+      expect(parseConfig({ HOST: '::1' }).publicUrl).toBe('http://localhost:3000');
+      expect(config.publicOrigin).toBeNull();
     });
 
     it('sends through SMTP once SMTP_URL is set, and keeps the outbox when MAIL_TRANSPORT=outbox says so', () => {

@@ -95,7 +95,8 @@ describe('the login form', () => {
 
     const email = inputTag(page.text, 'email');
     expect(email).toMatch(/\btype="email"/);
-    expect(email).toMatch(/\bautocomplete="email"/);
+    // "webauthn": the browser may offer the site's passkeys in the field's autofill.
+    expect(email).toMatch(/\bautocomplete="username webauthn"/);
     expect(page.text).toMatch(/<label for="email">/);
 
     const password = inputTag(page.text, 'password');

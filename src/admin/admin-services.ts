@@ -9,6 +9,7 @@ import { createMailer } from '../mail/mail-queue.js';
 import { recoveryCodesRepo } from '../mfa/recovery-codes-repo.js';
 import { secondFactor } from '../mfa/second-factor.js';
 import { totpRepo } from '../mfa/totp-repo.js';
+import { passkeysRepo } from '../passkeys/passkeys-repo.js';
 import { sessionsRepo } from '../sessions/sessions-repo.js';
 import { accountTokensRepo } from '../users/account-tokens-repo.js';
 import { accounts as makeAccounts } from '../users/accounts.js';
@@ -46,6 +47,7 @@ export function adminServices(config: Config, pool: pg.Pool) {
     publicUrl: config.publicUrl,
   });
   const accounts = makeAccounts(users, passwords, events, sessions, tokens);
+  const passkeys = passkeysRepo(pool);
   const factors = secondFactor({
     totp: totpRepo(pool),
     codes: recoveryCodesRepo(pool),
@@ -53,11 +55,12 @@ export function adminServices(config: Config, pool: pg.Pool) {
     notices: mail,
     secrets,
     issuer: 'Gatehouse',
+    passkeyCount: (userId) => passkeys.countFor(userId),
   });
   const adminFactors: AdminFactors = {
     status: (userId) => factors.status(userId),
-    reset: (user) => factors.reset(user, ADMIN),
-    passkeys: async () => [],
+    reset: (user) => factors.reset(user, ADMIN, () => passkeys.removeAll(user.id)),
+    passkeys: (userId) => passkeys.listFor(userId),
   };
   return { accounts, factors: adminFactors };
 }

@@ -26,7 +26,10 @@ export type AuthEventKind =
   | 'totp_disabled'
   | 'recovery_codes_generated'
   | 'recovery_code_used'
-  | 'mfa_reset';
+  | 'mfa_reset'
+  | 'passkey_added'
+  | 'passkey_removed'
+  | 'passkey_failed';
 
 export interface AuthEvent {
   readonly event: AuthEventKind;

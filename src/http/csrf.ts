@@ -57,8 +57,10 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
   });
   return {
     tokens: (req, res, next) => {
+      // One token per response, however many forms it renders: each new signed token would reset the cookie.
+      let token: string | undefined;
       res.locals.csrfToken = (): string =>
-        hasSessionRow(req) ? synced.generateToken(req) : signed.generateCsrfToken(req, res);
+        (token ??= hasSessionRow(req) ? synced.generateToken(req) : signed.generateCsrfToken(req, res));
       next();
     },
     protection: (req, res, next) =>

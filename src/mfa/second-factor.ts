@@ -162,6 +162,22 @@ export function secondFactor({
       return true;
     },
 
+    /**
+     * A first second factor other than the app (a passkey) was just added: recovery codes come
+     * with it, as with the app, when the user has none. The codes to show once, or null.
+     */
+    async codesForNewFactor(user: User, origin: Origin): Promise<string[] | null> {
+      if ((await codes.count(user.id)) > 0) return null;
+      const fresh = await issueRecoveryCodes(user.id);
+      await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes, with a first passkey`);
+      return fresh;
+    },
+
+    /** A factor went: with none left (no app, no passkey), the recovery codes stand in for nothing and go. */
+    async factorRemoved(userId: number): Promise<void> {
+      if ((await totp.find(userId)) === null && (await passkeyCount(userId)) === 0) await codes.deleteAll(userId);
+    },
+
     /** Ten new recovery codes in place of the old (the caller has checked the password). */
     async newRecoveryCodes(user: User, origin: Origin): Promise<string[]> {
       const fresh = await issueRecoveryCodes(user.id);

@@ -186,6 +186,18 @@ export function usersRepo(db: Db) {
       }
     },
 
+    /**
+     * The user's WebAuthn user handle (what a passkey stores as its user), made on first use:
+     * 32 random bytes, never the numeric id. One statement, so two first uses agree.
+     */
+    async webauthnHandle(id: number, fresh: Buffer): Promise<Buffer | null> {
+      const { rows } = await db.query<{ webauthn_handle: Buffer }>(
+        'UPDATE users SET webauthn_handle = coalesce(webauthn_handle, $2) WHERE id = $1 RETURNING webauthn_handle',
+        [id, fresh],
+      );
+      return rows[0]?.webauthn_handle ?? null;
+    },
+
     async updatePasswordHash(id: number, passwordHash: string): Promise<void> {
       await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [id, passwordHash]);
     },

@@ -1,0 +1,91 @@
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
+import { z } from 'zod';
+import { checkbox, csrfField, currentPasswordField } from '../auth/auth-forms.js';
+
+export const PASSKEY_NAME_REQUIRED = 'Give the passkey a name you will recognise, like "Phone" or "Laptop".';
+export const PASSKEY_NOT_ADDED = 'The passkey could not be added. Try again, or use another device.';
+export const PASSKEY_DIDNT_WORK = "That passkey didn't work. Try again, or use your password.";
+
+// A credential's fields as the browser sends them: base64url text of sane length.
+const b64url = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/);
+
+const registrationResponse = z.object({
+  id: b64url(1400).min(1),
+  rawId: b64url(1400).min(1),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64url(4096),
+    attestationObject: b64url(8192),
+    transports: z.array(z.string().max(32)).max(8).optional(),
+  }),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+});
+
+const authenticationResponse = z.object({
+  id: b64url(1400).min(1),
+  rawId: b64url(1400).min(1),
+  type: z.literal('public-key'),
+  response: z.object({
+    clientDataJSON: b64url(4096),
+    authenticatorData: b64url(4096),
+    signature: b64url(1024),
+    userHandle: b64url(256).optional(),
+  }),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+});
+
+/** The JSON a browser sent, as the shape WebAuthn's answer has; null when it is not one. */
+function parsed<T>(schema: z.ZodType<T>, text: string): T | null {
+  try {
+    const result = schema.safeParse(JSON.parse(text));
+    return result.success ? result.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export const registrationFrom = (text: string): RegistrationResponseJSON | null =>
+  parsed(registrationResponse, text) as RegistrationResponseJSON | null;
+
+export const authenticationFrom = (text: string): AuthenticationResponseJSON | null =>
+  parsed(authenticationResponse, text) as AuthenticationResponseJSON | null;
+
+/** Adding a passkey: the name, the current password, and the credential the browser made. */
+export const addPasskeyForm = z.strictObject({
+  name: z
+    .string()
+    .trim()
+    .min(1, PASSKEY_NAME_REQUIRED)
+    .refine((value) => [...value].length <= 64, 'A name of at most 64 characters, please.')
+    .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'The name cannot contain control characters.'),
+  password: currentPasswordField,
+  credential: z.string().max(12_000),
+  _csrf: csrfField,
+});
+
+export const removePasskeyForm = z.strictObject({
+  id: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  password: currentPasswordField,
+  _csrf: csrfField,
+});
+
+/** Asking for a ceremony's options: only the token. */
+export const ceremonyForm = z.strictObject({ _csrf: csrfField });
+
+/** Signing in with a passkey: the answer, and where to go (and "remember me" from the login form). */
+export const passkeyLoginForm = z.strictObject({
+  credential: z.string().max(8_000),
+  next: z.string().optional(),
+  remember: checkbox,
+  _csrf: csrfField,
+});

@@ -1,0 +1,149 @@
+import { type Request, type Response, Router } from 'express';
+import { parseForm } from '../auth/auth-forms.js';
+import { requireLogin, saveSession, signedIn } from '../auth/current-user.js';
+import { MALFORMED_FORM, type PasswordChecks, originOf } from '../auth/route-helpers.js';
+import { HttpError } from '../http/errors.js';
+import { flash } from '../http/flash.js';
+import type { Origin } from '../users/origin.js';
+import type { User } from '../users/users-repo.js';
+import {
+  PASSKEY_NOT_ADDED,
+  addPasskeyForm,
+  ceremonyForm,
+  registrationFrom,
+  removePasskeyForm,
+} from './passkey-forms.js';
+import { CHALLENGE_MS, type PasskeyCeremonies } from './passkeys.js';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** Challenges of passkey registrations going on in this session, one per ceremony. */
+    passkeyRegistrations?: Array<{ challenge: string; expiresAt: number }>;
+  }
+}
+
+/** What adding or removing a passkey does to the second factor's recovery codes. */
+export interface PasskeyFactorHooks {
+  /** The codes to show once when this is the account's first second factor; else null. */
+  codesForNewFactor(user: User, origin: Origin): Promise<string[] | null>;
+  /** A factor went: with none left, the recovery codes go too. */
+  factorRemoved(userId: number): Promise<void>;
+}
+
+export interface PasskeyRouteDeps {
+  readonly ceremonies: PasskeyCeremonies;
+  readonly factors: PasskeyFactorHooks;
+  readonly passwordChecks: PasswordChecks;
+  readonly confirmPassword: (userId: number, password: string, req: Request, what: string) => Promise<boolean>;
+  readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
+}
+
+const WRONG_PASSWORD = 'That is not your current password.';
+const MAX_CEREMONIES = 4;
+
+/**
+ * The account's passkeys: the list (name, added, last used), adding one (the browser makes
+ * it with a challenge kept in this logged-in session; the form brings its answer, a name and
+ * the current password) and removing one (the password again). Each change is mailed to the
+ * owner and audited.
+ */
+export function passkeyRoutes({
+  ceremonies,
+  factors,
+  passwordChecks,
+  confirmPassword,
+  otherSessions,
+}: PasskeyRouteDeps): Router {
+  const router = Router();
+  router.use('/account/passkeys', requireLogin);
+
+  async function showPage(req: Request, res: Response, user: User, status = 200, extra: Record<string, unknown> = {}) {
+    res.status(status).render('account/passkeys.njk', {
+      passkeys: await ceremonies.list(user.id),
+      available: ceremonies.rp.available,
+      others: await otherSessions(user.id, req.sessionID),
+      values: {},
+      errors: {},
+      ...extra,
+    });
+  }
+
+  async function passwordIsRight(req: Request, res: Response, user: User, password: string, what: string) {
+    await passwordChecks.count(req, user.email, 'wrong passwords');
+    if (!(await confirmPassword(user.id, password, req, what))) return false;
+    await passwordChecks.succeeded(req, res, user.email);
+    return true;
+  }
+
+  router.get('/account/passkeys', async (req, res) => {
+    await showPage(req, res, signedIn(res));
+  });
+
+  // The options for the browser's navigator.credentials.create(), as JSON; the challenge stays here.
+  router.post('/account/passkeys/options', async (req, res) => {
+    const user = signedIn(res);
+    if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
+    if (!ceremonies.rp.available)
+      throw new HttpError(409, 'Passkeys need the site to be reached by name, not by address.');
+    const options = await ceremonies.registrationOptions(user);
+    const going = (req.session.passkeyRegistrations ?? []).filter((item) => item.expiresAt > Date.now());
+    req.session.passkeyRegistrations = [
+      ...going,
+      { challenge: options.challenge, expiresAt: Date.now() + CHALLENGE_MS },
+    ].slice(-MAX_CEREMONIES);
+    await saveSession(req);
+    res.json(options);
+  });
+
+  router.post('/account/passkeys', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(addPasskeyForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) return showPage(req, res, user, 422, { errors: form.errors, values: form.values });
+    const { name, password, credential } = form.data;
+    if (!(await passwordIsRight(req, res, user, password, 'adding a passkey'))) {
+      return showPage(req, res, user, 422, { errors: { password: WRONG_PASSWORD }, values: { name } });
+    }
+    const response = registrationFrom(credential);
+    const going = req.session.passkeyRegistrations ?? [];
+    // The answer's challenge must be one this session issued, still good; it is used up either way.
+    const isExpected = (challenge: string) => {
+      const found = going.find((item) => item.challenge === challenge && item.expiresAt > Date.now());
+      req.session.passkeyRegistrations = going.filter((item) => item.challenge !== challenge);
+      return found !== undefined;
+    };
+    const result = response ? await ceremonies.register(user, response, isExpected, name, originOf(req)) : null;
+    await saveSession(req);
+    if (!result?.ok)
+      return showPage(req, res, user, 422, { errors: { credential: PASSKEY_NOT_ADDED }, values: { name } });
+
+    const codes = await factors.codesForNewFactor(user, originOf(req));
+    if (codes) {
+      return res.render('account/recovery-codes.njk', {
+        heading: `Your passkey "${name}" is added`,
+        codes,
+        codesText: `Gatehouse recovery codes for ${user.email}\nEach works once, in place of your passkey.\n\n${codes.join('\n')}\n`,
+        others: await otherSessions(user.id, req.sessionID),
+      });
+    }
+    flash(res, 'success', `Your passkey "${name}" is added.`);
+    res.redirect(303, '/account/passkeys');
+  });
+
+  router.post('/account/passkeys/remove', async (req, res) => {
+    const user = signedIn(res);
+    const form = parseForm(removePasskeyForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) return showPage(req, res, user, 422, { removeErrors: form.errors });
+    if (!(await passwordIsRight(req, res, user, form.data.password, 'removing a passkey'))) {
+      return showPage(req, res, user, 422, { removeErrors: { password: WRONG_PASSWORD }, removing: form.data.id });
+    }
+    // Another user's id matches nothing: it reads as one that is gone already.
+    const name = await ceremonies.remove(user, form.data.id, originOf(req));
+    if (name !== null) await factors.factorRemoved(user.id);
+    flash(res, 'info', name === null ? 'That passkey was already gone.' : `Your passkey "${name}" is removed.`);
+    res.redirect(303, '/account/passkeys');
+  });
+
+  return router;
+}

@@ -1,0 +1,135 @@
+import type { Db } from '../db/database.js';
+
+export interface Passkey {
+  /** A public handle (a random UUID), for the forms that name a passkey. */
+  readonly id: string;
+  readonly userId: number;
+  /** The credential id, base64url. */
+  readonly credentialId: string;
+  readonly publicKey: Buffer;
+  readonly signCount: number;
+  readonly transports: string[];
+  readonly deviceType: 'singleDevice' | 'multiDevice';
+  readonly backedUp: boolean;
+  readonly aaguid: string;
+  readonly name: string;
+  readonly createdAt: Date;
+  readonly lastUsedAt: Date | null;
+}
+
+export type NewPasskey = Omit<Passkey, 'id' | 'createdAt' | 'lastUsedAt'>;
+
+interface PasskeyRow {
+  id: string;
+  user_id: number;
+  credential_id: string;
+  public_key: Buffer;
+  sign_count: number;
+  transports: string[];
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  aaguid: string;
+  name: string;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+const COLUMNS =
+  'id::text AS id, user_id, credential_id, public_key, sign_count, transports, device_type, backed_up, aaguid, name, created_at, last_used_at';
+
+const toPasskey = (row: PasskeyRow): Passkey => ({
+  id: row.id,
+  userId: row.user_id,
+  credentialId: row.credential_id,
+  publicKey: row.public_key,
+  signCount: row.sign_count,
+  transports: row.transports,
+  deviceType: row.device_type,
+  backedUp: row.backed_up,
+  aaguid: row.aaguid,
+  name: row.name,
+  createdAt: row.created_at,
+  lastUsedAt: row.last_used_at,
+});
+
+const UNIQUE_VIOLATION = '23505';
+
+/** Every SQL statement on passkeys. */
+export function passkeysRepo(db: Db) {
+  return {
+    /** Stores a new passkey; null when its credential id is registered already (to anyone). */
+    async add(passkey: NewPasskey): Promise<Passkey | null> {
+      try {
+        const { rows } = await db.query<PasskeyRow>(
+          `INSERT INTO passkeys (user_id, credential_id, public_key, sign_count, transports, device_type, backed_up, aaguid, name)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${COLUMNS}`,
+          [
+            passkey.userId,
+            passkey.credentialId,
+            passkey.publicKey,
+            passkey.signCount,
+            passkey.transports,
+            passkey.deviceType,
+            passkey.backedUp,
+            passkey.aaguid,
+            passkey.name,
+          ],
+        );
+        return rows[0] ? toPasskey(rows[0]) : null;
+      } catch (error) {
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) return null;
+        throw error;
+      }
+    },
+
+    async listFor(userId: number): Promise<Passkey[]> {
+      const { rows } = await db.query<PasskeyRow>(
+        `SELECT ${COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`,
+        [userId],
+      );
+      return rows.map(toPasskey);
+    },
+
+    async countFor(userId: number): Promise<number> {
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM passkeys WHERE user_id = $1', [
+        userId,
+      ]);
+      return rows[0]?.n ?? 0;
+    },
+
+    async findByCredentialId(credentialId: string): Promise<Passkey | null> {
+      if (credentialId.length > 1400) return null;
+      const { rows } = await db.query<PasskeyRow>(`SELECT ${COLUMNS} FROM passkeys WHERE credential_id = $1`, [
+        credentialId,
+      ]);
+      return rows[0] ? toPasskey(rows[0]) : null;
+    },
+
+    /**
+     * A verified use: the new signature counter and the time. The counter only moves forward
+     * (an authenticator that reports none stays at 0), so two uses at once cannot step it back.
+     */
+    async recordUse(id: string, signCount: number): Promise<void> {
+      await db.query(
+        'UPDATE passkeys SET sign_count = greatest(sign_count, $2), last_used_at = now() WHERE id = $1::uuid',
+        [id, signCount],
+      );
+    },
+
+    /** Removes one of the user's passkeys (another user's id matches nothing); its name, or null. */
+    async remove(userId: number, id: string): Promise<string | null> {
+      const { rows } = await db.query<{ name: string }>(
+        'DELETE FROM passkeys WHERE user_id = $1 AND id = $2::uuid RETURNING name',
+        [userId, id],
+      );
+      return rows[0]?.name ?? null;
+    },
+
+    async removeAll(userId: number): Promise<number> {
+      const { rowCount } = await db.query('DELETE FROM passkeys WHERE user_id = $1', [userId]);
+      return rowCount ?? 0;
+    },
+  };
+}
+
+export type PasskeysRepo = ReturnType<typeof passkeysRepo>;

@@ -1,0 +1,219 @@
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  type AuthenticationResponseJSON,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+} from '@simplewebauthn/server';
+import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
+import type { Origin } from '../users/origin.js';
+import type { User, UsersRepo } from '../users/users-repo.js';
+import type { Passkey, PasskeysRepo } from './passkeys-repo.js';
+import type { RelyingParty } from './relying-party.js';
+import type { UsedChallengesRepo } from './used-challenges-repo.js';
+
+/** A ceremony's challenge is good this long (WebAuthn's own timeout is the same). */
+export const CHALLENGE_MS = 5 * 60 * 1000;
+/** 32 random bytes: the WebAuthn recommendation is at least 16. */
+const CHALLENGE_BYTES = 32;
+
+/** The mail this feature sends; the mail flows implement it (wired in app.ts). */
+export interface PasskeyNotices {
+  factorChanged(user: User, change: 'passkey-added' | 'passkey-removed', origin: Origin): Promise<void>;
+}
+
+export interface PasskeysDeps {
+  readonly passkeys: PasskeysRepo;
+  readonly used: UsedChallengesRepo;
+  readonly users: UsersRepo;
+  readonly events: AuthEventsRepo;
+  readonly notices: PasskeyNotices;
+  readonly rp: RelyingParty;
+}
+
+/** Why an answer from the browser was not accepted (said to nobody but the audit trail). */
+export type RefusedBecause =
+  | 'malformed'
+  | 'unknown credential'
+  | 'challenge'
+  | 'not verified'
+  | 'user handle'
+  | 'not this user'
+  | 'already registered';
+
+const newChallenge = () => randomBytes(CHALLENGE_BYTES).toString('base64url');
+const challengeHash = (challenge: string) => createHash('sha256').update(challenge, 'utf8').digest();
+
+/**
+ * Passkeys, with @simplewebauthn/server: registration (a logged-in user adds one, resident key
+ * and user verification required, no attestation, their own excluded) and authentication (a
+ * full login on its own, or the second step after a password). Every answer is checked for its
+ * signature, challenge, origin, RP id and user verification, and a login's user handle must be
+ * its credential owner's. No HTTP here: the caller keeps the challenges.
+ */
+export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }: PasskeysDeps) {
+  const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
+    events.record({ event, userId, ...origin, detail });
+
+  const handleOf = async (userId: number): Promise<Buffer> => {
+    const handle = await users.webauthnHandle(userId, randomBytes(32));
+    if (!handle) throw new Error('no such user');
+    return handle;
+  };
+
+  return {
+    rp,
+
+    list: (userId: number): Promise<Passkey[]> => passkeys.listFor(userId),
+    count: (userId: number): Promise<number> => passkeys.countFor(userId),
+
+    /** The options for adding a passkey, and the challenge the caller keeps (in the session). */
+    async registrationOptions(user: User): Promise<PublicKeyCredentialCreationOptionsJSON> {
+      const existing = await passkeys.listFor(user.id);
+      return generateRegistrationOptions({
+        rpName: rp.name,
+        rpID: rp.id,
+        userName: user.email,
+        userDisplayName: user.name,
+        userID: new Uint8Array(await handleOf(user.id)),
+        challenge: newChallenge(),
+        timeout: CHALLENGE_MS,
+        attestationType: 'none',
+        excludeCredentials: existing.map((key) => ({ id: key.credentialId, transports: key.transports })),
+        authenticatorSelection: { residentKey: 'required', userVerification: 'required' },
+      });
+    },
+
+    /**
+     * Verifies a new passkey's answer against a challenge the caller issued (`isExpected` says
+     * whether it did, and uses it up) and stores it under `name`.
+     */
+    async register(
+      user: User,
+      response: RegistrationResponseJSON,
+      isExpected: (challenge: string) => boolean,
+      name: string,
+      origin: Origin,
+    ): Promise<{ ok: true; passkey: Passkey } | { ok: false; reason: RefusedBecause }> {
+      let verified;
+      try {
+        verified = await verifyRegistrationResponse({
+          response,
+          expectedChallenge: isExpected,
+          expectedOrigin: rp.origin,
+          expectedRPID: rp.id,
+          requireUserVerification: true,
+        });
+      } catch {
+        return { ok: false, reason: 'not verified' };
+      }
+      if (!verified.verified) return { ok: false, reason: 'not verified' };
+      const info = verified.registrationInfo;
+      const passkey = await passkeys.add({
+        userId: user.id,
+        credentialId: info.credential.id,
+        publicKey: Buffer.from(info.credential.publicKey),
+        signCount: info.credential.counter,
+        transports: info.credential.transports ?? [],
+        deviceType: info.credentialDeviceType,
+        backedUp: info.credentialBackedUp,
+        aaguid: info.aaguid,
+        name,
+      });
+      if (!passkey) return { ok: false, reason: 'already registered' };
+      await record('passkey_added', user.id, origin, name);
+      await notices.factorChanged(user, 'passkey-added', origin);
+      return { ok: true, passkey };
+    },
+
+    /** Removes one of the user's passkeys (the caller has checked the password); its name, or null. */
+    async remove(user: User, id: string, origin: Origin): Promise<string | null> {
+      const name = await passkeys.remove(user.id, id);
+      if (name === null) return null;
+      await record('passkey_removed', user.id, origin, name);
+      await notices.factorChanged(user, 'passkey-removed', origin);
+      return name;
+    },
+
+    removeAll: (userId: number): Promise<number> => passkeys.removeAll(userId),
+
+    /**
+     * The options for signing in: for anyone (the browser offers the site's passkeys, autofill
+     * included), or for one user's passkeys (the second step after their password).
+     */
+    async authenticationOptions(forUser: number | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
+      const allow = forUser === null ? [] : await passkeys.listFor(forUser);
+      return generateAuthenticationOptions({
+        rpID: rp.id,
+        challenge: newChallenge(),
+        timeout: CHALLENGE_MS,
+        userVerification: 'required',
+        allowCredentials: allow.map((key) => ({ id: key.credentialId, transports: key.transports })),
+      });
+    },
+
+    /**
+     * Verifies a sign-in answer. `held` says whether this browser holds the answer's challenge
+     * (and takes it out); the challenge is then recorded as answered, so the same answer sent
+     * again is refused. With `forUser`, the passkey must be that user's. The user it signs in, or why not.
+     */
+    async authenticate(
+      response: AuthenticationResponseJSON,
+      held: (challenge: string) => { expiresAt: number } | null,
+      forUser: number | null,
+    ): Promise<
+      { ok: true; user: User; passkey: Passkey } | { ok: false; reason: RefusedBecause; userId: number | null }
+    > {
+      const passkey = await passkeys.findByCredentialId(response.id);
+      if (!passkey) return { ok: false, reason: 'unknown credential', userId: null };
+      const refuse = (reason: RefusedBecause) => ({ ok: false as const, reason, userId: passkey.userId });
+      if (forUser !== null && passkey.userId !== forUser) return refuse('not this user');
+      const user = await users.findActiveById(passkey.userId);
+      if (!user) return refuse('unknown credential');
+      // The authenticator says whose passkey it is: it must be the owner's handle, not just any.
+      const handle = await handleOf(user.id);
+      if (response.response.userHandle !== handle.toString('base64url')) return refuse('user handle');
+
+      let challengeOk = false;
+      let verified;
+      try {
+        verified = await verifyAuthenticationResponse({
+          response,
+          expectedChallenge: async (challenge) => {
+            const pending = held(challenge);
+            challengeOk =
+              pending !== null && (await used.markUsed(challengeHash(challenge), new Date(pending.expiresAt)));
+            return challengeOk;
+          },
+          expectedOrigin: rp.origin,
+          expectedRPID: rp.id,
+          credential: {
+            id: passkey.credentialId,
+            publicKey: new Uint8Array(passkey.publicKey),
+            counter: passkey.signCount,
+            transports: passkey.transports,
+          },
+          requireUserVerification: true,
+        });
+      } catch {
+        return refuse(challengeOk ? 'not verified' : 'challenge');
+      }
+      if (!verified.verified || !verified.authenticationInfo.userVerified) return refuse('not verified');
+      await passkeys.recordUse(passkey.id, verified.authenticationInfo.newCounter);
+      return { ok: true, user, passkey };
+    },
+
+    /** A refused answer, for the audit trail (never its content). */
+    failed: (userId: number | null, origin: Origin, reason: RefusedBecause) =>
+      record('passkey_failed', userId, origin, reason),
+
+    /** Forgets answered challenges that could no longer be answered (housekeeping). */
+    sweepUsedChallenges: (): Promise<number> => used.deleteExpired(),
+  };
+}
+
+export type PasskeyCeremonies = ReturnType<typeof passkeyCeremonies>;
