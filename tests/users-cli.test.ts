@@ -198,6 +198,12 @@ beforeAll(async () => {
       seeded['mfa']!.id,
       [randomBytes(32), randomBytes(32), randomBytes(32)],
     ]);
+    // …and one passkey (the key bytes do not matter to the admin command).
+    await pool.query(
+      `INSERT INTO passkeys (user_id, credential_id, public_key, device_type, backed_up, aaguid, name)
+       VALUES ($1, $2, $3, 'multiDevice', true, '00000000-0000-0000-0000-000000000000', 'Work laptop')`,
+      [seeded['mfa']!.id, randomBytes(16).toString('base64url'), randomBytes(77)],
+    );
     seededTotal = await count(pool, 'users', []);
   });
 });
@@ -322,22 +328,24 @@ describe('npm run users -- mfa:reset', () => {
     expect(before.code, before.stderr).toBe(0);
     expect(before.stdout).toMatch(new RegExp(`authenticator app\\s+on since ${TIME.source}`));
     expect(before.stdout).toMatch(/recovery codes\s+3 left/);
-    expect(before.stdout).toMatch(/passkeys\s+0/);
+    expect(before.stdout).toMatch(/passkeys\s+1/);
+    expect(before.stdout).toMatch(new RegExp(`PASSKEY\\s+ADDED\\s+LAST USED\\n\\s+Work laptop\\s+${TIME.source}\\s+-`));
 
     const result = await users(['mfa:reset', email]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe(
-      `Removed the authenticator app, 3 recovery codes, 0 passkeys from ${email}; the password alone logs in now. The owner was mailed.\n`,
+      `Removed the authenticator app, 3 recovery codes, 1 passkey from ${email}; the password alone logs in now. The owner was mailed.\n`,
     );
     await withPool(async (pool) => {
       expect(await count(pool, 'user_totp WHERE user_id = $1', [id])).toBe(0);
       expect(await count(pool, 'recovery_codes WHERE user_id = $1', [id])).toBe(0);
+      expect(await count(pool, 'passkeys WHERE user_id = $1', [id])).toBe(0);
       const { rows } = await pool.query(
         'SELECT user_agent, detail FROM auth_events WHERE user_id = $1 AND event = $2',
         [id, 'mfa_reset'],
       );
       expect(rows).toEqual([
-        { user_agent: 'admin command', detail: 'authenticator app, 3 recovery code(s), 0 passkey(s)' },
+        { user_agent: 'admin command', detail: 'authenticator app, 3 recovery code(s), 1 passkey(s)' },
       ]);
       expect(await count(pool, "mail_outbox WHERE recipient = $1 AND template = 'security-change'", [email])).toBe(1);
     });
