@@ -141,7 +141,7 @@ const STATES: State[] = [
     async reach(page, { app }) {
       await page.goto(app.url('/login'));
       // A form whose token no longer matches the session, as after the session changed in another tab.
-      await page.locator('input[name="_csrf"]').evaluate((input: HTMLInputElement) => {
+      await page.locator('form[action="/login"] input[name="_csrf"]').evaluate((input: HTMLInputElement) => {
         input.value = 'stale-token';
       });
       expect(await logInWith(page, uniqueEmail('stale'), 'whatever password')).toBe(403);

@@ -146,7 +146,7 @@ describe('7. by keyboard alone', () => {
     await kim.typeInto('password', user.password);
     await kim.tabTo('the remember-me checkbox', (focused) => focused.name === 'remember');
     await page.keyboard.press('Space');
-    await expect(page.locator('input[name="remember"]').isChecked()).resolves.toBe(true);
+    await expect(page.getByRole('checkbox', { name: /^Remember me/ }).isChecked()).resolves.toBe(true);
     await kim.tabTo('the Log in button', named('button', 'Log in'));
     expect(await navigation(page, () => page.keyboard.press('Enter'))).toBe(200);
     expect(pathOf(page)).toBe('/');

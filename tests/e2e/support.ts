@@ -31,7 +31,10 @@ export const ADMIN_URL = process.env['TEST_DATABASE_URL'] || 'postgres://postgre
 export const LOGIN_FAILURES_PER_ACCOUNT = 3;
 
 export interface E2eApp {
-  /** http://127.0.0.1:<port>, no trailing slash. */
+  /**
+   * http://localhost:<port>, no trailing slash: the app listens on 127.0.0.1, but browsers offer
+   * passkeys only on a name, never on an IP address.
+   */
   readonly baseUrl: string;
   /** The app's DATA_DIR; with no SMTP_URL outside production its mail lands in `outbox/` here. */
   readonly dataDir: string;
@@ -68,7 +71,7 @@ export async function startApp(): Promise<E2eApp> {
   };
 
   const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `http://localhost:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-e2e-'));
   // cwd is the temporary directory, so no stray .env is read.
   const server = run(
@@ -97,7 +100,7 @@ export async function startApp(): Promise<E2eApp> {
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitForHealthy(baseUrl, server);
+    await waitForHealthy(`http://127.0.0.1:${port}`, server);
   } catch (error) {
     await stop();
     throw error;
