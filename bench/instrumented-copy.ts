@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   await migrateInWorker(db.connection, db.pool);
   const secrets = sessionSecrets(config);
   const mailer = createMailer({ config, pool: db.pool, logger, secrets });
-  const gatehouse = createApp({ config, db, logger, sessionSecrets: secrets, mailer });
+  const gatehouse = await createApp({ config, db, logger, sessionSecrets: secrets, mailer });
   const server = gatehouse.app.listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

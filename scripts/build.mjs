@@ -3,7 +3,7 @@
 // when dist/ is missing or older than what it is built from, so `npm ci && npm start` just works
 // and a production install that has pruned its dev dependencies never needs the compiler.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,6 +42,8 @@ if (!existsSync(tsc)) {
   );
   process.exit(1);
 }
+// From empty: a file deleted from src/ (a page above all, found on disk) must not live on in dist/.
+rmSync(path.join(root, 'dist'), { recursive: true, force: true });
 try {
   execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 } catch {

@@ -10,10 +10,11 @@ import { usersRepo } from './users/users-repo.js';
 import { type PasswordHasher, createPasswordHasher } from './users/passwords.js';
 import { authEventsRepo } from './audit/auth-events-repo.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
-import { createThrottle } from './auth/throttle.js';
-import { deviceCookies } from './auth/device-cookie.js';
-import { originOf, passwordChecks } from './auth/route-helpers.js';
-import { loginSteps } from './auth/login-steps.js';
+import { createThrottle } from './login/throttle.js';
+import { deviceCookies } from './login/device-cookie.js';
+import { originOf } from './http/request-origin.js';
+import { passwordChecks } from './login/password-checks.js';
+import { loginSteps } from './login/login-steps.js';
 import { recoveryCodesRepo } from './mfa/recovery-codes-repo.js';
 import { secondFactor } from './mfa/second-factor.js';
 import { totpRepo } from './mfa/totp-repo.js';
@@ -28,7 +29,7 @@ import { relyingParty } from './passkeys/relying-party.js';
 import { usedChallengesRepo } from './passkeys/used-challenges-repo.js';
 import { type Housekeeping, startHousekeeping } from './housekeeping.js';
 import { authRoutes } from './auth/auth-routes.js';
-import { loadCurrentUser } from './auth/current-user.js';
+import { loadCurrentUser } from './http/current-user.js';
 import { accountRoutes } from './account/account-routes.js';
 import { accountTokensRepo } from './users/account-tokens-repo.js';
 import { emailFlows } from './email-flows/email-flows.js';
@@ -36,17 +37,23 @@ import { emailLinkRoutes } from './email-flows/email-link-routes.js';
 import { knownBrowsersRepo } from './email-flows/known-browsers-repo.js';
 import type { Mailer } from './mail/mail-queue.js';
 import { sessionsRoutes } from './account/sessions-routes.js';
-import { dashboardRoutes } from './pages/dashboard-routes.js';
-import { healthRoutes } from './pages/health-routes.js';
+import { confirmRoutes } from './account/confirm-routes.js';
+import { healthRoutes } from './http/health-routes.js';
+import { loadPages } from './http/page.js';
+import { clashes, methodNotAllowed, routerFor } from './http/routes.js';
+import { personalData as makePersonalData } from './users/personal-data.js';
 import { csrf, sameOriginOnly } from './http/csrf.js';
-import { allowedMethods, errorHandler, notFound } from './http/errors.js';
+import { errorHandler, notFound } from './http/errors.js';
 import { flashMessages } from './http/flash.js';
 import { formBody } from './http/form-body.js';
 import { type Logger, requestLogging } from './http/logging.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
 
-const STATIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../static');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const STATIC_DIR = path.resolve(HERE, '../static');
+/** The app's own pages: every "*-page.ts" file here is found at start-up (src/pages/, or dist/pages/ once built). */
+export const PAGES_DIR = path.join(HERE, 'pages');
 
 export interface AppDeps {
   readonly config: Config;
@@ -60,6 +67,10 @@ export interface AppDeps {
   readonly mailer: Mailer;
   /** Seconds between sweeps of old rows (audit retention); false for none. Hourly by default, none in tests. */
   readonly housekeepingSeconds?: number | false;
+  /** Where pages are found: src/pages/ (dist/pages/) unless given; a test adds its own. */
+  readonly pageDirectories?: readonly string[];
+  /** More template directories, searched after views/ (for pages kept outside the project's own). */
+  readonly viewDirectories?: readonly string[];
 }
 
 export interface App {
@@ -70,45 +81,13 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** Every route and the methods it answers; anything else on these paths is a 405. */
-const ROUTES = {
-  '/': ['GET', 'HEAD'],
-  '/healthz': ['GET', 'HEAD'],
-  '/signup': ['GET', 'HEAD', 'POST'],
-  '/login': ['GET', 'HEAD', 'POST'],
-  '/logout': ['GET', 'HEAD', 'POST'],
-  '/account': ['GET', 'HEAD', 'POST'],
-  '/account/email': ['GET', 'HEAD', 'POST'],
-  '/account/password': ['GET', 'HEAD', 'POST'],
-  '/account/sessions': ['GET', 'HEAD'],
-  '/account/sessions/end': ['POST'],
-  '/account/sessions/end-others': ['POST'],
-  '/account/delete': ['GET', 'HEAD', 'POST'],
-  '/password/forgot': ['GET', 'HEAD', 'POST'],
-  '/password/reset': ['GET', 'HEAD', 'POST'],
-  '/login/two-factor': ['GET', 'HEAD', 'POST'],
-  '/login/recovery-code': ['GET', 'HEAD', 'POST'],
-  '/account/security': ['GET', 'HEAD'],
-  '/account/two-factor/totp': ['GET', 'HEAD', 'POST'],
-  '/account/two-factor/totp/disable': ['POST'],
-  '/account/two-factor/recovery-codes': ['POST'],
-  '/account/passkeys': ['GET', 'HEAD', 'POST'],
-  '/account/passkeys/options': ['POST'],
-  '/account/passkeys/remove': ['POST'],
-  '/login/passkey/options': ['POST'],
-  '/login/passkey': ['POST'],
-  '/email/verify': ['GET', 'HEAD', 'POST'],
-  '/email/change/cancel': ['GET', 'HEAD', 'POST'],
-  '/email/verify/send': ['POST'],
-} as const satisfies Record<string, readonly string[]>;
-
 // Pages with account data or auth forms must not be kept by browsers or proxies.
 const noStore: RequestHandler = (_req, res, next) => {
   res.set('Cache-Control', 'no-store');
   next();
 };
 
-export function createApp({
+export async function createApp({
   config,
   db,
   logger,
@@ -116,7 +95,9 @@ export function createApp({
   passwords,
   mailer,
   housekeepingSeconds = config.env === 'test' ? false : 60 * 60,
-}: AppDeps): App {
+  pageDirectories = [PAGES_DIR],
+  viewDirectories = [],
+}: AppDeps): Promise<App> {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -124,18 +105,19 @@ export function createApp({
   // Every page is no-store and most carry a fresh CSRF token: an ETag would be hashing for nothing.
   // (Static files keep theirs: express.static makes its own.)
   app.set('etag', false);
-  useViews(app, config.env === 'development');
+  useViews(app, config.env === 'development', viewDirectories);
 
   const users = usersRepo(db.pool);
   const events = authEventsRepo(db.pool);
   const sessionRows = sessionsRepo(db.pool);
   const hasher = passwords ?? createPasswordHasher(config.bcryptCost);
   const tokens = accountTokensRepo(db.pool);
+  const browsers = knownBrowsersRepo(db.pool);
   const accounts = makeAccounts(users, hasher, events, sessionRows, tokens);
   const mail = emailFlows({
     users,
     tokens,
-    browsers: knownBrowsersRepo(db.pool),
+    browsers,
     sessions: sessionRows,
     events,
     passwords: hasher,
@@ -171,6 +153,16 @@ export function createApp({
     issuer: 'Gatehouse',
     passkeyCount: (userId) => ceremonies.count(userId),
   });
+  const personalData = makePersonalData({
+    sessions: sessionRows,
+    events,
+    knownBrowsers: (userId) => browsers.listFor(userId),
+    factors: async (userId) => {
+      const [status, passkeys] = await Promise.all([factors.status(userId), ceremonies.list(userId)]);
+      return { authenticatorAppSince: status.totpSince, recoveryCodesLeft: status.recoveryCodesLeft, passkeys };
+    },
+    maxSessions: config.sessionsPerUser,
+  });
   const steps = loginSteps({
     accounts,
     notices: mail,
@@ -179,6 +171,53 @@ export function createApp({
   });
   const otherSessions = async (userId: number, currentSid: string) =>
     Math.max(0, (await accounts.openSessions(userId, currentSid, 1)).total - 1);
+  // Every part of the site declares its routes (protected unless declared public); the pages in
+  // src/pages/ are found on disk. Together they make the 405 table and the one router.
+  const health = healthRoutes(db.pool);
+  const parts = [
+    authRoutes({
+      accounts,
+      mail,
+      throttle,
+      passwordChecks: checks,
+      steps,
+      sessionMaxSeconds: config.sessionMaxSeconds,
+      requireVerifiedEmail: config.requireVerifiedEmail,
+    }),
+    twoFactorLoginRoutes({ factors, steps, throttle, activeUser: accounts.activeUser, recordThrottled: accounts }),
+    passkeyLoginRoutes({
+      ceremonies,
+      challenges: challengeCookie(sessionSecrets, config.isProduction, CHALLENGE_MS),
+      steps,
+      throttle,
+      recordThrottled: accounts,
+      confirmed: accounts.loginConfirmed,
+      secondStepStatus: (userId) => factors.status(userId),
+    }),
+    emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }),
+    accountRoutes({ accounts, mail, throttle, passwordChecks: checks }),
+    confirmRoutes({ accounts, passwordChecks: checks, throttle, secondFactor: factors }),
+    twoFactorRoutes({
+      factors,
+      passwordChecks: checks,
+      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
+      otherSessions,
+    }),
+    passkeyRoutes({
+      ceremonies,
+      factors,
+      passwordChecks: checks,
+      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
+      otherSessions,
+    }),
+    sessionsRoutes(accounts),
+    await loadPages(pageDirectories, { accounts, personalData, logger }),
+  ];
+  const siteRoutes = parts.flatMap((part) => part.list);
+  const everyRoute = [...health.list, ...siteRoutes];
+  const clashing = clashes(everyRoute);
+  if (clashing.length > 0) throw new Error(`Routes declared twice: ${clashing.join(', ')}`);
+
   const housekeeping = startHousekeeping(
     [
       { name: 'auth_events', run: () => events.deleteOlderThan(config.authEventsRetentionDays) },
@@ -210,8 +249,8 @@ export function createApp({
     }),
   );
   app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
-  app.use(allowedMethods(ROUTES));
-  app.use(healthRoutes(db.pool));
+  app.use(methodNotAllowed(everyRoute));
+  app.use(routerFor(health.list));
 
   app.use(noStore);
   app.use(formBody);
@@ -229,51 +268,7 @@ export function createApp({
     next();
   });
 
-  app.use(
-    authRoutes({
-      accounts,
-      mail,
-      throttle,
-      passwordChecks: checks,
-      steps,
-      sessionMaxSeconds: config.sessionMaxSeconds,
-      requireVerifiedEmail: config.requireVerifiedEmail,
-    }),
-  );
-  app.use(
-    twoFactorLoginRoutes({ factors, steps, throttle, activeUser: accounts.activeUser, recordThrottled: accounts }),
-  );
-  app.use(
-    passkeyLoginRoutes({
-      ceremonies,
-      challenges: challengeCookie(sessionSecrets, config.isProduction, CHALLENGE_MS),
-      steps,
-      throttle,
-      recordThrottled: accounts,
-      secondStepStatus: (userId) => factors.status(userId),
-    }),
-  );
-  app.use(emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }));
-  app.use(accountRoutes({ accounts, mail, throttle, passwordChecks: checks }));
-  app.use(
-    twoFactorRoutes({
-      factors,
-      passwordChecks: checks,
-      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
-      otherSessions,
-    }),
-  );
-  app.use(
-    passkeyRoutes({
-      ceremonies,
-      factors,
-      passwordChecks: checks,
-      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
-      otherSessions,
-    }),
-  );
-  app.use(sessionsRoutes(accounts));
-  app.use(dashboardRoutes());
+  app.use(routerFor(siteRoutes));
   app.use(notFound);
   app.use(errorHandler);
 

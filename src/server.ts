@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   }
   const secrets = sessionSecrets(config);
   const mailer = createMailer({ config, pool: db.pool, logger, secrets });
-  const { app, close } = createApp({ config, db, logger, sessionSecrets: secrets, mailer });
+  const { app, close } = await createApp({ config, db, logger, sessionSecrets: secrets, mailer });
 
   const server: Server = app.listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {

@@ -911,8 +911,8 @@ describe('a user deactivated while logged in', () => {
 
 describe('password re-checks on the account pages count against the login limit (3 per account here)', () => {
   let limited: TestApp;
-  beforeAll(() => {
-    limited = t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '3' });
+  beforeAll(async () => {
+    limited = await t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '3' });
   });
 
   const wrongChange = (browser: Browser) =>

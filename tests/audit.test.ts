@@ -208,7 +208,7 @@ describe('the audit trail (auth_events)', () => {
   });
 
   it('keeps the client address from X-Forwarded-For when the proxy is trusted', async () => {
-    const behindProxy = t.sibling({ TRUST_PROXY: 'loopback' });
+    const behindProxy = await t.sibling({ TRUST_PROXY: 'loopback' });
     const ua = distinctiveUserAgent('proxied');
     const browser = browserWith(behindProxy.app, ua);
     browser.agent.set('X-Forwarded-For', '203.0.113.77');
@@ -221,7 +221,7 @@ describe('the audit trail (auth_events)', () => {
 
   describe('over the limits', () => {
     it('records a login over the per-account limit as throttled, and checks no password for it', async () => {
-      const strict = t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '2' });
+      const strict = await t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '2' });
       const user = await existingUser();
       const ua = distinctiveUserAgent('throttled-login');
       const browser = browserWith(strict.app, ua);
@@ -241,7 +241,7 @@ describe('the audit trail (auth_events)', () => {
     });
 
     it('names the targeted account (its user id) in the throttled event of a login', async () => {
-      const strict = t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '2' });
+      const strict = await t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '2' });
       const user = await existingUser();
       const ua = distinctiveUserAgent('throttled-login-user');
       const browser = browserWith(strict.app, ua);
@@ -254,7 +254,7 @@ describe('the audit trail (auth_events)', () => {
     });
 
     it('records a throttled login to an unknown email with no user id', async () => {
-      const strict = t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '2' });
+      const strict = await t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '2' });
       const ua = distinctiveUserAgent('throttled-unknown');
       const browser = browserWith(strict.app, ua);
       const email = uniqueEmail('nobody');
@@ -270,7 +270,7 @@ describe('the audit trail (auth_events)', () => {
 
     it('records a signup over the per-address limit as throttled, with no user created', async () => {
       // The per-address count is shared by every instance on this database, so it may already be spent.
-      const strict = t.sibling({ SIGNUPS_PER_IP: '1' });
+      const strict = await t.sibling({ SIGNUPS_PER_IP: '1' });
       const ua = distinctiveUserAgent('throttled-signup');
       const browser = browserWith(strict.app, ua);
       let refusedEmail: string | undefined;
@@ -328,7 +328,7 @@ const sidOf = (cookieValue: string): string => {
 
 describe('the request log', () => {
   it('writes one line per request, carrying a request id equal to the X-Request-Id response header', async () => {
-    const logged = t.sibling(); // a log of its own
+    const logged = await t.sibling(); // a log of its own
     const browser = new Browser(logged.app);
     const user = await existingUser();
     const responses = [
@@ -361,7 +361,7 @@ describe('the request log', () => {
   });
 
   it('never writes the password, the _csrf token or the session cookie through signup, login, a failed login and logout', async () => {
-    const logged = t.sibling();
+    const logged = await t.sibling();
     const browser = new Browser(logged.app);
     const password = `Log-secret-${randomBytes(8).toString('hex')}`;
     const wrongPassword = `Log-wrong-${randomBytes(8).toString('hex')}`;

@@ -310,7 +310,7 @@ describe('rotating SESSION_SECRET', () => {
       const oldCookie = browser.sessionCookie() ?? '';
       expect(oldCookie).not.toBe('');
 
-      const rotated = t.sibling({ SESSION_SECRET: `${FIRST},${SECOND}` });
+      const rotated = await t.sibling({ SESSION_SECRET: `${FIRST},${SECOND}` });
       const signup = await new Browser(rotated.app).submit('/signup', '/signup', { ...signupFields() });
       expect(signup.status).toBe(303);
       const setCookie = [signup.headers['set-cookie'] ?? []].flat().find((c) => c.startsWith('gatehouse.sid='));
@@ -326,7 +326,7 @@ describe('rotating SESSION_SECRET', () => {
       expect(dashboard.status).toBe(200);
       expect(dashboard.text).toContain(fields.email.toLowerCase());
       // ...but not once SECOND is dropped from the list.
-      const dropped = t.sibling({ SESSION_SECRET: FIRST });
+      const dropped = await t.sibling({ SESSION_SECRET: FIRST });
       const refused = await request(dropped.app).get('/').set('Cookie', oldCookie);
       expect(refused.status).toBeGreaterThanOrEqual(300);
       expect(refused.status).toBeLessThan(400);

@@ -195,7 +195,7 @@ describe('health check', () => {
   });
 
   /** The app as production builds it, over a pool the test controls. */
-  function appOver(pool: pg.Pool) {
+  async function appOver(pool: pg.Pool) {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-health-'));
     const config = parseConfig({
       NODE_ENV: 'test',
@@ -205,7 +205,7 @@ describe('health check', () => {
       LOG_LEVEL: 'silent',
     });
     const logger = createLogger('silent');
-    const made = createApp({
+    const made = await createApp({
       config,
       db: { pool },
       logger,
@@ -230,7 +230,7 @@ describe('health check', () => {
       connectionTimeoutMillis: 1000,
     });
     pool.on('error', () => {});
-    const dead = appOver(pool);
+    const dead = await appOver(pool);
     try {
       const response = await request(dead.app).get('/healthz');
       expect(response.status).toBe(503);
@@ -258,7 +258,7 @@ describe('health check', () => {
   it('answers 200 while its pool is open and 503 once the pool has been ended', async () => {
     const pool = new pg.Pool({ ...t.pool.options, max: 1 });
     pool.on('error', () => {});
-    const app = appOver(pool);
+    const app = await appOver(pool);
     try {
       expect((await request(app.app).get('/healthz')).status).toBe(200);
       await pool.end();

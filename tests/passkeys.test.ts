@@ -346,7 +346,7 @@ describe('signing in with a passkey', () => {
   });
 
   it('counts failed answers like wrong passwords: over the limit, 429', async () => {
-    const strict = t.sibling({ LOGIN_FAILURES_PER_IP: '3' });
+    const strict = await t.sibling({ LOGIN_FAILURES_PER_IP: '3' });
     const user = await userWithPasskey();
     const ip = uniqueIp();
     const browser = new Browser(strict.app);
@@ -453,7 +453,7 @@ describe('removing a passkey', () => {
 
 describe('on an IP address', () => {
   it('hides the passkey parts, and refuses their options', async () => {
-    const onIp = t.sibling({ PUBLIC_URL: 'http://127.0.0.1:3000' });
+    const onIp = await t.sibling({ PUBLIC_URL: 'http://127.0.0.1:3000' });
     const browser = new Browser(onIp.app);
     const page = await browser.get('/login');
     expect(page.text).not.toContain('Sign in with a passkey');

@@ -301,7 +301,7 @@ describe('the smaller items', () => {
   });
 
   it('compares Origin with PUBLIC_URL when it is set, not with a host a proxy header names', async () => {
-    const behindProxy = t.sibling({ PUBLIC_URL: 'https://accounts.example.test', TRUST_PROXY: 'loopback' });
+    const behindProxy = await t.sibling({ PUBLIC_URL: 'https://accounts.example.test', TRUST_PROXY: 'loopback' });
     const browser = new Browser(behindProxy.app);
     const csrf = await browser.csrfFrom('/login');
     const post = (origin: string, host: string) =>

@@ -48,7 +48,7 @@ describe('idle timeout and absolute lifetime', () => {
   });
 
   it('follows SESSION_IDLE_MINUTES', async () => {
-    const short = t.sibling({ SESSION_IDLE_MINUTES: '5' });
+    const short = await t.sibling({ SESSION_IDLE_MINUTES: '5' });
     const { browser } = await signedUpBrowser(short.app);
     await browser.get('/');
     const left = (await rowOf(browser))?.seconds_left;
@@ -246,7 +246,7 @@ describe('session cookie in production, behind a TLS proxy', () => {
     });
 
   it('is __Host- prefixed, Secure, HttpOnly, SameSite=Lax and Path=/, with HSTS for a year', async () => {
-    const app = production().app;
+    const app = (await production()).app;
     const user = signupFields();
     const form = await request(app).get('/signup').set('X-Forwarded-Proto', 'https');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)?.[1] ?? '';
@@ -272,7 +272,7 @@ describe('session cookie in production, behind a TLS proxy', () => {
   });
 
   it('is never sent over plain HTTP: every cookie is Secure, so nobody can sign up or log in that way', async () => {
-    const agent = request.agent(production().app);
+    const agent = request.agent((await production()).app);
     const form = await agent.get('/signup');
     expect(form.status).toBe(200);
     const cookies = (form.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
@@ -292,9 +292,9 @@ describe('rotating the session secret', () => {
   it('keeps sessions signed with the old secret while it is listed after the new one, and only then', async () => {
     const { browser } = await signedUpBrowser(t.app);
     const cookie = browser.sessionCookie() ?? '';
-    const rotated = t.sibling({ SESSION_SECRET: `a-brand-new-secret-of-enough-length-42,${TEST_SECRET}` });
+    const rotated = await t.sibling({ SESSION_SECRET: `a-brand-new-secret-of-enough-length-42,${TEST_SECRET}` });
     expect((await request(rotated.app).get('/').set('Cookie', cookie)).status).toBe(200);
-    const dropped = t.sibling({ SESSION_SECRET: 'a-brand-new-secret-of-enough-length-42' });
+    const dropped = await t.sibling({ SESSION_SECRET: 'a-brand-new-secret-of-enough-length-42' });
     expect((await request(dropped.app).get('/').set('Cookie', cookie)).status).toBe(302);
   });
 

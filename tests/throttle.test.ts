@@ -97,7 +97,7 @@ describe('login throttling', () => {
 
   it('shares the counts between app instances on one database', async () => {
     const { fields } = await signedUpBrowser(t.app);
-    const other = t.sibling();
+    const other = await t.sibling();
     const ip = `203.0.113.${++ipCounter}`;
     for (let i = 0; i < 5; i++) await browserFrom(t.app, ip).login(fields.email, 'wrong password');
     expect((await browserFrom(other.app, ip).login(fields.email, 'wrong password')).status).toBe(429);
@@ -151,7 +151,7 @@ describe('unknown emails cost what wrong passwords cost', () => {
 
 describe('signup throttling', () => {
   it('answers the eleventh signup from one address in an hour with 429, and no user is created', async () => {
-    const app = t.sibling({ SIGNUPS_PER_IP: '' }).app;
+    const app = (await t.sibling({ SIGNUPS_PER_IP: '' })).app;
     const ip = `192.0.2.${++ipCounter}`;
     const signUpFrom = async (address: string) => {
       const browser = new Browser(app);

@@ -541,7 +541,7 @@ describe('turning the app off', () => {
 describe('secrets at rest and rotation', () => {
   it('keeps working after SESSION_SECRET is rotated (the old secret listed after the new)', async () => {
     const user = await enrolledUser();
-    const rotated = t.sibling({ SESSION_SECRET: `a-brand-new-secret-of-enough-length-4242,${TEST_SECRET}` });
+    const rotated = await t.sibling({ SESSION_SECRET: `a-brand-new-secret-of-enough-length-4242,${TEST_SECRET}` });
     const browser = new Browser(rotated.app);
     browser.agent.set('X-Forwarded-For', uniqueIp());
     await toSecondStep(browser, user.email);

@@ -8,7 +8,7 @@ import {
   nameField,
   newPasswordField,
   websiteField,
-} from '../auth/auth-forms.js';
+} from '../forms/fields.js';
 
 export const WRONG_PASSWORD = 'That is not your current password.';
 export const SAME_PASSWORD = 'Choose a password different from your current one.';
@@ -48,17 +48,6 @@ export const endSessionForm = z.strictObject({
   _csrf: csrfField,
 });
 
-/** "?page=N" on a paged list: anything else is the first page. */
-export const pageQuery = z
-  .object({
-    page: z
-      .string()
-      .regex(/^[1-9][0-9]{0,5}$/)
-      .transform(Number)
-      .optional(),
-  })
-  .catch({ page: undefined });
-
 export const buttonForm = z.strictObject({ _csrf: csrfField });
 
 /** The new password must match its confirmation and differ from the current one. */
@@ -67,3 +56,17 @@ export const newPasswordChecks = (raw: Record<string, unknown>): Record<string, 
   if (raw['password'] === raw['current'] && raw['password'] !== '') return { password: SAME_PASSWORD };
   return {};
 };
+
+/** Confirming it is you before a sensitive page: the password, and the page to go back to. */
+export const confirmPasswordForm = z.strictObject({
+  password: currentPasswordField,
+  next: z.string().optional(),
+  _csrf: csrfField,
+});
+
+/** …or a code from the authenticator app. */
+export const confirmCodeForm = z.strictObject({
+  code: z.string().trim().max(32),
+  next: z.string().optional(),
+  _csrf: csrfField,
+});

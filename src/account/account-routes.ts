@@ -1,10 +1,14 @@
-import { Router } from 'express';
-import type { EmailFlows } from '../email-flows/email-flows.js';
-import type { Accounts } from '../users/accounts.js';
-import { EMAIL_TAKEN, parseForm } from '../auth/auth-forms.js';
-import { logOut, renewSession, requireLogin, signedIn } from '../auth/current-user.js';
-import { MALFORMED_FORM, type PasswordChecks, ipOf, originOf, refuseIfThrottled } from '../auth/route-helpers.js';
-import type { Throttle } from '../auth/throttle.js';
+import { Routes } from '../http/routes.js';
+import type { Accounts, Origin } from '../users/accounts.js';
+import type { User } from '../users/users-repo.js';
+import { EMAIL_TAKEN } from '../forms/fields.js';
+import { parseForm } from '../forms/parse-form.js';
+import { logOut, renewSession } from '../http/current-user.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { type PasswordChecks } from '../login/password-checks.js';
+import { ipOf, originOf } from '../http/request-origin.js';
+import { refuseIfThrottled } from '../login/too-many.js';
+import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import {
@@ -18,23 +22,26 @@ import {
 
 export interface AccountRouteDeps {
   readonly accounts: Accounts;
-  readonly mail: EmailFlows;
+  /** The mails these pages cause: email-flows/ sends them. */
+  readonly mail: {
+    emailChangeRequested(user: User, newEmail: string): Promise<void>;
+    passwordChanged(user: User, origin: Origin): Promise<void>;
+  };
   readonly throttle: Throttle;
   readonly passwordChecks: PasswordChecks;
 }
 
 /** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */
-export function accountRoutes({ accounts, mail, throttle, passwordChecks }: AccountRouteDeps): Router {
-  const router = Router();
-  router.use('/account', requireLogin);
+export function accountRoutes({ accounts, mail, throttle, passwordChecks }: AccountRouteDeps): Routes {
+  const routes = new Routes();
 
-  router.get('/account', (_req, res) => {
-    const user = signedIn(res);
+  routes.get('/account', (req, res) => {
+    const { user } = req;
     res.render('account/profile.njk', { values: { name: user.name, website: user.website ?? '' }, errors: {} });
   });
 
-  router.post('/account', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account', async (req, res) => {
+    const { user } = req;
     const form = parseForm(profileForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/profile.njk', form);
@@ -43,12 +50,12 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     res.redirect(303, '/account');
   });
 
-  router.get('/account/email', (_req, res) => {
+  routes.get('/account/email', (_req, res) => {
     res.render('account/email.njk', { values: {}, errors: {} });
   });
 
-  router.post('/account/email', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/email', async (req, res) => {
+    const { user } = req;
     const form = parseForm(emailChangeForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/email.njk', form);
@@ -85,12 +92,12 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     res.redirect(303, '/account/email');
   });
 
-  router.get('/account/password', (_req, res) => {
+  routes.get('/account/password', (_req, res) => {
     res.render('account/password.njk', { values: {}, errors: {} });
   });
 
-  router.post('/account/password', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/password', async (req, res) => {
+    const { user } = req;
     const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/password.njk', form);
@@ -107,12 +114,12 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     res.redirect(303, '/account');
   });
 
-  router.get('/account/delete', (_req, res) => {
+  routes.get('/account/delete', (_req, res) => {
     res.render('account/delete.njk', { values: {}, errors: {} });
   });
 
-  router.post('/account/delete', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/delete', async (req, res) => {
+    const { user } = req;
     const form = parseForm(deleteAccountForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
@@ -127,5 +134,5 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     res.redirect(303, '/login');
   });
 
-  return router;
+  return routes;
 }

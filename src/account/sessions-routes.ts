@@ -1,22 +1,23 @@
-import { Router } from 'express';
+import { Routes } from '../http/routes.js';
 import type { Accounts } from '../users/accounts.js';
-import { parseForm } from '../auth/auth-forms.js';
-import { logOut, requireLogin, signedIn } from '../auth/current-user.js';
-import { MALFORMED_FORM, originOf } from '../auth/route-helpers.js';
+import { parseForm } from '../forms/parse-form.js';
+import { logOut } from '../http/current-user.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { originOf } from '../http/request-origin.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { browserName } from '../sessions/browser-name.js';
-import { buttonForm, endSessionForm, pageQuery } from './account-forms.js';
+import { pageQuery } from '../forms/fields.js';
+import { buttonForm, endSessionForm } from './account-forms.js';
 
 const SESSIONS_PER_PAGE = 20;
 
 /** "My sessions": every open session of the user, each one can be ended, or all but this one. */
-export function sessionsRoutes(accounts: Accounts): Router {
-  const router = Router();
-  router.use('/account/sessions', requireLogin);
+export function sessionsRoutes(accounts: Accounts): Routes {
+  const routes = new Routes();
 
-  router.get('/account/sessions', async (req, res) => {
-    const user = signedIn(res);
+  routes.get('/account/sessions', async (req, res) => {
+    const { user } = req;
     const page = pageQuery.parse(req.query).page ?? 1;
     const { sessions, total } = await accounts.openSessions(
       user.id,
@@ -36,8 +37,8 @@ export function sessionsRoutes(accounts: Accounts): Router {
     });
   });
 
-  router.post('/account/sessions/end', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/sessions/end', async (req, res) => {
+    const { user } = req;
     const form = parseForm(endSessionForm, req.body);
     if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
     // Another user's session id matches nothing: it reads as one that has already ended.
@@ -51,8 +52,8 @@ export function sessionsRoutes(accounts: Accounts): Router {
     res.redirect(303, '/account/sessions');
   });
 
-  router.post('/account/sessions/end-others', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/sessions/end-others', async (req, res) => {
+    const { user } = req;
     if (!parseForm(buttonForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
     const ended = await accounts.endOtherSessions(user.id, req.sessionID, originOf(req));
     flash(
@@ -65,5 +66,5 @@ export function sessionsRoutes(accounts: Accounts): Router {
     res.redirect(303, '/account/sessions');
   });
 
-  return router;
+  return routes;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { emailField } from '../auth/auth-forms.js';
+import { emailField } from '../forms/fields.js';
 import { printable } from './text-table.js';
 
 export const USAGE = `Usage: npm run users -- <command>

@@ -29,7 +29,9 @@ export type AuthEventKind =
   | 'mfa_reset'
   | 'passkey_added'
   | 'passkey_removed'
-  | 'passkey_failed';
+  | 'passkey_failed'
+  | 'login_confirmed'
+  | 'data_exported';
 
 export interface AuthEvent {
   readonly event: AuthEventKind;
@@ -42,14 +44,48 @@ export interface AuthEvent {
 
 export interface RecordedEvent extends AuthEvent {
   readonly at: Date;
+  /** When the last of its attempts was (the same as `at` for a single one). */
+  readonly lastAt: Date;
   /** How many attempts the row stands for (repeated refusals by a throttle are one row). */
   readonly attempts: number;
 }
 
 const MAX_USER_AGENT = 512;
 
+interface EventRow {
+  event: AuthEventKind;
+  user_id: number | null;
+  ip: string | null;
+  user_agent: string | null;
+  detail: string | null;
+  created_at: Date;
+  last_at: Date | null;
+  attempts: number;
+}
+
+const toEvent = (row: EventRow): RecordedEvent => ({
+  event: row.event,
+  userId: row.user_id,
+  ip: row.ip,
+  userAgent: row.user_agent,
+  detail: row.detail,
+  at: row.created_at,
+  lastAt: row.last_at ?? row.created_at,
+  attempts: row.attempts,
+});
+
 /** Every SQL statement on auth_events: the audit trail is only ever appended to. */
 export function authEventsRepo(db: Db) {
+  /** The user's events, newest first; `limit` null for all. */
+  const pageOf = async (userId: number, limit: number | null, offset: number): Promise<RecordedEvent[]> => {
+    const { rows } = await db.query<EventRow>(
+      `SELECT event, user_id, ip, user_agent, detail, created_at, last_at, attempts FROM auth_events
+        WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`,
+      [userId, limit, offset],
+    );
+    return rows.map(toEvent);
+  };
+
   return {
     async record({ event, userId, ip, userAgent, detail = null }: AuthEvent): Promise<void> {
       await db.query('INSERT INTO auth_events (user_id, event, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5)', [
@@ -87,30 +123,19 @@ export function authEventsRepo(db: Db) {
     },
 
     /** The user's latest events, newest first. */
-    async recentFor(userId: number, limit: number): Promise<RecordedEvent[]> {
-      const { rows } = await db.query<{
-        event: AuthEventKind;
-        user_id: number | null;
-        ip: string | null;
-        user_agent: string | null;
-        detail: string | null;
-        created_at: Date;
-        attempts: number;
-      }>(
-        `SELECT event, user_id, ip, user_agent, detail, created_at, attempts FROM auth_events
-          WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
-        [userId, limit],
-      );
-      return rows.map((row) => ({
-        event: row.event,
-        userId: row.user_id,
-        ip: row.ip,
-        userAgent: row.user_agent,
-        detail: row.detail,
-        at: row.created_at,
-        attempts: row.attempts,
-      }));
+    recentFor: (userId: number, limit: number): Promise<RecordedEvent[]> => pageOf(userId, limit, 0),
+
+    /** A page of the user's events, newest first, and how many they have in all. */
+    async pageFor(userId: number, limit: number, offset: number): Promise<{ events: RecordedEvent[]; total: number }> {
+      const [events, { rows }] = await Promise.all([
+        pageOf(userId, limit, offset),
+        db.query<{ n: number }>('SELECT count(*)::int AS n FROM auth_events WHERE user_id = $1', [userId]),
+      ]);
+      return { events, total: rows[0]?.n ?? 0 };
     },
+
+    /** Every event of the user still kept, newest first (the export). */
+    allFor: (userId: number): Promise<RecordedEvent[]> => pageOf(userId, null, 0),
   };
 }
 

@@ -1,21 +1,27 @@
-import { Router } from 'express';
+import { Routes } from '../http/routes.js';
 import { z } from 'zod';
-import type { EmailFlows } from '../email-flows/email-flows.js';
-import type { Accounts } from '../users/accounts.js';
+import type { Accounts, Origin } from '../users/accounts.js';
+import type { User } from '../users/users-repo.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
-import { BAD_LOGIN, EMAIL_TAKEN, confirmMatches, loginForm, logoutForm, parseForm, signupForm } from './auth-forms.js';
-import { logIn, logOut, requireAnonymous } from './current-user.js';
-import type { LoginSteps } from './login-steps.js';
-import { safeNext } from './safe-next.js';
-import { MALFORMED_FORM, type PasswordChecks, ipOf, originOf, refuseIfThrottled } from './route-helpers.js';
-import type { Throttle } from './throttle.js';
+import { BAD_LOGIN, EMAIL_TAKEN } from '../forms/fields.js';
+import { confirmMatches, parseForm } from '../forms/parse-form.js';
+import { loginForm, logoutForm, signupForm } from './auth-forms.js';
+import { logIn, logOut, requireAnonymous } from '../http/current-user.js';
+import type { LoginSteps } from '../login/login-steps.js';
+import { safeNext } from '../http/safe-next.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { type PasswordChecks } from '../login/password-checks.js';
+import { ipOf, originOf } from '../http/request-origin.js';
+import { refuseIfThrottled } from '../login/too-many.js';
+import type { Throttle } from '../login/throttle.js';
 
 const loginQuery = z.object({ next: z.string().optional() }).catch({});
 
 export interface AuthRouteDeps {
   readonly accounts: Accounts;
-  readonly mail: EmailFlows;
+  /** The welcome (or verify-your-address) mail: email-flows/ sends it. */
+  readonly mail: { signedUp(user: User, origin: Origin): Promise<void> };
   readonly throttle: Throttle;
   readonly passwordChecks: PasswordChecks;
   readonly steps: LoginSteps;
@@ -35,14 +41,14 @@ export function authRoutes({
   steps,
   sessionMaxSeconds,
   requireVerifiedEmail,
-}: AuthRouteDeps): Router {
-  const router = Router();
+}: AuthRouteDeps): Routes {
+  const routes = new Routes();
 
-  router.get('/signup', requireAnonymous, (_req, res) => {
+  routes.public.get('/signup', requireAnonymous, (_req, res) => {
     res.render('signup.njk', { values: {}, errors: {} });
   });
 
-  router.post('/signup', requireAnonymous, async (req, res) => {
+  routes.public.post('/signup', requireAnonymous, async (req, res) => {
     const form = parseForm(signupForm, req.body, confirmMatches);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('signup.njk', form);
@@ -65,12 +71,12 @@ export function authRoutes({
     res.redirect(303, '/');
   });
 
-  router.get('/login', requireAnonymous, (req, res) => {
+  routes.public.get('/login', requireAnonymous, (req, res) => {
     const { next } = loginQuery.parse(req.query);
     res.render('login.njk', { values: { next: next === undefined ? '' : safeNext(next) }, errors: {} });
   });
 
-  router.post('/login', requireAnonymous, async (req, res) => {
+  routes.public.post('/login', requireAnonymous, async (req, res) => {
     const form = parseForm(loginForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const email = form.ok ? form.data.email : (form.values['email'] ?? '');
@@ -98,11 +104,11 @@ export function authRoutes({
     );
   });
 
-  router.get('/logout', (_req, res) => {
+  routes.public.get('/logout', (_req, res) => {
     res.render('logout.njk');
   });
 
-  router.post('/logout', async (req, res) => {
+  routes.public.post('/logout', async (req, res) => {
     if (!parseForm(logoutForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
     const user = res.locals.currentUser;
     if (user) {
@@ -113,5 +119,5 @@ export function authRoutes({
     res.redirect(303, '/login');
   });
 
-  return router;
+  return routes;
 }

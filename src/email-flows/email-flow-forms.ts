@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { csrfField, emailField, newPasswordField } from '../auth/auth-forms.js';
+import { csrfField, emailField, newPasswordField } from '../forms/fields.js';
 
 export const forgotPasswordForm = z.strictObject({ email: emailField, _csrf: csrfField });
 

@@ -1,8 +1,12 @@
-import { type CookieOptions, type Request, type RequestHandler, type Response, Router } from 'express';
-import { confirmMatches, emailField, parseForm } from '../auth/auth-forms.js';
-import type { LoginSteps } from '../auth/login-steps.js';
-import { MALFORMED_FORM, ipOf, originOf, tooMany } from '../auth/route-helpers.js';
-import type { Throttle } from '../auth/throttle.js';
+import { Routes } from '../http/routes.js';
+import { type CookieOptions, type Request, type RequestHandler, type Response } from 'express';
+import { confirmMatches, parseForm } from '../forms/parse-form.js';
+import { emailField } from '../forms/fields.js';
+import type { LoginSteps } from '../login/login-steps.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { ipOf, originOf } from '../http/request-origin.js';
+import { tooMany } from '../login/too-many.js';
+import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import type { User } from '../users/users-repo.js';
@@ -55,8 +59,8 @@ const noReferrer: RequestHandler = (_req, res, next) => {
  * on GET: it shows a page whose one button POSTs, so a mail scanner that
  * fetches every link confirms nothing and cancels nothing.
  */
-export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRouteDeps): Router {
-  const router = Router();
+export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRouteDeps): Routes {
+  const routes = new Routes();
   const resetToken = resetTokenCookie(secure);
   const invalidLink = (res: Response, kind: 'reset' | 'verify' | 'cancel') =>
     res.status(400).render('password/link-invalid.njk', { kind });
@@ -68,11 +72,11 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     return current !== null && current.id !== owner.id;
   };
 
-  router.get('/password/forgot', (_req, res) => {
+  routes.public.get('/password/forgot', (_req, res) => {
     res.render('password/forgot.njk', { values: {}, errors: {} });
   });
 
-  router.post('/password/forgot', async (req, res) => {
+  routes.public.post('/password/forgot', async (req, res) => {
     const form = parseForm(forgotPasswordForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return res.status(422).render('password/forgot.njk', form);
@@ -83,7 +87,7 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     res.render('password/forgot-sent.njk', { email, message: LINK_SENT });
   });
 
-  router.get('/password/reset', noReferrer, async (req, res) => {
+  routes.public.get('/password/reset', noReferrer, async (req, res) => {
     if (req.query['token'] !== undefined) {
       const { token } = linkQuery.parse(req.query);
       const owner = await mail.resetLinkOwner(token);
@@ -99,7 +103,7 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     res.render('password/reset.njk', { email: owner.email, values: {}, errors: {} });
   });
 
-  router.post('/password/reset', noReferrer, async (req, res) => {
+  routes.public.post('/password/reset', noReferrer, async (req, res) => {
     const form = parseForm(resetPasswordForm, req.body, confirmMatches);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const token = resetToken.read(req);
@@ -115,14 +119,14 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     await steps.firstStepDone(req, res, user, { remember: false, next: '/' }, 'password reset');
   });
 
-  router.get('/email/verify', noReferrer, async (req, res) => {
+  routes.public.get('/email/verify', noReferrer, async (req, res) => {
     const { token } = linkQuery.parse(req.query);
     const address = await mail.verificationTarget(token);
     if (!address) return invalidLink(res, 'verify');
     res.render('email/verify.njk', { token, address });
   });
 
-  router.post('/email/verify', noReferrer, async (req, res) => {
+  routes.public.post('/email/verify', noReferrer, async (req, res) => {
     const form = parseForm(linkForm, req.body);
     if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
     const outcome = await mail.verifyEmail(form.data.token, originOf(req));
@@ -140,14 +144,14 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     res.redirect(303, res.locals.currentUser ? '/' : '/login');
   });
 
-  router.get('/email/change/cancel', noReferrer, async (req, res) => {
+  routes.public.get('/email/change/cancel', noReferrer, async (req, res) => {
     const { token } = linkQuery.parse(req.query);
     const change = await mail.cancelLinkTarget(token);
     if (!change) return invalidLink(res, 'cancel');
     res.render('email/cancel-change.njk', { token, change });
   });
 
-  router.post('/email/change/cancel', noReferrer, async (req, res) => {
+  routes.public.post('/email/change/cancel', noReferrer, async (req, res) => {
     const form = parseForm(linkForm, req.body);
     if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
     const result = await mail.cancelEmailChange(form.data.token, originOf(req));
@@ -163,7 +167,7 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     res.render('email/change-cancelled.njk', { result });
   });
 
-  router.post('/email/verify/send', async (req, res) => {
+  routes.public.post('/email/verify/send', async (req, res) => {
     const form = parseForm(resendVerificationForm, req.body);
     if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
     const user = res.locals.currentUser;
@@ -186,5 +190,5 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     res.redirect(303, '/login');
   });
 
-  return router;
+  return routes;
 }

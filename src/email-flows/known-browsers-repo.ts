@@ -20,6 +20,15 @@ export function knownBrowsersRepo(db: Db) {
       return rows[0] ? rows[0].inserted && rows[0].others : false;
     },
 
+    /** When the user first and last signed in from each browser (the export; never the fingerprint). */
+    async listFor(userId: number): Promise<Array<{ firstSeenAt: Date; lastSeenAt: Date }>> {
+      const { rows } = await db.query<{ first_seen_at: Date; last_seen_at: Date }>(
+        'SELECT first_seen_at, last_seen_at FROM known_browsers WHERE user_id = $1 ORDER BY first_seen_at',
+        [userId],
+      );
+      return rows.map((row) => ({ firstSeenAt: row.first_seen_at, lastSeenAt: row.last_seen_at }));
+    },
+
     /** Forgets a browser (its sign-in notice could not be sent: the next sign-in from it is news again). */
     async forget(userId: number, fingerprint: Buffer): Promise<void> {
       await db.query('DELETE FROM known_browsers WHERE user_id = $1 AND fingerprint = $2', [userId, fingerprint]);

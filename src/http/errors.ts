@@ -38,21 +38,6 @@ export const notFound: RequestHandler = () => {
   throw new HttpError(404, 'There is no page at this address.');
 };
 
-/**
- * 405 with Allow for a known path asked with a method it does not answer.
- * Mounted before the CSRF check, so the answer does not depend on a token.
- */
-export const allowedMethods =
-  (table: Readonly<Record<string, readonly string[]>>): RequestHandler =>
-  (req, _res, next) => {
-    // Express matches paths case-insensitively and with an optional trailing slash.
-    const allowed = table[req.path.toLowerCase().replace(/(.)\/$/, '$1')];
-    if (allowed && !allowed.includes(req.method)) {
-      throw new HttpError(405, 'This page does not answer that kind of request.', { Allow: allowed.join(', ') });
-    }
-    next();
-  };
-
 // Network failures, and Postgres's connection exceptions (class 08) and shutdowns (57P0x).
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE']);
 function isDatabaseUnavailable(error: unknown): boolean {

@@ -66,6 +66,8 @@ declare module 'express-session' {
     userId?: number;
     /** When this session logged in (ms since the epoch): the clock of the absolute lifetime. */
     authAt?: number;
+    /** When the user last proved it was them again (password or second factor) for a sensitive page. */
+    confirmedAt?: number;
     pendingLogin?: PendingLogin;
     /** Where a login came from: written to the row's own columns at the next save, not kept in the JSON. */
     client?: { ip: string | null; userAgent: string | null };

@@ -8,9 +8,13 @@ export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 const dayFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' });
 const timeFormat = new Intl.DateTimeFormat('en-GB', { timeStyle: 'short', timeZone: 'UTC' });
 
-/** Nunjucks with autoescaping on: every value a template prints is HTML-escaped. */
-export function useViews(app: Express, noCache: boolean): void {
-  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(VIEWS_DIR, { noCache }), {
+/**
+ * Nunjucks with autoescaping on: every value a template prints is HTML-escaped. Templates are
+ * found in views/, then in `moreDirectories` (a test's pages keep theirs elsewhere).
+ */
+export function useViews(app: Express, noCache: boolean, moreDirectories: readonly string[] = []): void {
+  const loader = new nunjucks.FileSystemLoader([VIEWS_DIR, ...moreDirectories], { noCache });
+  const env = new nunjucks.Environment(loader, {
     autoescape: true,
     throwOnUndefined: false,
   });

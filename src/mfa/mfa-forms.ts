@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { csrfField, currentPasswordField } from '../auth/auth-forms.js';
+import { csrfField, currentPasswordField } from '../forms/fields.js';
 
 export const CODE_DIDNT_WORK = "That code didn't work. Try the newest code from your app.";
 export const RECOVERY_CODE_DIDNT_WORK = "That recovery code didn't work. Check it, or use another one.";

@@ -1,9 +1,12 @@
-import { type Request, type Response, Router } from 'express';
-import { parseForm } from '../auth/auth-forms.js';
-import { type PendingLogin, endSession, pendingLogin, saveSession } from '../auth/current-user.js';
-import type { LoginSteps } from '../auth/login-steps.js';
-import { MALFORMED_FORM, originOf, refuseIfThrottled } from '../auth/route-helpers.js';
-import type { Throttle } from '../auth/throttle.js';
+import { Routes } from '../http/routes.js';
+import { type Request, type Response } from 'express';
+import { parseForm } from '../forms/parse-form.js';
+import { type PendingLogin, endSession, pendingLogin, saveSession } from '../http/current-user.js';
+import type { LoginSteps } from '../login/login-steps.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { originOf } from '../http/request-origin.js';
+import { refuseIfThrottled } from '../login/too-many.js';
+import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import type { User } from '../users/users-repo.js';
@@ -35,8 +38,8 @@ export function twoFactorLoginRoutes({
   throttle,
   activeUser,
   recordThrottled,
-}: TwoFactorLoginRouteDeps): Router {
-  const router = Router();
+}: TwoFactorLoginRouteDeps): Routes {
+  const routes = new Routes();
 
   /** The pending login and its user, or null after sending the browser back to /login. */
   async function pendingOrBack(req: Request, res: Response): Promise<{ pending: PendingLogin; user: User } | null> {
@@ -69,7 +72,7 @@ export function twoFactorLoginRoutes({
     await saveSession(req);
   }
 
-  router.get('/login/two-factor', async (req, res) => {
+  routes.public.get('/login/two-factor', async (req, res) => {
     const found = await pendingOrBack(req, res);
     if (!found) return;
     const status = await factors.status(found.user.id);
@@ -77,7 +80,7 @@ export function twoFactorLoginRoutes({
     res.render('login-two-factor.njk', { status, errors: {} });
   });
 
-  router.post('/login/two-factor', async (req, res) => {
+  routes.public.post('/login/two-factor', async (req, res) => {
     const form = parseForm(loginCodeForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const found = await pendingOrBack(req, res);
@@ -95,12 +98,12 @@ export function twoFactorLoginRoutes({
     });
   });
 
-  router.get('/login/recovery-code', async (req, res) => {
+  routes.public.get('/login/recovery-code', async (req, res) => {
     if (!(await pendingOrBack(req, res))) return;
     res.render('login-recovery-code.njk', { errors: {} });
   });
 
-  router.post('/login/recovery-code', async (req, res) => {
+  routes.public.post('/login/recovery-code', async (req, res) => {
     const form = parseForm(recoveryCodeForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const found = await pendingOrBack(req, res);
@@ -122,5 +125,5 @@ export function twoFactorLoginRoutes({
     await steps.complete(req, res, user, pending, `${pending.after} + recovery code`);
   });
 
-  return router;
+  return routes;
 }

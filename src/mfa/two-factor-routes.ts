@@ -1,7 +1,10 @@
-import { type Request, type Response, Router } from 'express';
-import { parseForm } from '../auth/auth-forms.js';
-import { requireLogin, saveSession, signedIn } from '../auth/current-user.js';
-import { MALFORMED_FORM, type PasswordChecks, originOf } from '../auth/route-helpers.js';
+import { Routes } from '../http/routes.js';
+import { type Request, type Response } from 'express';
+import { parseForm } from '../forms/parse-form.js';
+import { saveSession } from '../http/current-user.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { type PasswordChecks } from '../login/password-checks.js';
+import { originOf } from '../http/request-origin.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import type { User } from '../users/users-repo.js';
@@ -37,9 +40,8 @@ export function twoFactorRoutes({
   passwordChecks,
   confirmPassword,
   otherSessions,
-}: TwoFactorRouteDeps): Router {
-  const router = Router();
-  router.use(['/account/security', '/account/two-factor'], requireLogin);
+}: TwoFactorRouteDeps): Routes {
+  const routes = new Routes();
 
   /** The password re-check every change here needs, counted like a login (a 429 when over). */
   async function passwordIsRight(req: Request, res: Response, user: User, password: string, what: string) {
@@ -70,16 +72,16 @@ export function twoFactorRoutes({
     });
   }
 
-  router.get('/account/security', async (req, res) => {
-    const user = signedIn(res);
+  routes.get('/account/security', async (req, res) => {
+    const { user } = req;
     res.render('account/security.njk', {
       status: await factors.status(user.id),
       others: await otherSessions(user.id, req.sessionID),
     });
   });
 
-  router.get('/account/two-factor/totp', async (req, res) => {
-    const user = signedIn(res);
+  routes.get('/account/two-factor/totp', async (req, res) => {
+    const { user } = req;
     if ((await factors.status(user.id)).totpSince) {
       flash(res, 'info', 'Your authenticator app is already set up.');
       return res.redirect(303, '/account/security');
@@ -87,8 +89,8 @@ export function twoFactorRoutes({
     await showEnrolment(req, res, user);
   });
 
-  router.post('/account/two-factor/totp', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/two-factor/totp', async (req, res) => {
+    const { user } = req;
     const form = parseForm(totpConfirmForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return showEnrolment(req, res, user, 422, form.errors);
@@ -109,8 +111,8 @@ export function twoFactorRoutes({
     await showCodes(req, res, user, result.codes, 'Two-step sign-in is on');
   });
 
-  router.post('/account/two-factor/totp/disable', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/two-factor/totp/disable', async (req, res) => {
+    const { user } = req;
     const form = parseForm(passwordForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const status = await factors.status(user.id);
@@ -130,8 +132,8 @@ export function twoFactorRoutes({
     res.redirect(303, '/account/security');
   });
 
-  router.post('/account/two-factor/recovery-codes', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/two-factor/recovery-codes', async (req, res) => {
+    const { user } = req;
     const form = parseForm(passwordForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     const status = await factors.status(user.id);
@@ -151,5 +153,5 @@ export function twoFactorRoutes({
     await showCodes(req, res, user, codes, 'Your new recovery codes');
   });
 
-  return router;
+  return routes;
 }

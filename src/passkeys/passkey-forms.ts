@@ -1,6 +1,6 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
-import { checkbox, csrfField, currentPasswordField } from '../auth/auth-forms.js';
+import { checkbox, csrfField, currentPasswordField } from '../forms/fields.js';
 
 export const PASSKEY_NAME_REQUIRED = 'Give the passkey a name you will recognise, like "Phone" or "Laptop".';
 export const PASSKEY_NOT_ADDED = 'The passkey could not be added. Try again, or use another device.';

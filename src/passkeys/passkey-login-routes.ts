@@ -1,11 +1,18 @@
-import { type Request, type Response, Router } from 'express';
-import { parseForm } from '../auth/auth-forms.js';
-import { pendingLogin } from '../auth/current-user.js';
-import type { LoginSteps } from '../auth/login-steps.js';
-import { MALFORMED_FORM, ipOf, originOf, refuseIfThrottled } from '../auth/route-helpers.js';
-import { safeNext } from '../auth/safe-next.js';
-import type { Throttle } from '../auth/throttle.js';
+import { Routes } from '../http/routes.js';
+import { type Request, type Response } from 'express';
+import { parseForm } from '../forms/parse-form.js';
+import { pendingLogin } from '../http/current-user.js';
+import type { LoginSteps } from '../login/login-steps.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { ipOf, originOf } from '../http/request-origin.js';
+import { refuseIfThrottled } from '../login/too-many.js';
+import { safeNext } from '../http/safe-next.js';
+import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
+import { flash } from '../http/flash.js';
+import { CONFIRM_PATH, loginConfirmed } from '../http/recent-login.js';
+import type { SignedInRequest } from '../http/routes.js';
+import type { Origin } from '../users/origin.js';
 import type { ChallengeCookie } from './challenge-cookie.js';
 import { PASSKEY_DIDNT_WORK, authenticationFrom, ceremonyForm, passkeyLoginForm } from './passkey-forms.js';
 import type { PasskeyCeremonies } from './passkeys.js';
@@ -16,6 +23,8 @@ export interface PasskeyLoginRouteDeps {
   readonly steps: LoginSteps;
   readonly throttle: Throttle;
   readonly recordThrottled: Parameters<typeof refuseIfThrottled>[0];
+  /** Records that a logged-in user confirmed it was them (accounts.loginConfirmed). */
+  readonly confirmed: (userId: number, origin: Origin, how: string) => Promise<void>;
   /** The second step's state, for its page when the passkey did not work. */
   readonly secondStepStatus: (userId: number) => Promise<unknown>;
 }
@@ -33,8 +42,9 @@ export function passkeyLoginRoutes({
   throttle,
   recordThrottled,
   secondStepStatus,
-}: PasskeyLoginRouteDeps): Router {
-  const router = Router();
+  confirmed,
+}: PasskeyLoginRouteDeps): Routes {
+  const routes = new Routes();
 
   /** The page the answer came from, again, saying the passkey did not work. */
   async function didntWork(req: Request, res: Response, forUser: number | null, next: string) {
@@ -47,23 +57,44 @@ export function passkeyLoginRoutes({
     res.status(422).render('login.njk', { values: { next }, errors: { form: PASSKEY_DIDNT_WORK } });
   }
 
-  router.post('/login/passkey/options', async (req, res) => {
+  /** A logged-in user's passkey, proving it is them again: back to the page that asked. */
+  async function confirmWithPasskey(req: SignedInRequest, res: Response, next: string, credential: string) {
+    const response = authenticationFrom(credential);
+    if (!response) throw new HttpError(400, MALFORMED_FORM);
+    await refuseIfThrottled(recordThrottled, req, await throttle.passkeyAttempt(ipOf(req)), 'failed sign-ins');
+    const result = await ceremonies.authenticate(
+      response,
+      (challenge) => challenges.take(req, res, challenge),
+      req.user.id,
+    );
+    if (!result.ok) {
+      await ceremonies.failed(result.userId, originOf(req), result.reason);
+      flash(res, 'error', PASSKEY_DIDNT_WORK);
+      return res.redirect(303, `${CONFIRM_PATH}?next=${encodeURIComponent(next)}`);
+    }
+    await throttle.passkeySucceeded(ipOf(req));
+    await loginConfirmed(req);
+    await confirmed(req.user.id, originOf(req), 'passkey');
+    res.redirect(303, next);
+  }
+
+  routes.public.post('/login/passkey/options', async (req, res) => {
     if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
-    if (res.locals.currentUser) throw new HttpError(409, 'You are logged in already.');
     if (!ceremonies.rp.available)
       throw new HttpError(409, 'Passkeys need the site to be reached by name, not by address.');
-    const options = await ceremonies.authenticationOptions(pendingLogin(req)?.userId ?? null);
+    // A logged-in user is confirming it is them (before a sensitive page): their own passkeys only.
+    const options = await ceremonies.authenticationOptions(req.user?.id ?? pendingLogin(req)?.userId ?? null);
     challenges.add(req, res, options.challenge);
     res.json(options);
   });
 
-  router.post('/login/passkey', async (req, res) => {
+  routes.public.post('/login/passkey', async (req, res) => {
     const form = parseForm(passkeyLoginForm, req.body);
     if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
-    if (res.locals.currentUser) return res.redirect(303, '/');
+    const next = safeNext(form.data.next);
+    if (req.user) return confirmWithPasskey(req as SignedInRequest, res, next, form.data.credential);
     const pending = pendingLogin(req);
     const forUser = pending?.userId ?? null;
-    const next = safeNext(form.data.next);
     const response = authenticationFrom(form.data.credential);
     if (!response) throw new HttpError(400, MALFORMED_FORM);
 
@@ -86,5 +117,5 @@ export function passkeyLoginRoutes({
     await steps.complete(req, res, result.user, { remember: form.data.remember, next }, 'passkey');
   });
 
-  return router;
+  return routes;
 }

@@ -1,7 +1,10 @@
-import { type Request, type Response, Router } from 'express';
-import { parseForm } from '../auth/auth-forms.js';
-import { requireLogin, saveSession, signedIn } from '../auth/current-user.js';
-import { MALFORMED_FORM, type PasswordChecks, originOf } from '../auth/route-helpers.js';
+import { Routes } from '../http/routes.js';
+import { type Request, type Response } from 'express';
+import { parseForm } from '../forms/parse-form.js';
+import { saveSession } from '../http/current-user.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { type PasswordChecks } from '../login/password-checks.js';
+import { originOf } from '../http/request-origin.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import type { Origin } from '../users/origin.js';
@@ -53,9 +56,8 @@ export function passkeyRoutes({
   passwordChecks,
   confirmPassword,
   otherSessions,
-}: PasskeyRouteDeps): Router {
-  const router = Router();
-  router.use('/account/passkeys', requireLogin);
+}: PasskeyRouteDeps): Routes {
+  const routes = new Routes();
 
   async function showPage(req: Request, res: Response, user: User, status = 200, extra: Record<string, unknown> = {}) {
     res.status(status).render('account/passkeys.njk', {
@@ -75,13 +77,13 @@ export function passkeyRoutes({
     return true;
   }
 
-  router.get('/account/passkeys', async (req, res) => {
-    await showPage(req, res, signedIn(res));
+  routes.get('/account/passkeys', async (req, res) => {
+    await showPage(req, res, req.user);
   });
 
   // The options for the browser's navigator.credentials.create(), as JSON; the challenge stays here.
-  router.post('/account/passkeys/options', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/passkeys/options', async (req, res) => {
+    const { user } = req;
     if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
     if (!ceremonies.rp.available)
       throw new HttpError(409, 'Passkeys need the site to be reached by name, not by address.');
@@ -95,8 +97,8 @@ export function passkeyRoutes({
     res.json(options);
   });
 
-  router.post('/account/passkeys', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/passkeys', async (req, res) => {
+    const { user } = req;
     const form = parseForm(addPasskeyForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return showPage(req, res, user, 422, { errors: form.errors, values: form.values });
@@ -130,8 +132,8 @@ export function passkeyRoutes({
     res.redirect(303, '/account/passkeys');
   });
 
-  router.post('/account/passkeys/remove', async (req, res) => {
-    const user = signedIn(res);
+  routes.post('/account/passkeys/remove', async (req, res) => {
+    const { user } = req;
     const form = parseForm(removePasskeyForm, req.body);
     if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
     if (!form.ok) return showPage(req, res, user, 422, { removeErrors: form.errors });
@@ -145,5 +147,5 @@ export function passkeyRoutes({
     res.redirect(303, '/account/passkeys');
   });
 
-  return router;
+  return routes;
 }

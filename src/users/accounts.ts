@@ -142,6 +142,17 @@ export function accounts(
 
     loggedOut: (userId: number, origin: Origin) => record('logout', userId, origin),
 
+    /** The user proved it was them again (for a sensitive page): `how` is 'password', 'authenticator app' or 'passkey'. */
+    loginConfirmed: (userId: number, origin: Origin, how: string) => record('login_confirmed', userId, origin, how),
+
+    // ------------------------------------------------------------ the user's own data
+
+    /** A page of the user's history (their auth_events), newest first, and how many events they have. */
+    activity: (userId: number, limit: number, offset: number) => events.pageFor(userId, limit, offset),
+
+    /** The user downloaded everything kept about them. */
+    dataExported: (userId: number, origin: Origin) => record('data_exported', userId, origin),
+
     // ------------------------------------------------------------ the account pages
 
     async updateProfile(userId: number, input: ProfileInput, origin: Origin): Promise<void> {

@@ -16,7 +16,7 @@ import type { PasswordHasher } from '../../src/users/passwords.js';
 export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 
 export interface TestApp {
-  readonly app: ReturnType<typeof createApp>['app'];
+  readonly app: Awaited<ReturnType<typeof createApp>>['app'];
   readonly pool: pg.Pool;
   readonly config: Config;
   /** Every log line the app wrote, as text. */
@@ -29,7 +29,7 @@ export interface TestApp {
    */
   deliverMail(): Promise<OutgoingMail[]>;
   /** A second app on the same database, as another instance would be. */
-  sibling(env?: Record<string, string>): TestApp;
+  sibling(env?: Record<string, string>): Promise<TestApp>;
   close(): Promise<void>;
 }
 
@@ -71,7 +71,7 @@ export interface TestAppOptions {
   readonly housekeepingSeconds?: number;
 }
 
-function appOn(
+async function appOn(
   database: Pick<Database, 'pool'>,
   env: Record<string, string>,
   dataDir: string,
@@ -115,7 +115,7 @@ function appOn(
     close: () => {},
   };
   const mailer = createMailer({ config, pool: database.pool, logger, secrets: config.sessionSecrets, transport });
-  const { app, close } = createApp({
+  const { app, close } = await createApp({
     config,
     db: database,
     logger,
@@ -140,8 +140,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   await migrate(database.pool);
   const closers: Array<() => Promise<void>> = [];
 
-  const build = (extra: Record<string, string>): TestApp => {
-    const made = appOn(database, { ...env, ...extra }, fresh.dataDir, fresh.url, options);
+  const build = async (extra: Record<string, string>): Promise<TestApp> => {
+    const made = await appOn(database, { ...env, ...extra }, fresh.dataDir, fresh.url, options);
     closers.push(made.close);
     return {
       app: made.app,

@@ -1,8 +1,8 @@
 import type { Request, Response } from 'express';
 import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
-import { logIn, startPendingLogin } from './current-user.js';
-import { originOf } from './route-helpers.js';
+import { logIn, startPendingLogin } from '../http/current-user.js';
+import { originOf } from '../http/request-origin.js';
 
 /** Notices a login sends: the new-sign-in mail (to a browser not seen before). */
 export interface LoginNotices {

@@ -1,25 +1,9 @@
 import type { Request, Response } from 'express';
-import type { Accounts, Origin } from '../users/accounts.js';
-import { HttpError } from '../http/errors.js';
+import { ipOf, originOf } from '../http/request-origin.js';
+import type { Accounts } from '../users/accounts.js';
 import type { DeviceCookies } from './device-cookie.js';
-import type { LoginClient, Throttle, Verdict } from './throttle.js';
-
-export { MALFORMED_FORM } from '../http/form-body.js';
-
-export const originOf = (req: Request): Origin => ({ ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null });
-export const ipOf = (req: Request): string => req.ip ?? 'unknown';
-
-/** The 429 for a visitor over a limit: when to come back, in the header and in words. */
-export function tooMany(verdict: Extract<Verdict, { allowed: false }>, what: string): HttpError {
-  const seconds = verdict.retryAfterSeconds;
-  const minutes = Math.ceil(seconds / 60);
-  const at = new Date(Date.now() + seconds * 1000).toISOString().slice(11, 16);
-  return new HttpError(
-    429,
-    `Too many ${what}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${at} UTC).`,
-    { 'Retry-After': String(seconds) },
-  );
-}
+import type { LoginClient, Throttle } from './throttle.js';
+import { tooMany } from './too-many.js';
 
 /**
  * Password checks (logging in, and re-entering the password on the account
@@ -52,16 +36,3 @@ export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accou
 }
 
 export type PasswordChecks = ReturnType<typeof passwordChecks>;
-
-/** Refuses with the 429 when `verdict` is over a limit, recording the refusal. */
-export async function refuseIfThrottled(
-  accounts: Accounts,
-  req: Request,
-  verdict: Verdict,
-  what: string,
-  email?: string,
-): Promise<void> {
-  if (verdict.allowed) return;
-  await accounts.throttled(originOf(req), verdict, email);
-  throw tooMany(verdict, what);
-}

@@ -1,20 +1,29 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { HttpError } from '../http/errors.js';
+import { HttpError } from './errors.js';
 import type { User } from '../users/users-repo.js';
-import { bindCsrfToSession } from '../http/csrf.js';
-import { flash } from '../http/flash.js';
-import { type PendingLogin, REMEMBER_ME_MS, type Sessions, loadedUser } from '../http/session.js';
+import { bindCsrfToSession } from './csrf.js';
+import { flash } from './flash.js';
+import { type PendingLogin, REMEMBER_ME_MS, type Sessions, loadedUser } from './session.js';
+import { safeNext } from './safe-next.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
+    interface Request {
+      /**
+       * The logged-in user (as Passport and express-openid-connect name it); undefined for a
+       * visitor. On a protected route (every route not declared public) it is always there.
+       */
+      user?: User;
+    }
     interface Locals {
+      /** The same user, for templates; null for a visitor. */
       currentUser: User | null;
     }
   }
 }
 
-export type { PendingLogin } from '../http/session.js';
+export type { PendingLogin } from './session.js';
 
 /** A login waiting for its second factor lasts this long. */
 export const PENDING_LOGIN_MS = 10 * 60 * 1000;
@@ -58,14 +67,17 @@ export const loadCurrentUser =
   (sessions: Pick<Sessions, 'hasCookie' | 'forgetCookie'>, maxLifetimeSeconds: number): RequestHandler =>
   async (req, res, next) => {
     res.locals.currentUser = null;
+    req.user = undefined;
     const { userId, authAt } = req.session;
     if (userId !== undefined) {
       // A login time that is not a number, or lies in the future, is no login time: the session ends.
       const age = typeof authAt === 'number' && Number.isFinite(authAt) ? Date.now() - authAt : Number.NaN;
       const expired = !(age >= -CLOCK_SKEW_MS && age <= maxLifetimeSeconds * 1000);
       const user = expired ? null : loadedUser(req);
-      if (user && user.id === userId) res.locals.currentUser = user;
-      else {
+      if (user && user.id === userId) {
+        res.locals.currentUser = user;
+        req.user = user;
+      } else {
         await endSession(req);
         if (expired) flash(res, 'info', SESSION_EXPIRED);
       }
@@ -81,14 +93,30 @@ export const loadCurrentUser =
     next();
   };
 
+/**
+ * Where to come back to after logging in (or confirming it is you): the page itself for a GET;
+ * for a form post, the page the form was on (its Referer, when that is a page of this site).
+ */
+export function returnPath(req: Request): string {
+  if (req.method === 'GET' || req.method === 'HEAD') return safeNext(req.originalUrl);
+  const referer = req.get('referer');
+  if (referer === undefined) return '/';
+  try {
+    const url = new URL(referer);
+    return url.host === req.get('host') ? safeNext(`${url.pathname}${url.search}`) : '/';
+  } catch {
+    return '/';
+  }
+}
+
 /** Sends anonymous visitors to the login page, with the page they asked for as `next`. */
 export const requireLogin: RequestHandler = (req, res, next) => {
-  if (res.locals.currentUser) {
+  if (req.user) {
     next();
     return;
   }
   flash(res, 'info', LOGIN_REQUIRED);
-  res.redirect(302, `/login?next=${encodeURIComponent(req.originalUrl)}`);
+  res.redirect(302, `/login?next=${encodeURIComponent(returnPath(req))}`);
 };
 
 /** The user requireLogin let through (a route behind it cannot run without one). */
@@ -149,11 +177,12 @@ export const saveSession = save;
  * logged in, since when, and "remember me": whoever held the old id holds nothing.
  */
 export async function renewSession(req: Request): Promise<void> {
-  const { userId, authAt } = req.session;
+  const { userId, authAt, confirmedAt } = req.session;
   const maxAge = req.session.cookie.originalMaxAge;
   await regenerate(req);
   req.session.userId = userId;
   req.session.authAt = authAt;
+  if (confirmedAt !== undefined) req.session.confirmedAt = confirmedAt;
   req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
   bindCsrfToSession(req);
   if (maxAge !== null) req.session.cookie.maxAge = maxAge;

@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { parseForm } from '../forms/parse-form.js';
+import { MALFORMED_FORM } from '../http/form-body.js';
+import { HttpError } from '../http/errors.js';
+import { loginConfirmed } from '../http/recent-login.js';
+import { originOf } from '../http/request-origin.js';
+import { Routes, type SignedInRequest } from '../http/routes.js';
+import { safeNext } from '../http/safe-next.js';
+import type { PasswordChecks } from '../login/password-checks.js';
+import type { Throttle } from '../login/throttle.js';
+import { refuseIfThrottled } from '../login/too-many.js';
+import { messages } from '../messages.js';
+import type { Accounts, Origin } from '../users/accounts.js';
+import type { User } from '../users/users-repo.js';
+import { confirmCodeForm, confirmPasswordForm } from './account-forms.js';
+
+export interface ConfirmRouteDeps {
+  readonly accounts: Pick<Accounts, 'confirmPassword' | 'loginConfirmed' | 'throttled'>;
+  readonly passwordChecks: PasswordChecks;
+  readonly throttle: Pick<Throttle, 'secondFactorAttempt' | 'secondFactorSucceeded'>;
+  /** The user's second factors (mfa/ has them; wired in app.ts). */
+  readonly secondFactor: {
+    status(userId: number): Promise<{ totpSince: Date | null; passkeys: number }>;
+    checkCode(userId: number, code: string): Promise<boolean>;
+    failed(user: User, origin: Origin, what: string, warnOwner: boolean): Promise<void>;
+  };
+}
+
+const confirmQuery = z.object({ next: z.string().optional() }).catch({});
+
+/**
+ * "Confirm it's you": where requireRecentLogin sends a user whose login is too old for a
+ * sensitive page. The password, or the authenticator app, or a passkey (that form posts to
+ * /login/passkey) proves it; each attempt counts against the same limits as at login, and the
+ * user goes back to the page they asked for.
+ */
+export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor }: ConfirmRouteDeps): Routes {
+  const routes = new Routes();
+
+  const page = async (req: SignedInRequest, next: string, errors: Record<string, string> = {}) => ({
+    next,
+    errors,
+    status: await secondFactor.status(req.user.id),
+  });
+
+  const proven = async (req: SignedInRequest, how: string) => {
+    await loginConfirmed(req);
+    await accounts.loginConfirmed(req.user.id, originOf(req), how);
+  };
+
+  routes.get('/account/confirm', async (req, res) => {
+    res.render('account/confirm.njk', await page(req, safeNext(confirmQuery.parse(req.query).next)));
+  });
+
+  routes.post('/account/confirm', async (req, res) => {
+    const form = parseForm(confirmPasswordForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    const next = safeNext(form.ok ? form.data.next : form.values['next']);
+    if (!form.ok) return res.status(422).render('account/confirm.njk', await page(req, next, form.errors));
+    const { user } = req;
+    await passwordChecks.count(req, user.email, messages.confirm.tooManyPasswords);
+    if (!(await accounts.confirmPassword(user.id, form.data.password, originOf(req), 'confirming it is you'))) {
+      return res
+        .status(422)
+        .render('account/confirm.njk', await page(req, next, { password: messages.confirm.wrongPassword }));
+    }
+    await passwordChecks.succeeded(req, res, user.email);
+    await proven(req, 'password');
+    res.redirect(303, next);
+  });
+
+  routes.post('/account/confirm/code', async (req, res) => {
+    const form = parseForm(confirmCodeForm, req.body);
+    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    const next = safeNext(form.ok ? form.data.next : form.values['next']);
+    const { user } = req;
+    // Counted per user before it is checked, like the second step of a login.
+    await refuseIfThrottled(
+      accounts,
+      req,
+      await throttle.secondFactorAttempt(user.id),
+      messages.confirm.tooManyCodes,
+      user.email,
+    );
+    if (form.ok && (await secondFactor.checkCode(user.id, form.data.code))) {
+      await throttle.secondFactorSucceeded(user.id);
+      await proven(req, 'authenticator app');
+      return res.redirect(303, next);
+    }
+    // Recorded; no warning mail: whoever typed it is already logged in to the account.
+    await secondFactor.failed(user, originOf(req), 'a wrong authenticator code (confirming it is you)', false);
+    res.status(422).render('account/confirm.njk', await page(req, next, { code: messages.confirm.codeDidntWork }));
+  });
+
+  return routes;
+}

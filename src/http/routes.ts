@@ -1,0 +1,156 @@
+import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
+import type { User } from '../users/users-repo.js';
+import { requireLogin } from './current-user.js';
+import { HttpError } from './errors.js';
+
+/** A request on a protected route: someone is logged in, and `req.user` is who. */
+export type SignedInRequest = Request & { user: User };
+
+/** A route's handler (or one of its middlewares); Express 5 passes on what an async one throws. */
+export type Handler<R extends Request = Request> = (req: R, res: Response, next: NextFunction) => unknown;
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Route {
+  readonly method: Method;
+  readonly path: string;
+  /** Open to visitors who are not logged in; every other route needs a login. */
+  readonly isPublic: boolean;
+  readonly handlers: readonly Handler<never>[];
+}
+
+type Declare<R extends Request> = (path: string, ...handlers: Handler<R>[]) => Routes;
+
+/**
+ * The routes of one part of the site. Every route needs a logged-in user (a visitor is sent to
+ * the login page, with the page as `next`) unless it is declared with `.public`, right where it
+ * is declared. Nothing else is needed to protect a page: a route written without a thought
+ * about logins is behind one.
+ *
+ *     routes.get('/account/activity', handler);          // logged in only; req.user is set
+ *     routes.public.get('/signup', requireAnonymous, h);  // anyone
+ */
+export class Routes {
+  readonly #list: Route[] = [];
+
+  readonly get: Declare<SignedInRequest> = (path, ...handlers) => this.#add('GET', path, false, handlers);
+  readonly post: Declare<SignedInRequest> = (path, ...handlers) => this.#add('POST', path, false, handlers);
+  readonly put: Declare<SignedInRequest> = (path, ...handlers) => this.#add('PUT', path, false, handlers);
+  readonly patch: Declare<SignedInRequest> = (path, ...handlers) => this.#add('PATCH', path, false, handlers);
+  readonly delete: Declare<SignedInRequest> = (path, ...handlers) => this.#add('DELETE', path, false, handlers);
+
+  /** Routes anyone may use, logged in or not. `req.user` is the user when there is one. */
+  readonly public: Readonly<Record<'get' | 'post' | 'put' | 'patch' | 'delete', Declare<Request>>> = {
+    get: (path, ...handlers) => this.#add('GET', path, true, handlers),
+    post: (path, ...handlers) => this.#add('POST', path, true, handlers),
+    put: (path, ...handlers) => this.#add('PUT', path, true, handlers),
+    patch: (path, ...handlers) => this.#add('PATCH', path, true, handlers),
+    delete: (path, ...handlers) => this.#add('DELETE', path, true, handlers),
+  };
+
+  /** Everything declared so far, in order. */
+  get list(): readonly Route[] {
+    return this.#list;
+  }
+
+  #add(method: Method, path: string, isPublic: boolean, handlers: readonly Handler<never>[]): this {
+    if (!path.startsWith('/')) throw new Error(`A route's path starts with "/": ${method} ${path}`);
+    if (handlers.length === 0) throw new Error(`${method} ${path} has no handler`);
+    const taken = this.#list.find((route) => route.method === method && samePath(route.path, path));
+    if (taken) throw new Error(`${method} ${path} is declared twice`);
+    this.#list.push({ method, path, isPublic, handlers });
+    return this;
+  }
+}
+
+// Express matches paths case-insensitively and with or without a trailing slash.
+const pathKey = (path: string): string => path.toLowerCase().replace(/(.)\/$/, '$1');
+const samePath = (a: string, b: string): boolean => pathKey(a) === pathKey(b);
+
+const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
+/** The methods each path answers (GET brings HEAD, as Express answers HEAD with the GET route). */
+export function allowedMethodsOf(routes: readonly Route[]): Map<string, { path: string; methods: string[] }> {
+  const table = new Map<string, { path: string; methods: string[] }>();
+  for (const { method, path } of routes) {
+    const entry = table.get(pathKey(path)) ?? { path, methods: [] };
+    entry.methods = METHOD_ORDER.filter(
+      (known) => entry.methods.includes(known) || known === method || (known === 'HEAD' && method === 'GET'),
+    );
+    table.set(pathKey(path), entry);
+  }
+  return table;
+}
+
+const refuse = (methods: readonly string[]) =>
+  new HttpError(405, 'This page does not answer that kind of request.', { Allow: methods.join(', ') });
+
+/**
+ * 405 with Allow for a declared path asked with a method it does not answer, from the routes
+ * themselves. Mounted before the session and the CSRF check, so the answer costs nothing and
+ * does not depend on a token. Plain paths are looked up; a path with parameters (/notes/:id)
+ * is matched by Express.
+ */
+export function methodNotAllowed(routes: readonly Route[]): RequestHandler {
+  const plain = new Map<string, readonly string[]>();
+  const patterns = Router();
+  for (const [key, { path, methods }] of allowedMethodsOf(routes)) {
+    if (/[:*]/.test(path)) {
+      patterns.all(path, (req, _res, next) => {
+        if (!methods.includes(req.method)) throw refuse(methods);
+        next();
+      });
+    } else plain.set(key, methods);
+  }
+  return (req, res, next) => {
+    const methods = plain.get(pathKey(req.path));
+    if (methods && !methods.includes(req.method)) throw refuse(methods);
+    if (methods) return next();
+    patterns(req, res, next);
+  };
+}
+
+/** Where two parts of the site declare the same method on the same path (the second would never run). */
+export function clashes(routes: readonly Route[]): string[] {
+  const seen = new Set<string>();
+  const clashing: string[] = [];
+  for (const { method, path } of routes) {
+    const key = `${method} ${pathKey(path)}`;
+    if (seen.has(key)) clashing.push(key);
+    seen.add(key);
+  }
+  return clashing;
+}
+
+/**
+ * One router for `routes`: each protected route runs `requireLogin` (a visitor goes to the login
+ * page) before its handlers.
+ * Throws at start-up when two routes clash.
+ */
+export function routerFor(routes: readonly Route[]): Router {
+  const clashing = clashes(routes);
+  if (clashing.length > 0) throw new Error(`Routes declared twice: ${clashing.join(', ')}`);
+  const router = Router();
+  for (const { method, path, isPublic, handlers } of routes) {
+    // The guard makes `req.user` present for a protected route's handlers, as their type says.
+    const chain = [...(isPublic ? [] : [requireLogin]), ...(handlers as readonly RequestHandler[])];
+    switch (method) {
+      case 'GET':
+        router.get(path, ...chain);
+        break;
+      case 'POST':
+        router.post(path, ...chain);
+        break;
+      case 'PUT':
+        router.put(path, ...chain);
+        break;
+      case 'PATCH':
+        router.patch(path, ...chain);
+        break;
+      case 'DELETE':
+        router.delete(path, ...chain);
+        break;
+    }
+  }
+  return router;
+}
