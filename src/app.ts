@@ -40,7 +40,7 @@ import { sessionsRoutes } from './account/sessions-routes.js';
 import { confirmRoutes } from './account/confirm-routes.js';
 import { healthRoutes } from './http/health-routes.js';
 import { loadPages } from './http/page.js';
-import { clashes, methodNotAllowed, routerFor } from './http/routes.js';
+import { type Route, clashes, methodNotAllowed, routerFor } from './http/routes.js';
 import { personalData as makePersonalData } from './users/personal-data.js';
 import { csrf, sameOriginOnly } from './http/csrf.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -75,6 +75,8 @@ export interface AppDeps {
 
 export interface App {
   readonly app: Express;
+  /** Every route the app declared, with whether it is public: what the router and the 405s are made of. */
+  readonly routes: readonly Route[];
   /** The periodic sweeps, which a test can also run at once. */
   readonly housekeeping: Housekeeping;
   /** Stops timers the app owns (the session prune timer); the database is closed by its owner. */
@@ -274,6 +276,7 @@ export async function createApp({
 
   return {
     app,
+    routes: everyRoute,
     housekeeping,
     close: async () => {
       housekeeping.stop();

@@ -1,4 +1,13 @@
 import type { AuthEventKind } from './audit/auth-events-repo.js';
+import { MAX_PASSWORD_BYTES } from './users/passwords.js';
+
+// Said in more than one area: written once, so that the areas cannot drift apart.
+const wrongPassword = 'That is not your current password.';
+const codeDidntWork = "That code didn't work. Try the newest code from your app.";
+const passkeyDidntWork = "That passkey didn't work. Try again, or use your password.";
+const passwordAttempts = 'password attempts';
+const wrongCodes = 'wrong codes';
+const codesLeft = (n: number) => `You have ${n} recovery code${n === 1 ? '' : 's'} left.`;
 
 /**
  * Every sentence Gatehouse says to a person from its code: field errors, flash messages, error
@@ -7,6 +16,142 @@ import type { AuthEventKind } from './audit/auth-events-repo.js';
  * The behaviour contract's messages are quoted word for word; tests hold them to it.
  */
 export const messages = {
+  /** Field errors: the rules in forms/fields.ts, shared by every form that has the field. */
+  fields: {
+    required: 'This field is required.',
+    invalidEmail: 'Enter a valid email.',
+    invalidUrl: 'Enter a valid URL.',
+    nameTooLong: 'Name must be at most 100 characters.',
+    nameHasControl: 'Name cannot contain control characters.',
+    weakPassword: 'Select a stronger password.',
+    passwordTooLong: `Password must be at most ${MAX_PASSWORD_BYTES} bytes (accented letters and emoji count as 2 to 4).`,
+    commonPassword: 'This password is too common.',
+    passwordHasNul: 'Password cannot contain a NUL character.',
+    passwordsDiffer: 'Passwords must match.',
+    currentPasswordRequired: 'Enter your current password.',
+    /** The current password, re-entered before a change (account, security, passkeys), was wrong. */
+    wrongPassword,
+    /** Signing up with, or changing to, an address another account has. */
+    emailTaken: 'A user already exists with that email address.',
+  },
+
+  signup: {
+    /** When logging in needs a confirmed address: the new account waits for its link. */
+    linkSent: (email: string) => `Your account is ready. We have sent a link to ${email}: follow it, then log in.`,
+    welcome: 'Welcome to Gatehouse! Your account is ready.',
+  },
+
+  login: {
+    badLogin: 'Invalid email/password combination.',
+    unverified:
+      'Confirm your email address before you log in: follow the link we sent to it. No link, or too late? Send a new one below.',
+    /** A page behind login, asked for by a visitor. */
+    required: 'You must be logged in to view that page.',
+    /** The session outlived its absolute lifetime (or its login time could not be believed). */
+    sessionExpired: 'Your session has expired. Please log in again.',
+  },
+
+  logout: {
+    loggedOut: 'You have been logged out.',
+  },
+
+  account: {
+    profileSaved: 'Your profile was saved.',
+    samePassword: 'Choose a password different from your current one.',
+    passwordChanged: 'Your password was changed, and every other session of your account has been signed out.',
+    tickToDelete: 'Tick the box to confirm that the account should be deleted.',
+    deleted: 'Your account and its sessions have been deleted. Goodbye.',
+  },
+
+  /** /account/sessions. */
+  sessions: {
+    ended: 'That session has been signed out.',
+    alreadyEnded: 'That session had already ended.',
+    noOthers: 'There were no other sessions.',
+    signedOutEverywhere: (n: number) => `Signed out everywhere else (${n} session${n === 1 ? '' : 's'}).`,
+  },
+
+  /** Changing the address, and confirming one with its mailed link. */
+  email: {
+    changeLinkSent: (email: string) => `We have sent a link to ${email}. Your address changes when you follow it.`,
+    /** A change asked for to the address the account already has. */
+    unchanged: (email: string) => `Your email address stays ${email}.`,
+    changeConfirmed: 'Your new email address is confirmed: log in with it from now on.',
+    confirmed: 'Your email address is confirmed. Thank you.',
+    alreadyConfirmed: 'Your email address is already confirmed.',
+    newLinkSent: (email: string) => `We have sent a new link to ${email}.`,
+    /** "Send the link again" from the login page: the same answer whether or not the address is waiting. */
+    resendSent: 'If that address is waiting to be confirmed, we have sent a new link to it.',
+    /** The 409 when the address being confirmed went to another account in the meantime. */
+    takenMeanwhile: 'That address now belongs to another account, so it cannot become yours.',
+    /** The 409 when "cancel this change" cannot put the old address back. */
+    oldAddressTaken: (email: string) =>
+      `Your old address, ${email}, now belongs to another account, so it cannot be put back. Write to the site's support.`,
+  },
+
+  passwordReset: {
+    /** The same answer whether or not the address has an account. */
+    linkSent: 'If an account exists for that address, we have sent a link.',
+    done: 'Your password has been reset, and every other session of your account has been signed out.',
+    /** The title of the page for a reset link opened while logged in to another account. */
+    otherAccount: 'This link is for another account',
+  },
+
+  /** The authenticator app: setting it up and off, and the second step of a login. */
+  twoFactor: {
+    enterCode: 'Enter the 6-digit code from your app.',
+    codeDidntWork,
+    alreadySetUp: 'Your authenticator app is already set up.',
+    turnedOff: 'Two-step sign-in with your authenticator app is off.',
+    notSetUp: 'Your authenticator app was not set up.',
+    /** A 500: the enrolment's QR code and key could not be made. */
+    setUpNotShown: 'The set-up could not be shown.',
+    /** The login waiting for its second step ran out, or was already finished. */
+    logInAgain: 'Your sign-in took too long, or was already finished. Log in again.',
+  },
+
+  recoveryCodes: {
+    didntWork: "That recovery code didn't work. Check it, or use another one.",
+    needAFactor: 'Set up an authenticator app or a passkey first: recovery codes stand in for them.',
+    /** Headings of the page that shows new codes, once. */
+    appOnHeading: 'Two-step sign-in is on',
+    newCodesHeading: 'Your new recovery codes',
+    passkeyAddedHeading: (name: string) => `Your passkey "${name}" is added`,
+    /** The codes' .txt download, from the security page. */
+    fileInPlaceOfApp: (email: string, codes: readonly string[]) =>
+      `Gatehouse recovery codes for ${email}\nEach works once, in place of a code from your app.\n\n${codes.join('\n')}\n`,
+    /** …and after the account's first passkey. */
+    fileInPlaceOfPasskey: (email: string, codes: readonly string[]) =>
+      `Gatehouse recovery codes for ${email}\nEach works once, in place of your passkey.\n\n${codes.join('\n')}\n`,
+    /** After a login with a recovery code. */
+    left: codesLeft,
+    /** …when so few are left that the user should make new ones (a warning). */
+    fewLeft: (n: number) => `${codesLeft(n)} Make new ones now, on your security page (Account, then Security).`,
+  },
+
+  passkeys: {
+    nameRequired: 'Give the passkey a name you will recognise, like "Phone" or "Laptop".',
+    nameTooLong: 'A name of at most 64 characters, please.',
+    nameHasControl: 'The name cannot contain control characters.',
+    notAdded: 'The passkey could not be added. Try again, or use another device.',
+    /** On the login page, the second step, or (without JavaScript's help) in the flash after confirming it is you. */
+    didntWork: passkeyDidntWork,
+    /** The 409 for a site reached by its IP address: WebAuthn needs a domain name. */
+    needName: 'Passkeys need the site to be reached by name, not by address.',
+    added: (name: string) => `Your passkey "${name}" is added.`,
+    removed: (name: string) => `Your passkey "${name}" is removed.`,
+    alreadyGone: 'That passkey was already gone.',
+  },
+
+  /** /account/confirm: proving it is you again before a sensitive page. */
+  confirm: {
+    wrongPassword,
+    codeDidntWork,
+    passkeyDidntWork,
+    tooManyPasswords: passwordAttempts,
+    tooManyCodes: wrongCodes,
+  },
+
   /** /account/activity and the export: what each kind of event in the history was. */
   activity: {
     signup: 'Account created',
@@ -42,12 +187,59 @@ export const messages = {
     data_exported: 'Your data downloaded',
   } satisfies Record<AuthEventKind, string>,
 
-  /** /account/confirm: proving it is you again before a sensitive page. */
-  confirm: {
-    wrongPassword: 'That is not your current password.',
-    codeDidntWork: "That code didn't work. Try the newest code from your app.",
-    passkeyDidntWork: "That passkey didn't work. Try again, or use your password.",
-    tooManyPasswords: 'password attempts',
-    tooManyCodes: 'wrong codes',
+  /** The error page (views/error.njk): its title by status, and the message under it. */
+  errors: {
+    titles: {
+      400: 'Bad request',
+      403: 'Forbidden',
+      404: 'Page not found',
+      405: 'Method not allowed',
+      413: 'Request too large',
+      415: 'Unsupported form encoding',
+      429: 'Too many attempts',
+      500: 'Something went wrong',
+      503: 'Temporarily unavailable',
+    },
+    /** The title for a status not listed above. */
+    otherTitle: 'Error',
+    notFound: 'There is no page at this address.',
+    methodNotAllowed: 'This page does not answer that kind of request.',
+    crossSite: 'This form was sent from another site, so it was refused.',
+    /** A body that is not the form it was sent to: unknown, repeated or non-text fields. */
+    malformedForm: 'The form you sent had missing, repeated or unexpected fields. Reload the page and try again.',
+    notUtf8: 'The form you sent was not valid UTF-8 text. Reload the page and try again.',
+    /** The errors body-parser and csrf-sync raise, by their `type` or `code`. */
+    library: {
+      'entity.too.large': 'The form you sent is too large.',
+      'parameters.too.many': 'The form you sent has too many fields.',
+      'entity.parse.failed': 'The form you sent could not be read.',
+      'encoding.unsupported': 'The form you sent uses an encoding this site does not read.',
+      'charset.unsupported': 'Forms must be sent as UTF-8.',
+      'request.aborted': 'The request was cut short.',
+      EBADCSRFTOKEN: 'This form has expired or was sent from another site. Go back, reload the page and try again.',
+    },
+    /** Any other 4xx a library raises. */
+    otherClientError: 'The request could not be handled.',
+    /** The 503 while the database cannot be reached. */
+    unavailable: 'Gatehouse is temporarily unavailable. Please try again in a minute.',
+    internal: 'Something went wrong on our side. Please try again in a moment.',
+  },
+
+  /** The 429 for a visitor over a limit, and what each limit counts. */
+  limits: {
+    /** `at` is when the wait ends, as HH:MM in UTC. */
+    tooMany: (what: string, minutes: number, at: string) =>
+      `Too many ${what}. Try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${at} UTC).`,
+    failedLogins: 'failed logins',
+    signUps: 'sign-ups',
+    /** The current password re-entered on the account pages. */
+    wrongPasswords: 'wrong passwords',
+    passwordAttempts,
+    wrongCodes,
+    /** Passkey answers, at login or confirming it is you. */
+    failedSignIns: 'failed sign-ins',
+    linkRequests: 'requests for a link',
+    emailChangeRequests: 'requests to change your address',
+    linksToAddress: 'links sent to that address',
   },
 } as const;

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import {
-  PASSWORDS_DIFFER,
   checkbox,
   csrfField,
   currentPasswordField,
@@ -9,9 +8,7 @@ import {
   newPasswordField,
   websiteField,
 } from '../forms/fields.js';
-
-export const WRONG_PASSWORD = 'That is not your current password.';
-export const SAME_PASSWORD = 'Choose a password different from your current one.';
+import { messages } from '../messages.js';
 
 export const profileForm = z.strictObject({
   name: nameField,
@@ -34,7 +31,7 @@ export const passwordChangeForm = z.strictObject({
 
 export const deleteAccountForm = z.strictObject({
   password: currentPasswordField,
-  confirm: checkbox.refine((ticked) => ticked, 'Tick the box to confirm that the account should be deleted.'),
+  confirm: checkbox.refine((ticked) => ticked, messages.account.tickToDelete),
   _csrf: csrfField,
 });
 
@@ -52,8 +49,8 @@ export const buttonForm = z.strictObject({ _csrf: csrfField });
 
 /** The new password must match its confirmation and differ from the current one. */
 export const newPasswordChecks = (raw: Record<string, unknown>): Record<string, string> => {
-  if (raw['password'] !== raw['confirm']) return { confirm: PASSWORDS_DIFFER };
-  if (raw['password'] === raw['current'] && raw['password'] !== '') return { password: SAME_PASSWORD };
+  if (raw['password'] !== raw['confirm']) return { confirm: messages.fields.passwordsDiffer };
+  if (raw['password'] === raw['current'] && raw['password'] !== '') return { password: messages.account.samePassword };
   return {};
 };
 

@@ -1,18 +1,16 @@
 import { Routes } from '../http/routes.js';
 import type { Accounts, Origin } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
-import { EMAIL_TAKEN } from '../forms/fields.js';
 import { parseForm } from '../forms/parse-form.js';
 import { logOut, renewSession } from '../http/current-user.js';
-import { MALFORMED_FORM } from '../http/form-body.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
 import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import { messages } from '../messages.js';
 import {
-  WRONG_PASSWORD,
   deleteAccountForm,
   emailChangeForm,
   newPasswordChecks,
@@ -43,10 +41,10 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account', async (req, res) => {
     const { user } = req;
     const form = parseForm(profileForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/profile.njk', form);
     await accounts.updateProfile(user.id, form.data, originOf(req));
-    flash(res, 'success', 'Your profile was saved.');
+    flash(res, 'success', messages.account.profileSaved);
     res.redirect(303, '/account');
   });
 
@@ -57,7 +55,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account/email', async (req, res) => {
     const { user } = req;
     const form = parseForm(emailChangeForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/email.njk', form);
     const { email, password } = form.data;
     // Every request counts, whatever it comes to: a "taken" answer tells whether an address has
@@ -66,28 +64,31 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
       accounts,
       req,
       await throttle.emailChangeRequest(user.id),
-      'requests to change your address',
+      messages.limits.emailChangeRequests,
     );
     if (email !== user.email) {
       await refuseIfThrottled(
         accounts,
         req,
         await throttle.mailLinkRequest(email, ipOf(req)),
-        'links sent to that address',
+        messages.limits.linksToAddress,
       );
     }
-    await passwordChecks.count(req, user.email, 'wrong passwords');
+    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const result = await accounts.requestEmailChange(user.id, password, email, originOf(req));
     if (!result.ok) {
-      const errors = result.reason === 'bad-password' ? { password: WRONG_PASSWORD } : { email: EMAIL_TAKEN };
+      const errors =
+        result.reason === 'bad-password'
+          ? { password: messages.fields.wrongPassword }
+          : { email: messages.fields.emailTaken };
       return res.status(422).render('account/email.njk', { values: { email }, errors });
     }
     await passwordChecks.succeeded(req, res, user.email);
     if (result.pending) {
       await mail.emailChangeRequested(user, email);
-      flash(res, 'info', `We have sent a link to ${email}. Your address changes when you follow it.`);
+      flash(res, 'info', messages.email.changeLinkSent(email));
     } else {
-      flash(res, 'info', `Your email address stays ${user.email}.`);
+      flash(res, 'info', messages.email.unchanged(user.email));
     }
     res.redirect(303, '/account/email');
   });
@@ -99,18 +100,20 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account/password', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/password.njk', form);
-    await passwordChecks.count(req, user.email, 'wrong passwords');
+    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const { current, password } = form.data;
     const result = await accounts.changePassword(user.id, current, password, req.sessionID, originOf(req));
     if (!result.ok) {
-      return res.status(422).render('account/password.njk', { values: {}, errors: { current: WRONG_PASSWORD } });
+      return res
+        .status(422)
+        .render('account/password.njk', { values: {}, errors: { current: messages.fields.wrongPassword } });
     }
     await passwordChecks.succeeded(req, res, user.email);
     await renewSession(req);
     await mail.passwordChanged(user, originOf(req));
-    flash(res, 'success', 'Your password was changed, and every other session of your account has been signed out.');
+    flash(res, 'success', messages.account.passwordChanged);
     res.redirect(303, '/account');
   });
 
@@ -121,16 +124,18 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account/delete', async (req, res) => {
     const { user } = req;
     const form = parseForm(deleteAccountForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
-    await passwordChecks.count(req, user.email, 'wrong passwords');
+    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const result = await accounts.deleteAccount(user.id, form.data.password, originOf(req));
     if (!result.ok) {
-      return res.status(422).render('account/delete.njk', { values: {}, errors: { password: WRONG_PASSWORD } });
+      return res
+        .status(422)
+        .render('account/delete.njk', { values: {}, errors: { password: messages.fields.wrongPassword } });
     }
     await passwordChecks.succeeded(req, res, user.email);
     await logOut(req);
-    flash(res, 'info', 'Your account and its sessions have been deleted. Goodbye.');
+    flash(res, 'info', messages.account.deleted);
     res.redirect(303, '/login');
   });
 

@@ -2,10 +2,10 @@ import { Routes } from '../http/routes.js';
 import type { Accounts } from '../users/accounts.js';
 import { parseForm } from '../forms/parse-form.js';
 import { logOut } from '../http/current-user.js';
-import { MALFORMED_FORM } from '../http/form-body.js';
 import { originOf } from '../http/request-origin.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import { messages } from '../messages.js';
 import { browserName } from '../sessions/browser-name.js';
 import { pageQuery } from '../forms/fields.js';
 import { buttonForm, endSessionForm } from './account-forms.js';
@@ -40,29 +40,23 @@ export function sessionsRoutes(accounts: Accounts): Routes {
   routes.post('/account/sessions/end', async (req, res) => {
     const { user } = req;
     const form = parseForm(endSessionForm, req.body);
-    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
     // Another user's session id matches nothing: it reads as one that has already ended.
     const ended = await accounts.endSession(user.id, form.data.id, req.sessionID, originOf(req));
     if (ended?.current) {
       await logOut(req);
-      flash(res, 'info', 'You have been logged out.');
+      flash(res, 'info', messages.logout.loggedOut);
       return res.redirect(303, '/login');
     }
-    flash(res, 'info', ended ? 'That session has been signed out.' : 'That session had already ended.');
+    flash(res, 'info', ended ? messages.sessions.ended : messages.sessions.alreadyEnded);
     res.redirect(303, '/account/sessions');
   });
 
   routes.post('/account/sessions/end-others', async (req, res) => {
     const { user } = req;
-    if (!parseForm(buttonForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
+    if (!parseForm(buttonForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
     const ended = await accounts.endOtherSessions(user.id, req.sessionID, originOf(req));
-    flash(
-      res,
-      'success',
-      ended === 0
-        ? 'There were no other sessions.'
-        : `Signed out everywhere else (${ended} session${ended === 1 ? '' : 's'}).`,
-    );
+    flash(res, 'success', ended === 0 ? messages.sessions.noOthers : messages.sessions.signedOutEverywhere(ended));
     res.redirect(303, '/account/sessions');
   });
 

@@ -3,12 +3,12 @@ import { type CookieOptions, type Request, type RequestHandler, type Response } 
 import { confirmMatches, parseForm } from '../forms/parse-form.js';
 import { emailField } from '../forms/fields.js';
 import type { LoginSteps } from '../login/login-steps.js';
-import { MALFORMED_FORM } from '../http/form-body.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { tooMany } from '../login/too-many.js';
 import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
 import type { EmailFlows } from './email-flows.js';
 import {
@@ -44,9 +44,6 @@ function resetTokenCookie(secure: boolean) {
 }
 const RESET_COOKIE_MS = 15 * 60 * 1000;
 
-export const LINK_SENT = 'If an account exists for that address, we have sent a link.';
-const RESEND_SENT = 'If that address is waiting to be confirmed, we have sent a new link to it.';
-
 // A page reached from a link with a secret in it tells no other site where it came from.
 const noReferrer: RequestHandler = (_req, res, next) => {
   res.set('Referrer-Policy', 'no-referrer');
@@ -66,7 +63,7 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     res.status(400).render('password/link-invalid.njk', { kind });
   /** A reset link for another account than the one logged in here: never stored, never used. */
   const otherAccount = (res: Response) =>
-    res.status(409).render('password/reset-other-account.njk', { title: 'This link is for another account' });
+    res.status(409).render('password/reset-other-account.njk', { title: messages.passwordReset.otherAccount });
   const forSomeoneElse = (res: Response, owner: User) => {
     const current = res.locals.currentUser;
     return current !== null && current.id !== owner.id;
@@ -78,13 +75,13 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/password/forgot', async (req, res) => {
     const form = parseForm(forgotPasswordForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('password/forgot.njk', form);
     const { email } = form.data;
     const verdict = await throttle.mailLinkRequest(email, ipOf(req));
-    if (!verdict.allowed) throw tooMany(verdict, 'requests for a link');
+    if (!verdict.allowed) throw tooMany(verdict, messages.limits.linkRequests);
     await mail.askForPasswordReset(email, originOf(req));
-    res.render('password/forgot-sent.njk', { email, message: LINK_SENT });
+    res.render('password/forgot-sent.njk', { email, message: messages.passwordReset.linkSent });
   });
 
   routes.public.get('/password/reset', noReferrer, async (req, res) => {
@@ -105,7 +102,7 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/password/reset', noReferrer, async (req, res) => {
     const form = parseForm(resetPasswordForm, req.body, confirmMatches);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const token = resetToken.read(req);
     const owner = await mail.resetLinkOwner(token);
     if (!owner) return invalidLink(res, 'reset');
@@ -114,7 +111,7 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     const user = await mail.resetPassword(token, form.data.password, originOf(req));
     if (!user) return invalidLink(res, 'reset');
     resetToken.drop(res);
-    flash(res, 'success', 'Your password has been reset, and every other session of your account has been signed out.');
+    flash(res, 'success', messages.passwordReset.done);
     // A reset never gets around a second factor: with one, it ends at /login/two-factor.
     await steps.firstStepDone(req, res, user, { remember: false, next: '/' }, 'password reset');
   });
@@ -128,19 +125,13 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/email/verify', noReferrer, async (req, res) => {
     const form = parseForm(linkForm, req.body);
-    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
     const outcome = await mail.verifyEmail(form.data.token, originOf(req));
     if (outcome === 'invalid') return invalidLink(res, 'verify');
     if (outcome === 'taken') {
-      throw new HttpError(409, 'That address now belongs to another account, so it cannot become yours.');
+      throw new HttpError(409, messages.email.takenMeanwhile);
     }
-    flash(
-      res,
-      'success',
-      outcome === 'changed'
-        ? 'Your new email address is confirmed: log in with it from now on.'
-        : 'Your email address is confirmed. Thank you.',
-    );
+    flash(res, 'success', outcome === 'changed' ? messages.email.changeConfirmed : messages.email.confirmed);
     res.redirect(303, res.locals.currentUser ? '/' : '/login');
   });
 
@@ -153,14 +144,11 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/email/change/cancel', noReferrer, async (req, res) => {
     const form = parseForm(linkForm, req.body);
-    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
     const result = await mail.cancelEmailChange(form.data.token, originOf(req));
     if (result.outcome === 'invalid') return invalidLink(res, 'cancel');
     if (result.outcome === 'taken') {
-      throw new HttpError(
-        409,
-        `Your old address, ${result.email}, now belongs to another account, so it cannot be put back. Write to the site's support.`,
-      );
+      throw new HttpError(409, messages.email.oldAddressTaken(result.email));
     }
     // The session that posted this may be one that just ended: the page stands on its own.
     res.locals.currentUser = null;
@@ -169,24 +157,24 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/email/verify/send', async (req, res) => {
     const form = parseForm(resendVerificationForm, req.body);
-    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
     const user = res.locals.currentUser;
     const address = user ? (user.pendingEmail ?? user.email) : (form.data.email ?? '');
     const verdict = await throttle.mailLinkRequest(address, ipOf(req));
-    if (!verdict.allowed) throw tooMany(verdict, 'requests for a link');
+    if (!verdict.allowed) throw tooMany(verdict, messages.limits.linkRequests);
     if (user) {
       if (user.emailVerifiedAt && !user.pendingEmail) {
-        flash(res, 'info', 'Your email address is already confirmed.');
+        flash(res, 'info', messages.email.alreadyConfirmed);
       } else {
         await mail.sendVerification(user);
-        flash(res, 'success', `We have sent a new link to ${address}.`);
+        flash(res, 'success', messages.email.newLinkSent(address));
       }
       return res.redirect(303, user.pendingEmail ? '/account/email' : '/');
     }
     // Queued the same way whether or not the address has an account waiting.
     const typed = emailField.safeParse(address);
     if (typed.success) await mail.askForVerificationAgain(typed.data);
-    flash(res, 'info', RESEND_SENT);
+    flash(res, 'info', messages.email.resendSent);
     res.redirect(303, '/login');
   });
 

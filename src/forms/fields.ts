@@ -1,16 +1,7 @@
 import { z } from 'zod';
+import { messages } from '../messages.js';
 import { isCommonPassword } from '../users/common-passwords.js';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARACTERS, passwordBytes, passwordCharacters } from '../users/passwords.js';
-
-const REQUIRED = 'This field is required.';
-const INVALID_EMAIL = 'Enter a valid email.';
-const INVALID_URL = 'Enter a valid URL.';
-export const WEAK_PASSWORD = 'Select a stronger password.';
-export const PASSWORD_TOO_LONG = `Password must be at most ${MAX_PASSWORD_BYTES} bytes (accented letters and emoji count as 2 to 4).`;
-export const COMMON_PASSWORD = 'This password is too common.';
-export const PASSWORDS_DIFFER = 'Passwords must match.';
-export const EMAIL_TAKEN = 'A user already exists with that email address.';
-export const BAD_LOGIN = 'Invalid email/password combination.';
 
 // C0 and C1 controls and DEL: never part of a name, an address or a URL.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -30,38 +21,38 @@ const isHttpUrl = (value: string): boolean => {
 export const nameField = z
   .string()
   .trim()
-  .min(1, REQUIRED)
+  .min(1, messages.fields.required)
   // Characters as a person counts them (code points, as the database's check does), not UTF-16 units.
-  .refine((value) => [...value].length <= 100, 'Name must be at most 100 characters.')
-  .refine(noControl, 'Name cannot contain control characters.');
+  .refine((value) => [...value].length <= 100, messages.fields.nameTooLong)
+  .refine(noControl, messages.fields.nameHasControl);
 
 export const emailField = z
   .string()
   .trim()
   .toLowerCase()
-  .max(254, INVALID_EMAIL)
-  .pipe(z.email({ error: INVALID_EMAIL }));
+  .max(254, messages.fields.invalidEmail)
+  .pipe(z.email({ error: messages.fields.invalidEmail }));
 
 export const newPasswordField = z
   .string()
-  .refine((value) => passwordCharacters(value) >= MIN_PASSWORD_CHARACTERS, WEAK_PASSWORD)
-  .refine((value) => passwordBytes(value) <= MAX_PASSWORD_BYTES, PASSWORD_TOO_LONG)
-  .refine((value) => !isCommonPassword(value), COMMON_PASSWORD)
+  .refine((value) => passwordCharacters(value) >= MIN_PASSWORD_CHARACTERS, messages.fields.weakPassword)
+  .refine((value) => passwordBytes(value) <= MAX_PASSWORD_BYTES, messages.fields.passwordTooLong)
+  .refine((value) => !isCommonPassword(value), messages.fields.commonPassword)
   // bcrypt stops reading at a NUL byte, which would make "a\0b" match "a".
-  .refine((value) => !value.includes('\u0000'), 'Password cannot contain a NUL character.');
+  .refine((value) => !value.includes('\u0000'), messages.fields.passwordHasNul);
 
 export const websiteField = z
   .string()
   .trim()
-  .max(200, INVALID_URL)
-  .refine((value) => value === '' || isHttpUrl(value), INVALID_URL)
+  .max(200, messages.fields.invalidUrl)
+  .refine((value) => value === '' || isHttpUrl(value), messages.fields.invalidUrl)
   .transform((value) => (value === '' ? null : value));
 
 export const csrfField = z.string().optional();
 
 // The current password, re-entered before a change: only compared, never stored, so any text
 // will do here, and the comparison refuses what bcrypt cannot check (over 72 bytes, a NUL).
-export const currentPasswordField = z.string().min(1, 'Enter your current password.');
+export const currentPasswordField = z.string().min(1, messages.fields.currentPasswordRequired);
 export const checkbox = z
   .string()
   .optional()

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { PASSWORDS_DIFFER } from './fields.js';
+import { messages } from '../messages.js';
 
 /** Fields a re-rendered form may show again: never a password. */
 const ECHOED_FIELDS = ['name', 'email', 'website', 'next', 'remember'] as const;
@@ -45,4 +45,4 @@ export function parseForm<S extends z.ZodObject>(
 }
 
 export const confirmMatches = (raw: Record<string, unknown>): Record<string, string> =>
-  raw['password'] === raw['confirm'] ? {} : { confirm: PASSWORDS_DIFFER };
+  raw['password'] === raw['confirm'] ? {} : { confirm: messages.fields.passwordsDiffer };

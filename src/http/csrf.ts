@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import { csrfSync } from 'csrf-sync';
+import { messages } from '../messages.js';
 import { HttpError } from './errors.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -88,7 +89,7 @@ export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
     const site = req.get('sec-fetch-site')?.trim().toLowerCase();
     const origin = req.get('origin');
     const crossSite = site !== undefined ? site === 'cross-site' : origin !== undefined && origin !== expected(req);
-    if (crossSite) throw new HttpError(403, 'This form was sent from another site, so it was refused.');
+    if (crossSite) throw new HttpError(403, messages.errors.crossSite);
     next();
   };
 }

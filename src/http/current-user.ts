@@ -1,5 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { HttpError } from './errors.js';
+import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
 import { bindCsrfToSession } from './csrf.js';
 import { flash } from './flash.js';
@@ -28,8 +29,6 @@ export type { PendingLogin } from './session.js';
 /** A login waiting for its second factor lasts this long. */
 export const PENDING_LOGIN_MS = 10 * 60 * 1000;
 
-export const LOGIN_REQUIRED = 'You must be logged in to view that page.';
-const SESSION_EXPIRED = 'Your session has expired. Please log in again.';
 /** Instances' clocks may differ a little; a login time further ahead than this is not believed. */
 const CLOCK_SKEW_MS = 60_000;
 
@@ -79,7 +78,7 @@ export const loadCurrentUser =
         req.user = user;
       } else {
         await endSession(req);
-        if (expired) flash(res, 'info', SESSION_EXPIRED);
+        if (expired) flash(res, 'info', messages.login.sessionExpired);
       }
     }
     const pending = req.session?.pendingLogin;
@@ -115,14 +114,14 @@ export const requireLogin: RequestHandler = (req, res, next) => {
     next();
     return;
   }
-  flash(res, 'info', LOGIN_REQUIRED);
+  flash(res, 'info', messages.login.required);
   res.redirect(302, `/login?next=${encodeURIComponent(returnPath(req))}`);
 };
 
 /** The user requireLogin let through (a route behind it cannot run without one). */
 export function signedIn(res: Response): User {
   const user = res.locals.currentUser;
-  if (!user) throw new HttpError(401, LOGIN_REQUIRED);
+  if (!user) throw new HttpError(401, messages.login.required);
   return user;
 }
 

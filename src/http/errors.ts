@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { messages } from '../messages.js';
 
 /** An error meant for the visitor: its status and message are shown as they are. */
 export class HttpError extends Error {
@@ -11,31 +12,14 @@ export class HttpError extends Error {
   }
 }
 
-const TITLES: Record<number, string> = {
-  400: 'Bad request',
-  403: 'Forbidden',
-  404: 'Page not found',
-  405: 'Method not allowed',
-  413: 'Request too large',
-  415: 'Unsupported form encoding',
-  429: 'Too many attempts',
-  500: 'Something went wrong',
-  503: 'Temporarily unavailable',
-};
+const TITLES: Readonly<Record<number, string>> = messages.errors.titles;
+const title = (status: number): string => TITLES[status] ?? messages.errors.otherTitle;
 
 // Messages for the errors that body-parser and csrf-sync raise, by their `type`/`code`.
-const LIBRARY_MESSAGES: Record<string, string> = {
-  'entity.too.large': 'The form you sent is too large.',
-  'parameters.too.many': 'The form you sent has too many fields.',
-  'entity.parse.failed': 'The form you sent could not be read.',
-  'encoding.unsupported': 'The form you sent uses an encoding this site does not read.',
-  'charset.unsupported': 'Forms must be sent as UTF-8.',
-  'request.aborted': 'The request was cut short.',
-  EBADCSRFTOKEN: 'This form has expired or was sent from another site. Go back, reload the page and try again.',
-};
+const LIBRARY_MESSAGES: Readonly<Record<string, string>> = messages.errors.library;
 
 export const notFound: RequestHandler = () => {
-  throw new HttpError(404, 'There is no page at this address.');
+  throw new HttpError(404, messages.errors.notFound);
 };
 
 // Network failures, and Postgres's connection exceptions (class 08) and shutdowns (57P0x).
@@ -62,16 +46,16 @@ function describe(error: unknown): { status: number; message: string; headers: R
   const status = Number(e.status ?? e.statusCode);
   if (Number.isInteger(status) && status >= 400 && status < 500) {
     const key = String(e.type ?? e.code ?? '');
-    return { status, message: LIBRARY_MESSAGES[key] ?? 'The request could not be handled.', headers: {} };
+    return { status, message: LIBRARY_MESSAGES[key] ?? messages.errors.otherClientError, headers: {} };
   }
   if (isDatabaseUnavailable(error)) {
     return {
       status: 503,
-      message: 'Gatehouse is temporarily unavailable. Please try again in a minute.',
+      message: messages.errors.unavailable,
       headers: { 'Retry-After': '30' },
     };
   }
-  return { status: 500, message: 'Something went wrong on our side. Please try again in a moment.', headers: {} };
+  return { status: 500, message: messages.errors.internal, headers: {} };
 }
 
 /** The one error handler: renders every error page; 5xx detail goes to the log, never to the page. */
@@ -83,10 +67,10 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     return;
   }
   res.status(status).set(headers).set('Cache-Control', 'no-store');
-  res.render('error.njk', { title: TITLES[status] ?? 'Error', status, message }, (renderError, html) => {
+  res.render('error.njk', { title: title(status), status, message }, (renderError, html) => {
     if (renderError) {
       req.log.error({ err: renderError }, 'error page failed to render');
-      res.type('text/plain').send(`${status} ${TITLES[status] ?? 'Error'}`);
+      res.type('text/plain').send(`${status} ${title(status)}`);
       return;
     }
     res.send(html);

@@ -1,8 +1,6 @@
 import express, { type RequestHandler } from 'express';
+import { messages } from '../messages.js';
 import { HttpError } from './errors.js';
-
-export const MALFORMED_FORM =
-  'The form you sent had missing, repeated or unexpected fields. Reload the page and try again.';
 
 /** Our forms are small; anything bigger is not one of them. */
 const FORM_BODY_LIMIT = '16kb';
@@ -14,7 +12,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * (The parser would otherwise pass such text on quietly mangled.)
  */
 function assertWellFormed(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
-  const bad = () => new HttpError(400, 'The form you sent was not valid UTF-8 text. Reload the page and try again.');
+  const bad = () => new HttpError(400, messages.errors.notUtf8);
   if (encoding.toLowerCase() !== 'utf-8') throw bad();
   let text: string;
   try {
@@ -33,7 +31,7 @@ function assertWellFormed(_req: unknown, _res: unknown, body: Buffer, encoding: 
     }
     // The parser drops a field named __proto__ without a word; it is an unexpected field like any other.
     if (decodeURIComponent((parts[0] ?? '').replace(/\+/g, ' ')) === '__proto__') {
-      throw new HttpError(400, MALFORMED_FORM);
+      throw new HttpError(400, messages.errors.malformedForm);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
+import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
 import { requireLogin } from './current-user.js';
 import { HttpError } from './errors.js';
@@ -83,7 +84,7 @@ export function allowedMethodsOf(routes: readonly Route[]): Map<string, { path: 
 }
 
 const refuse = (methods: readonly string[]) =>
-  new HttpError(405, 'This page does not answer that kind of request.', { Allow: methods.join(', ') });
+  new HttpError(405, messages.errors.methodNotAllowed, { Allow: methods.join(', ') });
 
 /**
  * 405 with Allow for a declared path asked with a method it does not answer, from the routes

@@ -3,14 +3,14 @@ import { type Request, type Response } from 'express';
 import { parseForm } from '../forms/parse-form.js';
 import { type PendingLogin, endSession, pendingLogin, saveSession } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
-import { MALFORMED_FORM } from '../http/form-body.js';
 import { originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
 import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
-import { CODE_DIDNT_WORK, RECOVERY_CODE_DIDNT_WORK, loginCodeForm, recoveryCodeForm } from './mfa-forms.js';
+import { loginCodeForm, recoveryCodeForm } from './mfa-forms.js';
 import type { SecondFactor } from './second-factor.js';
 
 export interface TwoFactorLoginRouteDeps {
@@ -24,7 +24,6 @@ export interface TwoFactorLoginRouteDeps {
 
 /** After this many wrong codes in one pending login, the owner is mailed (before the limit's wait). */
 const WARN_AFTER = 3;
-const LOG_IN_AGAIN = 'Your sign-in took too long, or was already finished. Log in again.';
 
 /**
  * The second step of a login: a code from the authenticator app, or a recovery code. The
@@ -47,7 +46,7 @@ export function twoFactorLoginRoutes({
     const user = pending ? await activeUser(pending.userId) : null;
     if (pending && user) return { pending, user };
     if (pending) await endSession(req);
-    flash(res, 'info', LOG_IN_AGAIN);
+    flash(res, 'info', messages.twoFactor.logInAgain);
     res.redirect(303, '/login');
     return null;
   }
@@ -60,7 +59,7 @@ export function twoFactorLoginRoutes({
       pending.warned = true;
       await saveSession(req);
     }
-    await refuseIfThrottled(recordThrottled, req, verdict, 'wrong codes', user.email);
+    await refuseIfThrottled(recordThrottled, req, verdict, messages.limits.wrongCodes, user.email);
   }
 
   /** A wrong code: recorded; the owner is mailed at the third in this login. */
@@ -82,7 +81,7 @@ export function twoFactorLoginRoutes({
 
   routes.public.post('/login/two-factor', async (req, res) => {
     const form = parseForm(loginCodeForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const found = await pendingOrBack(req, res);
     if (!found) return;
     const { pending, user } = found;
@@ -94,7 +93,7 @@ export function twoFactorLoginRoutes({
     await wrong(req, pending, user, 'a wrong authenticator code');
     res.status(422).render('login-two-factor.njk', {
       status: await factors.status(user.id),
-      errors: { code: CODE_DIDNT_WORK },
+      errors: { code: messages.twoFactor.codeDidntWork },
     });
   });
 
@@ -105,7 +104,7 @@ export function twoFactorLoginRoutes({
 
   routes.public.post('/login/recovery-code', async (req, res) => {
     const form = parseForm(recoveryCodeForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const found = await pendingOrBack(req, res);
     if (!found) return;
     const { pending, user } = found;
@@ -113,15 +112,13 @@ export function twoFactorLoginRoutes({
     const used = form.ok ? await factors.useRecoveryCode(user, form.data.recovery_code, originOf(req)) : null;
     if (!used) {
       await wrong(req, pending, user, 'a wrong recovery code');
-      return res.status(422).render('login-recovery-code.njk', { errors: { recovery_code: RECOVERY_CODE_DIDNT_WORK } });
+      return res
+        .status(422)
+        .render('login-recovery-code.njk', { errors: { recovery_code: messages.recoveryCodes.didntWork } });
     }
     await throttle.secondFactorSucceeded(user.id);
-    const left = `You have ${used.left} recovery code${used.left === 1 ? '' : 's'} left.`;
-    flash(
-      res,
-      used.few ? 'error' : 'info',
-      used.few ? `${left} Make new ones now, on your security page (Account, then Security).` : left,
-    );
+    if (used.few) flash(res, 'error', messages.recoveryCodes.fewLeft(used.left));
+    else flash(res, 'info', messages.recoveryCodes.left(used.left));
     await steps.complete(req, res, user, pending, `${pending.after} + recovery code`);
   });
 

@@ -2,13 +2,13 @@ import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
 import { parseForm } from '../forms/parse-form.js';
 import { saveSession } from '../http/current-user.js';
-import { MALFORMED_FORM } from '../http/form-body.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { originOf } from '../http/request-origin.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
-import { CODE_DIDNT_WORK, passwordForm, totpConfirmForm } from './mfa-forms.js';
+import { passwordForm, totpConfirmForm } from './mfa-forms.js';
 import type { SecondFactor, TotpEnrolment } from './second-factor.js';
 
 declare module 'express-session' {
@@ -27,8 +27,6 @@ export interface TwoFactorRouteDeps {
   readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
 }
 
-export const WRONG_PASSWORD = 'That is not your current password.';
-
 /**
  * The account's security page and the second factor's settings: set up an authenticator app
  * (the secret held in the session until a code and the password confirm it), turn it off, and
@@ -45,7 +43,7 @@ export function twoFactorRoutes({
 
   /** The password re-check every change here needs, counted like a login (a 429 when over). */
   async function passwordIsRight(req: Request, res: Response, user: User, password: string, what: string) {
-    await passwordChecks.count(req, user.email, 'wrong passwords');
+    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     if (!(await confirmPassword(user.id, password, req, what))) return false;
     await passwordChecks.succeeded(req, res, user.email);
     return true;
@@ -58,7 +56,7 @@ export function twoFactorRoutes({
       await saveSession(req);
     }
     const page = await factors.enrolmentPage(user, enrolment);
-    if (!page) throw new HttpError(500, 'The set-up could not be shown.');
+    if (!page) throw new HttpError(500, messages.twoFactor.setUpNotShown);
     res.status(status).render('account/totp-setup.njk', { setup: page, errors, values: {} });
   }
 
@@ -67,7 +65,7 @@ export function twoFactorRoutes({
     res.render('account/recovery-codes.njk', {
       heading,
       codes,
-      codesText: `Gatehouse recovery codes for ${user.email}\nEach works once, in place of a code from your app.\n\n${codes.join('\n')}\n`,
+      codesText: messages.recoveryCodes.fileInPlaceOfApp(user.email, codes),
       others: await otherSessions(user.id, req.sessionID),
     });
   }
@@ -83,7 +81,7 @@ export function twoFactorRoutes({
   routes.get('/account/two-factor/totp', async (req, res) => {
     const { user } = req;
     if ((await factors.status(user.id)).totpSince) {
-      flash(res, 'info', 'Your authenticator app is already set up.');
+      flash(res, 'info', messages.twoFactor.alreadySetUp);
       return res.redirect(303, '/account/security');
     }
     await showEnrolment(req, res, user);
@@ -92,32 +90,32 @@ export function twoFactorRoutes({
   routes.post('/account/two-factor/totp', async (req, res) => {
     const { user } = req;
     const form = parseForm(totpConfirmForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return showEnrolment(req, res, user, 422, form.errors);
     if (!(await passwordIsRight(req, res, user, form.data.password, 'setting up an authenticator app'))) {
-      return showEnrolment(req, res, user, 422, { password: WRONG_PASSWORD });
+      return showEnrolment(req, res, user, 422, { password: messages.fields.wrongPassword });
     }
     const result = await factors.confirm(user, req.session.totpEnrolment, form.data.code, originOf(req));
     if (!result.ok && result.reason === 'already-on') {
-      flash(res, 'info', 'Your authenticator app is already set up.');
+      flash(res, 'info', messages.twoFactor.alreadySetUp);
       return res.redirect(303, '/account/security');
     }
     if (!result.ok) {
       // An enrolment that ran out shows a new key: the code could not have matched it.
-      return showEnrolment(req, res, user, 422, { code: CODE_DIDNT_WORK });
+      return showEnrolment(req, res, user, 422, { code: messages.twoFactor.codeDidntWork });
     }
     delete req.session.totpEnrolment;
     await saveSession(req);
-    await showCodes(req, res, user, result.codes, 'Two-step sign-in is on');
+    await showCodes(req, res, user, result.codes, messages.recoveryCodes.appOnHeading);
   });
 
   routes.post('/account/two-factor/totp/disable', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const status = await factors.status(user.id);
     if (!form.ok || !(await passwordIsRight(req, res, user, form.data.password, 'turning off the authenticator app'))) {
-      const errors = form.ok ? { password: WRONG_PASSWORD } : form.errors;
+      const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
       return res.status(422).render('account/security.njk', {
         status,
         others: await otherSessions(user.id, req.sessionID),
@@ -125,9 +123,9 @@ export function twoFactorRoutes({
       });
     }
     if (await factors.disable(user, originOf(req))) {
-      flash(res, 'success', 'Two-step sign-in with your authenticator app is off.');
+      flash(res, 'success', messages.twoFactor.turnedOff);
     } else {
-      flash(res, 'info', 'Your authenticator app was not set up.');
+      flash(res, 'info', messages.twoFactor.notSetUp);
     }
     res.redirect(303, '/account/security');
   });
@@ -135,14 +133,14 @@ export function twoFactorRoutes({
   routes.post('/account/two-factor/recovery-codes', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const status = await factors.status(user.id);
     if (!status.totpSince && status.passkeys === 0) {
-      flash(res, 'info', 'Set up an authenticator app or a passkey first: recovery codes stand in for them.');
+      flash(res, 'info', messages.recoveryCodes.needAFactor);
       return res.redirect(303, '/account/security');
     }
     if (!form.ok || !(await passwordIsRight(req, res, user, form.data.password, 'new recovery codes'))) {
-      const errors = form.ok ? { password: WRONG_PASSWORD } : form.errors;
+      const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
       return res.status(422).render('account/security.njk', {
         status,
         others: await otherSessions(user.id, req.sessionID),
@@ -150,7 +148,7 @@ export function twoFactorRoutes({
       });
     }
     const codes = await factors.newRecoveryCodes(user, originOf(req));
-    await showCodes(req, res, user, codes, 'Your new recovery codes');
+    await showCodes(req, res, user, codes, messages.recoveryCodes.newCodesHeading);
   });
 
   return routes;

@@ -1,10 +1,7 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
 import { checkbox, csrfField, currentPasswordField } from '../forms/fields.js';
-
-export const PASSKEY_NAME_REQUIRED = 'Give the passkey a name you will recognise, like "Phone" or "Laptop".';
-export const PASSKEY_NOT_ADDED = 'The passkey could not be added. Try again, or use another device.';
-export const PASSKEY_DIDNT_WORK = "That passkey didn't work. Try again, or use your password.";
+import { messages } from '../messages.js';
 
 // A credential's fields as the browser sends them: base64url text of sane length.
 const b64url = (max: number) =>
@@ -61,9 +58,9 @@ export const addPasskeyForm = z.strictObject({
   name: z
     .string()
     .trim()
-    .min(1, PASSKEY_NAME_REQUIRED)
-    .refine((value) => [...value].length <= 64, 'A name of at most 64 characters, please.')
-    .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'The name cannot contain control characters.'),
+    .min(1, messages.passkeys.nameRequired)
+    .refine((value) => [...value].length <= 64, messages.passkeys.nameTooLong)
+    .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), messages.passkeys.nameHasControl),
   password: currentPasswordField,
   credential: z.string().max(12_000),
   _csrf: csrfField,

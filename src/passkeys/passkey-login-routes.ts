@@ -3,18 +3,18 @@ import { type Request, type Response } from 'express';
 import { parseForm } from '../forms/parse-form.js';
 import { pendingLogin } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
-import { MALFORMED_FORM } from '../http/form-body.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
 import { safeNext } from '../http/safe-next.js';
 import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import { messages } from '../messages.js';
 import { CONFIRM_PATH, loginConfirmed } from '../http/recent-login.js';
 import type { SignedInRequest } from '../http/routes.js';
 import type { Origin } from '../users/origin.js';
 import type { ChallengeCookie } from './challenge-cookie.js';
-import { PASSKEY_DIDNT_WORK, authenticationFrom, ceremonyForm, passkeyLoginForm } from './passkey-forms.js';
+import { authenticationFrom, ceremonyForm, passkeyLoginForm } from './passkey-forms.js';
 import type { PasskeyCeremonies } from './passkeys.js';
 
 export interface PasskeyLoginRouteDeps {
@@ -51,17 +51,22 @@ export function passkeyLoginRoutes({
     if (forUser !== null) {
       return res.status(422).render('login-two-factor.njk', {
         status: await secondStepStatus(forUser),
-        errors: { passkey: PASSKEY_DIDNT_WORK },
+        errors: { passkey: messages.passkeys.didntWork },
       });
     }
-    res.status(422).render('login.njk', { values: { next }, errors: { form: PASSKEY_DIDNT_WORK } });
+    res.status(422).render('login.njk', { values: { next }, errors: { form: messages.passkeys.didntWork } });
   }
 
   /** A logged-in user's passkey, proving it is them again: back to the page that asked. */
   async function confirmWithPasskey(req: SignedInRequest, res: Response, next: string, credential: string) {
     const response = authenticationFrom(credential);
-    if (!response) throw new HttpError(400, MALFORMED_FORM);
-    await refuseIfThrottled(recordThrottled, req, await throttle.passkeyAttempt(ipOf(req)), 'failed sign-ins');
+    if (!response) throw new HttpError(400, messages.errors.malformedForm);
+    await refuseIfThrottled(
+      recordThrottled,
+      req,
+      await throttle.passkeyAttempt(ipOf(req)),
+      messages.limits.failedSignIns,
+    );
     const result = await ceremonies.authenticate(
       response,
       (challenge) => challenges.take(req, res, challenge),
@@ -69,7 +74,7 @@ export function passkeyLoginRoutes({
     );
     if (!result.ok) {
       await ceremonies.failed(result.userId, originOf(req), result.reason);
-      flash(res, 'error', PASSKEY_DIDNT_WORK);
+      flash(res, 'error', messages.passkeys.didntWork);
       return res.redirect(303, `${CONFIRM_PATH}?next=${encodeURIComponent(next)}`);
     }
     await throttle.passkeySucceeded(ipOf(req));
@@ -79,9 +84,8 @@ export function passkeyLoginRoutes({
   }
 
   routes.public.post('/login/passkey/options', async (req, res) => {
-    if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
-    if (!ceremonies.rp.available)
-      throw new HttpError(409, 'Passkeys need the site to be reached by name, not by address.');
+    if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
+    if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     // A logged-in user is confirming it is them (before a sensitive page): their own passkeys only.
     const options = await ceremonies.authenticationOptions(req.user?.id ?? pendingLogin(req)?.userId ?? null);
     challenges.add(req, res, options.challenge);
@@ -90,16 +94,21 @@ export function passkeyLoginRoutes({
 
   routes.public.post('/login/passkey', async (req, res) => {
     const form = parseForm(passkeyLoginForm, req.body);
-    if (!form.ok) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
     const next = safeNext(form.data.next);
     if (req.user) return confirmWithPasskey(req as SignedInRequest, res, next, form.data.credential);
     const pending = pendingLogin(req);
     const forUser = pending?.userId ?? null;
     const response = authenticationFrom(form.data.credential);
-    if (!response) throw new HttpError(400, MALFORMED_FORM);
+    if (!response) throw new HttpError(400, messages.errors.malformedForm);
 
     // Counted before it is checked, like a password: a forged or replayed answer is a guess.
-    await refuseIfThrottled(recordThrottled, req, await throttle.passkeyAttempt(ipOf(req)), 'failed sign-ins');
+    await refuseIfThrottled(
+      recordThrottled,
+      req,
+      await throttle.passkeyAttempt(ipOf(req)),
+      messages.limits.failedSignIns,
+    );
     const result = await ceremonies.authenticate(
       response,
       (challenge) => challenges.take(req, res, challenge),

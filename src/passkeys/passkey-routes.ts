@@ -2,20 +2,14 @@ import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
 import { parseForm } from '../forms/parse-form.js';
 import { saveSession } from '../http/current-user.js';
-import { MALFORMED_FORM } from '../http/form-body.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { originOf } from '../http/request-origin.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
+import { messages } from '../messages.js';
 import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
-import {
-  PASSKEY_NOT_ADDED,
-  addPasskeyForm,
-  ceremonyForm,
-  registrationFrom,
-  removePasskeyForm,
-} from './passkey-forms.js';
+import { addPasskeyForm, ceremonyForm, registrationFrom, removePasskeyForm } from './passkey-forms.js';
 import { CHALLENGE_MS, type PasskeyCeremonies } from './passkeys.js';
 
 declare module 'express-session' {
@@ -41,7 +35,6 @@ export interface PasskeyRouteDeps {
   readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
 }
 
-const WRONG_PASSWORD = 'That is not your current password.';
 const MAX_CEREMONIES = 4;
 
 /**
@@ -71,7 +64,7 @@ export function passkeyRoutes({
   }
 
   async function passwordIsRight(req: Request, res: Response, user: User, password: string, what: string) {
-    await passwordChecks.count(req, user.email, 'wrong passwords');
+    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     if (!(await confirmPassword(user.id, password, req, what))) return false;
     await passwordChecks.succeeded(req, res, user.email);
     return true;
@@ -84,9 +77,8 @@ export function passkeyRoutes({
   // The options for the browser's navigator.credentials.create(), as JSON; the challenge stays here.
   routes.post('/account/passkeys/options', async (req, res) => {
     const { user } = req;
-    if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, MALFORMED_FORM);
-    if (!ceremonies.rp.available)
-      throw new HttpError(409, 'Passkeys need the site to be reached by name, not by address.');
+    if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
+    if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     const options = await ceremonies.registrationOptions(user);
     const going = (req.session.passkeyRegistrations ?? []).filter((item) => item.expiresAt > Date.now());
     req.session.passkeyRegistrations = [
@@ -100,11 +92,11 @@ export function passkeyRoutes({
   routes.post('/account/passkeys', async (req, res) => {
     const { user } = req;
     const form = parseForm(addPasskeyForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return showPage(req, res, user, 422, { errors: form.errors, values: form.values });
     const { name, password, credential } = form.data;
     if (!(await passwordIsRight(req, res, user, password, 'adding a passkey'))) {
-      return showPage(req, res, user, 422, { errors: { password: WRONG_PASSWORD }, values: { name } });
+      return showPage(req, res, user, 422, { errors: { password: messages.fields.wrongPassword }, values: { name } });
     }
     const response = registrationFrom(credential);
     const going = req.session.passkeyRegistrations ?? [];
@@ -117,33 +109,36 @@ export function passkeyRoutes({
     const result = response ? await ceremonies.register(user, response, isExpected, name, originOf(req)) : null;
     await saveSession(req);
     if (!result?.ok)
-      return showPage(req, res, user, 422, { errors: { credential: PASSKEY_NOT_ADDED }, values: { name } });
+      return showPage(req, res, user, 422, { errors: { credential: messages.passkeys.notAdded }, values: { name } });
 
     const codes = await factors.codesForNewFactor(user, originOf(req));
     if (codes) {
       return res.render('account/recovery-codes.njk', {
-        heading: `Your passkey "${name}" is added`,
+        heading: messages.recoveryCodes.passkeyAddedHeading(name),
         codes,
-        codesText: `Gatehouse recovery codes for ${user.email}\nEach works once, in place of your passkey.\n\n${codes.join('\n')}\n`,
+        codesText: messages.recoveryCodes.fileInPlaceOfPasskey(user.email, codes),
         others: await otherSessions(user.id, req.sessionID),
       });
     }
-    flash(res, 'success', `Your passkey "${name}" is added.`);
+    flash(res, 'success', messages.passkeys.added(name));
     res.redirect(303, '/account/passkeys');
   });
 
   routes.post('/account/passkeys/remove', async (req, res) => {
     const { user } = req;
     const form = parseForm(removePasskeyForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, MALFORMED_FORM);
+    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return showPage(req, res, user, 422, { removeErrors: form.errors });
     if (!(await passwordIsRight(req, res, user, form.data.password, 'removing a passkey'))) {
-      return showPage(req, res, user, 422, { removeErrors: { password: WRONG_PASSWORD }, removing: form.data.id });
+      return showPage(req, res, user, 422, {
+        removeErrors: { password: messages.fields.wrongPassword },
+        removing: form.data.id,
+      });
     }
     // Another user's id matches nothing: it reads as one that is gone already.
     const name = await ceremonies.remove(user, form.data.id, originOf(req));
     if (name !== null) await factors.factorRemoved(user.id);
-    flash(res, 'info', name === null ? 'That passkey was already gone.' : `Your passkey "${name}" is removed.`);
+    flash(res, 'info', name === null ? messages.passkeys.alreadyGone : messages.passkeys.removed(name));
     res.redirect(303, '/account/passkeys');
   });
 
