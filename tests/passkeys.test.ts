@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Response } from 'supertest';
 import { Browser, PASSWORD } from './support/browser.js';
 import { type Lies, SoftwareAuthenticator } from './support/authenticator.js';
+import { ORIGIN, RP_ID, addPasskey, registrationOptions, signInOptions, signInWith } from './support/passkeys.js';
 import {
   expectCleanRefusal,
   fieldError,
@@ -22,10 +22,6 @@ import { codesOnPage, enrolApp, toSecondStep } from './support/two-factor.js';
  * another user's passkey, a tampered signature.
  */
 
-// The tests' app takes the development default: PUBLIC_URL http://localhost:3000.
-const ORIGIN = 'http://localhost:3000';
-const RP_ID = 'localhost';
-
 let t: TestApp;
 beforeAll(async () => {
   t = await startTestApp({ TRUST_PROXY: 'loopback' });
@@ -33,59 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-const json = (response: Response) => JSON.parse(response.text) as Record<string, unknown>;
-
-/** The registration options for a logged-in browser, as the page's script asks for them. */
-async function registrationOptions(browser: Browser) {
-  const csrf = await browser.csrfFrom('/account/passkeys');
-  const answer = await browser.agent.post('/account/passkeys/options').type('form').send({ _csrf: csrf });
-  expect(answer.status).toBe(200);
-  expect(answer.headers['content-type']).toMatch(/^application\/json/);
-  return json(answer) as unknown as {
-    challenge: string;
-    rp: { id: string; name: string };
-    user: { id: string; name: string; displayName: string };
-    attestation?: string;
-    authenticatorSelection?: { residentKey?: string; userVerification?: string; requireResidentKey?: boolean };
-    excludeCredentials?: Array<{ id: string }>;
-    timeout?: number;
-  };
-}
-
-/** Adds a passkey made by `authenticator` from a logged-in browser; the answer of the form post. */
-async function addPasskey(
-  browser: Browser,
-  authenticator: SoftwareAuthenticator,
-  { name = 'Laptop', password = PASSWORD, lies = {} }: { name?: string; password?: string; lies?: Lies } = {},
-) {
-  const options = await registrationOptions(browser);
-  const credential = authenticator.register(options, lies);
-  return browser.submit('/account/passkeys', '/account/passkeys', {
-    name,
-    password,
-    credential: JSON.stringify(credential),
-  });
-}
-
-/** The sign-in options for a browser (anonymous, or with a pending login), as the login page's script asks. */
-async function signInOptions(browser: Browser, from = '/login') {
-  const csrf = await browser.csrfFrom(from);
-  const answer = await browser.agent.post('/login/passkey/options').type('form').send({ _csrf: csrf });
-  expect(answer.status).toBe(200);
-  return {
-    options: json(answer) as { challenge: string; rpId: string; allowCredentials?: Array<{ id: string }> },
-    csrf,
-    answer,
-  };
-}
-
-/** Posts a sign-in answer as the page's form does. */
-const signInWith = (browser: Browser, csrf: string, credential: unknown, next = '') =>
-  browser.agent
-    .post('/login/passkey')
-    .type('form')
-    .send({ _csrf: csrf, credential: JSON.stringify(credential), next });
 
 /** A user with one passkey (made by the returned authenticator), logged in in `browser`. */
 async function userWithPasskey() {

@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { requireLogin, returnPath, saveSession } from './current-user.js';
+import { renewSession, requireLogin, returnPath } from './current-user.js';
 
 /** Where a user proves it is them again before a sensitive page. */
 export const CONFIRM_PATH = '/account/confirm';
@@ -36,8 +36,11 @@ export function requireRecentLogin(minutes: number): RequestHandler {
   };
 }
 
-/** The user has just proved it is them: sensitive pages open for their guard's minutes. */
+/**
+ * The user has just proved it is them: sensitive pages open for their guard's minutes, on a new
+ * session id (ASVS 7.2.4: a new token at every authentication, re-authentication included).
+ */
 export async function loginConfirmed(req: Request): Promise<void> {
   req.session.confirmedAt = Date.now();
-  await saveSession(req);
+  await renewSession(req);
 }

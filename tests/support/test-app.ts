@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { createApp } from '../../src/app.js';
+import { PAGES_DIR, createApp } from '../../src/app.js';
 import { type Config, parseConfig } from '../../src/config.js';
 import { type Database, openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -17,6 +17,8 @@ export const TEST_SECRET = 'test-secret-that-is-long-enough-0123456789';
 
 export interface TestApp {
   readonly app: Awaited<ReturnType<typeof createApp>>['app'];
+  /** Every route the app declared (path, method, public or not). */
+  readonly routes: Awaited<ReturnType<typeof createApp>>['routes'];
   readonly pool: pg.Pool;
   readonly config: Config;
   /** Every log line the app wrote, as text. */
@@ -69,6 +71,23 @@ export interface TestAppOptions {
   readonly passwords?: PasswordHasher;
   /** Runs the app's periodic sweeps (audit retention) this often; none by default in tests. */
   readonly housekeepingSeconds?: number;
+  /** Where the app finds its pages (src/pages/ by default); a test adds a directory of its own. */
+  readonly pageDirectories?: readonly string[];
+  /** More template directories, after views/. */
+  readonly viewDirectories?: readonly string[];
+}
+
+/**
+ * The recipe test (tests/recipe.test.ts) runs the README's own test in a child vitest, with the
+ * README's page and template in directories of their own, named by these two variables.
+ */
+function recipeDirectories(): { pageDirectories?: string[]; viewDirectories?: string[] } {
+  const pages = process.env['GATEHOUSE_TEST_PAGES'];
+  const views = process.env['GATEHOUSE_TEST_VIEWS'];
+  return {
+    ...(pages ? { pageDirectories: [PAGES_DIR, pages] } : {}),
+    ...(views ? { viewDirectories: [views] } : {}),
+  };
 }
 
 async function appOn(
@@ -115,12 +134,13 @@ async function appOn(
     close: () => {},
   };
   const mailer = createMailer({ config, pool: database.pool, logger, secrets: config.sessionSecrets, transport });
-  const { app, close } = await createApp({
+  const { app, routes, close } = await createApp({
     config,
     db: database,
     logger,
     sessionSecrets: config.sessionSecrets,
     mailer,
+    ...recipeDirectories(),
     ...options,
   });
   const deliverMail = async () => {
@@ -131,7 +151,7 @@ async function appOn(
     await mailer.stop();
     await close();
   };
-  return { app, config, logs, mailer, deliverMail, close: closeAll };
+  return { app, routes, config, logs, mailer, deliverMail, close: closeAll };
 }
 
 export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
@@ -145,6 +165,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     closers.push(made.close);
     return {
       app: made.app,
+      routes: made.routes,
       pool: database.pool,
       config: made.config,
       logs: made.logs,
