@@ -93,6 +93,38 @@ async function shoot(browser: Browser, base: string, scheme: 'light' | 'dark'): 
   await page.goto(`${base}/account/sessions`);
   await save('sessions');
 
+  // A second factor: the authenticator app's set-up page (a throwaway key, a real QR code).
+  await page.goto(`${base}/account/two-factor/totp`);
+  await save('two-factor-setup');
+
+  // A passkey, made by Chromium's virtual authenticator standing in for the laptop.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  await page.goto(`${base}/account/passkeys`);
+  await page.fill('#name', 'Work laptop');
+  await page.fill('#password', 'analytical engine 1843');
+  const added = page.waitForResponse(
+    (response) => response.request().method() === 'POST' && response.url() === `${base}/account/passkeys`,
+  );
+  await page.click('form[data-passkey-register] button');
+  await added;
+  await page.waitForLoadState();
+  await page.goto(`${base}/account/passkeys`);
+  await save('passkeys');
+
+  await page.goto(`${base}/account/activity`);
+  await save('activity');
+
   await page.goto(`${base}/no/such/page`);
   await save('not-found');
   await context.close();
@@ -112,7 +144,8 @@ async function main(): Promise<void> {
   let browser: Browser | undefined;
   try {
     browser = await launchChromium();
-    for (const scheme of ['light', 'dark'] as const) await shoot(browser, `http://127.0.0.1:${port}`, scheme);
+    // localhost, not 127.0.0.1: browsers offer passkeys only on a name.
+    for (const scheme of ['light', 'dark'] as const) await shoot(browser, `http://localhost:${port}`, scheme);
     process.stdout.write(`Screenshots written to ${path.relative(ROOT, OUT)}/\n`);
   } finally {
     await browser?.close();

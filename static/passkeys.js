@@ -41,9 +41,13 @@
     var csrf = form.querySelector('input[name="_csrf"]').value;
     var error = form.querySelector('[data-passkey-error]');
     var remember = document.querySelector('input[name="remember"]');
+    // Once the button is pressed, an autofill request that had not started yet never starts: it
+    // would cancel the button's ceremony.
+    var pressed = false;
     function run(autofill) {
       return optionsFrom('/login/passkey/options', csrf)
         .then(function (optionsJSON) {
+          if (autofill && pressed) return new Promise(function () {});
           // Starting a ceremony cancels the one going (the autofill request) before its own begins.
           return webauthn.startAuthentication({ optionsJSON: optionsJSON, useBrowserAutofill: autofill });
         })
@@ -56,6 +60,7 @@
     }
     form.hidden = false;
     form.querySelector('[data-passkey-button]').addEventListener('click', function () {
+      pressed = true;
       show(error, '');
       run(false).catch(function (problem) {
         show(error, explain(problem));
@@ -64,7 +69,7 @@
     if (form.hasAttribute('data-passkey-autofill')) {
       webauthn.browserSupportsWebAuthnAutofill().then(function (supported) {
         // Quietly: an autofill request that is cancelled (by the button) or refused is no error.
-        if (supported) run(true).catch(function () {});
+        if (supported && !pressed) run(true).catch(function () {});
       });
     }
   }

@@ -75,6 +75,18 @@ describe('8. on a phone-sized screen (390×844)', () => {
     expect(await logInWith(page, user.email, user.password)).toBe(200);
     expect(pathOf(page)).toBe('/');
     await check('dashboard');
+    for (const path of [
+      '/account',
+      '/account/email',
+      '/account/security',
+      '/account/passkeys',
+      '/account/sessions',
+      '/account/activity',
+      '/account/export',
+    ]) {
+      expect((await page.goto(e2e.app.url(path)))?.status(), path).toBe(200);
+      await check(path);
+    }
     await page.goto(e2e.app.url('/logout'));
     await check('log-out page');
     await page.goto(e2e.app.url('/no/such/page'));

@@ -38,6 +38,8 @@ export interface E2eApp {
   readonly baseUrl: string;
   /** The app's DATA_DIR; with no SMTP_URL outside production its mail lands in `outbox/` here. */
   readonly dataDir: string;
+  /** The app's own database (a test may move a session's clock back, as time passing would). */
+  readonly databaseUrl: string;
   /** `${baseUrl}${path}`. */
   url(path: string): string;
   close(): Promise<void>;
@@ -105,7 +107,13 @@ export async function startApp(): Promise<E2eApp> {
     await stop();
     throw error;
   }
-  return { baseUrl, dataDir, url: (pathAndQuery) => `${baseUrl}${pathAndQuery}`, close: stop };
+  return {
+    baseUrl,
+    dataDir,
+    databaseUrl: databaseUrl.toString(),
+    url: (pathAndQuery) => `${baseUrl}${pathAndQuery}`,
+    close: stop,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
