@@ -30,3 +30,30 @@ export function keyring(secrets: readonly string[], purpose: string): Keyring {
     },
   };
 }
+
+/** A JSON value carried in a cookie: base64url JSON, a dot, and its tag. */
+export interface SignedJson {
+  seal(value: unknown): string;
+  /** The value, or undefined when the text is not one this keyring signed (or not JSON). */
+  open(text: unknown): unknown;
+}
+
+export function signedJson(keys: Keyring): SignedJson {
+  return {
+    seal(value) {
+      const body = Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+      return `${body}.${keys.sign(body)}`;
+    },
+    open(text) {
+      if (typeof text !== 'string') return undefined;
+      const dot = text.lastIndexOf('.');
+      const body = text.slice(0, dot);
+      if (dot < 1 || !keys.verify(body, text.slice(dot + 1))) return undefined;
+      try {
+        return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import type { CookieOptions, RequestHandler, Response } from 'express';
-import { keyring } from '../crypto/keyring.js';
+import { keyring, signedJson } from '../crypto/keyring.js';
 
 export interface Flash {
   readonly kind: 'info' | 'success' | 'error';
@@ -38,30 +38,22 @@ declare global {
  * session secrets), so a message cannot be forged to look like the site's.
  */
 export function flashMessages(secrets: readonly string[], secure: boolean): RequestHandler {
-  const keys = keyring(secrets, 'flash cookie v1');
+  const codec = signedJson(keyring(secrets, 'flash cookie v1'));
   const name = secure ? '__Host-gatehouse.flash' : 'gatehouse.flash';
   const options: CookieOptions = { httpOnly: true, secure, sameSite: 'lax', path: '/' };
 
   const read = (raw: unknown): Flash[] => {
-    if (typeof raw !== 'string') return [];
-    const dot = raw.lastIndexOf('.');
-    const body = raw.slice(0, dot);
-    if (dot < 1 || !keys.verify(body, raw.slice(dot + 1))) return [];
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-      if (!Array.isArray(parsed)) return [];
-      return parsed
-        .filter(
-          (item): item is Flash =>
-            typeof item === 'object' &&
-            item !== null &&
-            KINDS.has((item as Flash).kind) &&
-            typeof (item as Flash).text === 'string',
-        )
-        .slice(0, MAX_MESSAGES);
-    } catch {
-      return [];
-    }
+    const parsed = codec.open(raw);
+    if (!Array.isArray(parsed)) return [];
+    return parsed
+      .filter(
+        (item): item is Flash =>
+          typeof item === 'object' &&
+          item !== null &&
+          KINDS.has((item as Flash).kind) &&
+          typeof (item as Flash).text === 'string',
+      )
+      .slice(0, MAX_MESSAGES);
   };
 
   return (req, res, next) => {
@@ -69,8 +61,7 @@ export function flashMessages(secrets: readonly string[], secure: boolean): Requ
       incoming: read((req.cookies as Record<string, unknown> | undefined)?.[name]),
       outgoing: null,
       write(messages) {
-        const body = Buffer.from(JSON.stringify(messages), 'utf8').toString('base64url');
-        res.cookie(name, `${body}.${keys.sign(body)}`, options);
+        res.cookie(name, codec.seal(messages), options);
       },
     };
     res.locals.flashStore = store;

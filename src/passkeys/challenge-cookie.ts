@@ -1,5 +1,5 @@
 import type { CookieOptions, Request, Response } from 'express';
-import { keyring } from '../crypto/keyring.js';
+import { keyring, signedJson } from '../crypto/keyring.js';
 
 /** A login ceremony's challenge and when it stops being good (ms since the epoch). */
 export interface PendingChallenge {
@@ -18,31 +18,22 @@ const MAX_CEREMONIES = 4;
  * flight; a challenge is taken out when its answer arrives.
  */
 export function challengeCookie(secrets: readonly string[], secure: boolean, lifetimeMs: number) {
-  const keys = keyring(secrets, 'webauthn challenge cookie v1');
+  const codec = signedJson(keyring(secrets, 'webauthn challenge cookie v1'));
   // __Host- needs Path=/; __Secure- still makes the cookie https-only.
   const name = secure ? '__Secure-gatehouse.webauthn' : 'gatehouse.webauthn';
   const options: CookieOptions = { httpOnly: true, secure, sameSite: 'strict', path: '/login' };
 
   const read = (req: Request): PendingChallenge[] => {
-    const raw: unknown = (req.cookies as Record<string, unknown> | undefined)?.[name];
-    if (typeof raw !== 'string') return [];
-    const dot = raw.lastIndexOf('.');
-    const body = raw.slice(0, dot);
-    if (dot < 1 || !keys.verify(body, raw.slice(dot + 1))) return [];
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-      if (!Array.isArray(parsed)) return [];
-      return parsed.filter(
-        (item): item is PendingChallenge =>
-          typeof item === 'object' &&
-          item !== null &&
-          typeof (item as PendingChallenge).challenge === 'string' &&
-          typeof (item as PendingChallenge).expiresAt === 'number' &&
-          (item as PendingChallenge).expiresAt > Date.now(),
-      );
-    } catch {
-      return [];
-    }
+    const parsed = codec.open((req.cookies as Record<string, unknown> | undefined)?.[name]);
+    if (!Array.isArray(parsed)) return [];
+    return parsed.filter(
+      (item): item is PendingChallenge =>
+        typeof item === 'object' &&
+        item !== null &&
+        typeof (item as PendingChallenge).challenge === 'string' &&
+        typeof (item as PendingChallenge).expiresAt === 'number' &&
+        (item as PendingChallenge).expiresAt > Date.now(),
+    );
   };
 
   const write = (res: Response, list: PendingChallenge[]) => {
@@ -50,8 +41,7 @@ export function challengeCookie(secrets: readonly string[], secure: boolean, lif
       res.clearCookie(name, options);
       return;
     }
-    const body = Buffer.from(JSON.stringify(list), 'utf8').toString('base64url');
-    res.cookie(name, `${body}.${keys.sign(body)}`, { ...options, maxAge: lifetimeMs });
+    res.cookie(name, codec.seal(list), { ...options, maxAge: lifetimeMs });
   };
 
   return {

@@ -57,8 +57,12 @@ export function passkeyLoginRoutes({
     res.status(422).render('login.njk', { values: { next }, errors: { form: messages.passkeys.didntWork } });
   }
 
-  /** A logged-in user's passkey, proving it is them again: back to the page that asked. */
-  async function confirmWithPasskey(req: SignedInRequest, res: Response, next: string, credential: string) {
+  /**
+   * Checks an answer from the browser for `forUser` (or for whoever's passkey it is), counted
+   * before it is checked like a password (a forged or replayed answer is a guess); a refusal is
+   * recorded with its reason. The user on success, else null.
+   */
+  async function verifiedAnswer(req: Request, res: Response, credential: string, forUser: number | null) {
     const response = authenticationFrom(credential);
     if (!response) throw new HttpError(400, messages.errors.malformedForm);
     await refuseIfThrottled(
@@ -70,14 +74,22 @@ export function passkeyLoginRoutes({
     const result = await ceremonies.authenticate(
       response,
       (challenge) => challenges.take(req, res, challenge),
-      req.user.id,
+      forUser,
     );
     if (!result.ok) {
       await ceremonies.failed(result.userId, originOf(req), result.reason);
+      return null;
+    }
+    await throttle.passkeySucceeded(ipOf(req));
+    return result.user;
+  }
+
+  /** A logged-in user's passkey, proving it is them again: back to the page that asked. */
+  async function confirmWithPasskey(req: SignedInRequest, res: Response, next: string, credential: string) {
+    if (!(await verifiedAnswer(req, res, credential, req.user.id))) {
       flash(res, 'error', messages.passkeys.didntWork);
       return res.redirect(303, `${CONFIRM_PATH}?next=${encodeURIComponent(next)}`);
     }
-    await throttle.passkeySucceeded(ipOf(req));
     await loginConfirmed(req);
     await confirmed(req.user.id, originOf(req), 'passkey');
     res.redirect(303, next);
@@ -99,31 +111,13 @@ export function passkeyLoginRoutes({
     if (req.user) return confirmWithPasskey(req as SignedInRequest, res, next, form.data.credential);
     const pending = pendingLogin(req);
     const forUser = pending?.userId ?? null;
-    const response = authenticationFrom(form.data.credential);
-    if (!response) throw new HttpError(400, messages.errors.malformedForm);
-
-    // Counted before it is checked, like a password: a forged or replayed answer is a guess.
-    await refuseIfThrottled(
-      recordThrottled,
-      req,
-      await throttle.passkeyAttempt(ipOf(req)),
-      messages.limits.failedSignIns,
-    );
-    const result = await ceremonies.authenticate(
-      response,
-      (challenge) => challenges.take(req, res, challenge),
-      forUser,
-    );
-    if (!result.ok) {
-      await ceremonies.failed(result.userId, originOf(req), result.reason);
-      return didntWork(req, res, forUser, next);
-    }
-    await throttle.passkeySucceeded(ipOf(req));
+    const user = await verifiedAnswer(req, res, form.data.credential, forUser);
+    if (!user) return didntWork(req, res, forUser, next);
     if (pending) {
-      await throttle.secondFactorSucceeded(result.user.id);
-      return steps.complete(req, res, result.user, pending, `${pending.after} + passkey`);
+      await throttle.secondFactorSucceeded(user.id);
+      return steps.complete(req, res, user, pending, `${pending.after} + passkey`);
     }
-    await steps.complete(req, res, result.user, { remember: form.data.remember, next }, 'passkey');
+    await steps.complete(req, res, user, { remember: form.data.remember, next }, 'passkey');
   });
 
   return routes;
