@@ -39,6 +39,19 @@ describe('idle timeout and absolute lifetime', () => {
     expect(row?.seconds_left).toBeLessThanOrEqual(60 * 60 + 5);
   });
 
+  it('gives every login a session id of 192 random bits (32 base64url characters), never one seen before', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const { browser } = await signedUpBrowser(t.app);
+      const sid = sidOf(browser);
+      expect(sid).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      ids.add(sid);
+    }
+    expect(ids.size).toBe(40);
+    // Not a run of zeros: the pool's bytes are handed out before they are cleared.
+    for (const id of ids) expect(Buffer.from(id, 'base64url').some((byte) => byte !== 0)).toBe(true);
+  });
+
   it('gives a visitor who only viewed a form no session at all: no cookie, no row', async () => {
     const browser = new Browser(t.app);
     const page = await browser.get('/login');

@@ -29,6 +29,9 @@ export function requestLogging(logger: Logger): RequestHandler {
       res.setHeader('X-Request-Id', id);
       return id;
     },
+    // Our serializers get the raw request and response: pino-http's standard ones (headers and
+    // all, then thrown away) would run on every request for nothing.
+    wrapSerializers: false,
     serializers: {
       req: (req: { id: string; method: string; url: string }) => ({
         id: req.id,

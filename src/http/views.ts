@@ -5,8 +5,25 @@ import nunjucks from 'nunjucks';
 
 export const VIEWS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../views');
 
-const dayFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'long', timeZone: 'UTC' });
-const timeFormat = new Intl.DateTimeFormat('en-GB', { timeStyle: 'short', timeZone: 'UTC' });
+// Dates as en-GB writes them ("30 November 2026", "07:58"), always in UTC. Spelled out here
+// rather than with Intl.DateTimeFormat, whose format() was a visible share of a page view.
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+const day = (date: Date) => `${date.getUTCDate()} ${MONTHS[date.getUTCMonth()]} ${date.getUTCFullYear()}`;
+const time = (date: Date) =>
+  `${String(date.getUTCHours()).padStart(2, '0')}:${String(date.getUTCMinutes()).padStart(2, '0')}`;
 
 /**
  * Nunjucks with autoescaping on: every value a template prints is HTML-escaped. Templates are
@@ -18,10 +35,8 @@ export function useViews(app: Express, noCache: boolean, moreDirectories: readon
     autoescape: true,
     throwOnUndefined: false,
   });
-  env.addFilter('date', (value: unknown) => (value instanceof Date ? dayFormat.format(value) : ''));
-  env.addFilter('datetime', (value: unknown) =>
-    value instanceof Date ? `${dayFormat.format(value)} at ${timeFormat.format(value)} UTC` : '',
-  );
+  env.addFilter('date', (value: unknown) => (value instanceof Date ? day(value) : ''));
+  env.addFilter('datetime', (value: unknown) => (value instanceof Date ? `${day(value)} at ${time(value)} UTC` : ''));
   env.addFilter('iso', (value: unknown) => (value instanceof Date ? value.toISOString() : ''));
   // The first field (in form order) that has an error: it gets autofocus.
   env.addFilter('firstError', (errors: unknown, order: unknown) =>
