@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { NodeCryptoPlugin } from '@otplib/plugin-crypto-node';
 import { ScureBase32Plugin, generateURI, verify } from 'otplib';
-import QRCode from 'qrcode';
 
 // RFC 6238 as authenticator apps do it: HMAC-SHA-1, 6 digits, 30-second steps.
 const PERIOD = 30;
@@ -24,6 +23,8 @@ export const otpauthUri = (secret: Uint8Array, label: string, issuer: string): s
 
 /** The QR code of the URI as an inline image (an SVG data: URL): no request leaves the page. */
 export async function qrCodeImage(uri: string): Promise<string> {
+  // Loaded with the first set-up page, not at start-up: most processes never draw a QR code.
+  const { default: QRCode } = await import('qrcode');
   const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
   return `data:image/svg+xml;base64,${Buffer.from(svg, 'utf8').toString('base64')}`;
 }

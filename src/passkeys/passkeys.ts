@@ -1,13 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
 import type { Origin } from '../users/origin.js';
@@ -45,6 +41,11 @@ export type RefusedBecause =
   | 'not this user'
   | 'already registered';
 
+// @simplewebauthn/server and what it brings (ASN.1, CBOR, COSE) are a fifth of a serving
+// process's memory: loaded with the first ceremony, not at start-up.
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = () => (library ??= import('@simplewebauthn/server'));
+
 const newChallenge = () => randomBytes(CHALLENGE_BYTES).toString('base64url');
 const challengeHash = (challenge: string) => createHash('sha256').update(challenge, 'utf8').digest();
 
@@ -74,7 +75,7 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
     /** The options for adding a passkey, and the challenge the caller keeps (in the session). */
     async registrationOptions(user: User): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await passkeys.listFor(user.id);
-      return generateRegistrationOptions({
+      return (await webauthn()).generateRegistrationOptions({
         rpName: rp.name,
         rpID: rp.id,
         userName: user.email,
@@ -101,7 +102,9 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
     ): Promise<{ ok: true; passkey: Passkey } | { ok: false; reason: RefusedBecause }> {
       let verified;
       try {
-        verified = await verifyRegistrationResponse({
+        verified = await (
+          await webauthn()
+        ).verifyRegistrationResponse({
           response,
           expectedChallenge: isExpected,
           expectedOrigin: rp.origin,
@@ -147,7 +150,7 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
      */
     async authenticationOptions(forUser: number | null): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const allow = forUser === null ? [] : await passkeys.listFor(forUser);
-      return generateAuthenticationOptions({
+      return (await webauthn()).generateAuthenticationOptions({
         rpID: rp.id,
         challenge: newChallenge(),
         timeout: CHALLENGE_MS,
@@ -181,7 +184,9 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
       let challengeOk = false;
       let verified;
       try {
-        verified = await verifyAuthenticationResponse({
+        verified = await (
+          await webauthn()
+        ).verifyAuthenticationResponse({
           response,
           expectedChallenge: async (challenge) => {
             const pending = held(challenge);
