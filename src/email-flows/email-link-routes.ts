@@ -29,7 +29,8 @@ export interface EmailLinkRouteDeps {
 
 /**
  * A reset link's token between the link and the form: moved out of the URL at once (as Django
- * does), into a cookie only /password/reset sees, HttpOnly, for the link's remaining life at most.
+ * does), into a cookie only /password/reset sees, HttpOnly, for 15 minutes: long enough to type a
+ * new password, and the token itself still expires with the link (the form checks it again).
  * SameSite=Lax, not Strict: a Strict cookie set by the link's response is not sent on the redirect
  * that follows a click from a webmail page (another site), so the form would never find it.
  */
