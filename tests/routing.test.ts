@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAGES_DIR } from '../src/app.js';
-import { Browser, signedUpBrowser } from './support/browser.js';
-import { LOGIN_REQUIRED, expectCleanRefusal, flashesOn } from './support/account.js';
+import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
+import { LOGIN_REQUIRED, expectCleanRefusal, flashesOn, isLoggedIn } from './support/account.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 /**
@@ -166,6 +166,53 @@ describe('a page added with no auth code', () => {
       .type('form')
       .send({ _csrf: token });
     expect(posted.headers['location']).toBe('/login?next=%2F');
+  });
+});
+
+/** Everything a form post could change, table by table: the rows' text, or their count where a read touches them. */
+async function everythingStored(): Promise<Record<string, unknown>> {
+  const state: Record<string, unknown> = {};
+  for (const table of ['users', 'user_totp', 'recovery_codes', 'passkeys', 'account_tokens', 'mail_outbox']) {
+    const { rows } = await t.pool.query(
+      `SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') AS text FROM ${table} t`,
+    );
+    state[table] = rows[0].text;
+  }
+  for (const table of ['sessions', 'auth_events', 'webauthn_challenges_used']) {
+    state[table] = (await t.pool.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+  }
+  return state;
+}
+
+describe('every form post needs its token, on every route', () => {
+  it("refuses a post with no token, or another browser's, with 403 on every declared POST route, and changes nothing", async () => {
+    const { browser, fields } = await signedUpBrowser(t.app);
+    const visitor = new Browser(t.app);
+    await visitor.csrfFrom('/login');
+    const foreign = await new Browser(t.app).csrfFrom('/login');
+    // What each form would take, so that a route missing the check would act on it.
+    const body = { email: fields.email, password: PASSWORD, name: 'Mallory', code: '123456', recovery_code: 'x' };
+    const posts = t.routes.filter((route) => route.method === 'POST');
+    expect(posts.length).toBeGreaterThan(25);
+    const before = await everythingStored();
+    for (const route of posts) {
+      for (const [who, sender] of [
+        ['a logged-in user', browser],
+        ['a visitor', visitor],
+      ] as const) {
+        for (const token of [undefined, foreign]) {
+          const answer = await sender.agent
+            .post(concrete(route.path))
+            .type('form')
+            .send(token ? { ...body, _csrf: token } : body);
+          const where = `POST ${route.path} from ${who}, ${token ? "another browser's token" : 'no token'}`;
+          expect(answer.status, where).toBe(403);
+          expectCleanRefusal(answer, 403);
+        }
+      }
+    }
+    expect(await everythingStored()).toEqual(before);
+    expect(await isLoggedIn(browser)).toBe(true);
   });
 });
 
