@@ -179,5 +179,13 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
       },
     };
   };
-  return build({});
+  try {
+    return await build({});
+  } catch (error) {
+    // createApp refused (a test makes it on purpose): leave no open pool and no database behind.
+    for (const close of closers) await close();
+    await database.close();
+    await fresh.drop();
+    throw error;
+  }
 }
