@@ -347,6 +347,28 @@ describe('a passkey as the second factor', () => {
   });
 });
 
+describe('a passkey and the authenticator app together', () => {
+  it('turning the app off keeps the recovery codes while a passkey remains a second factor', async () => {
+    const user = await userWithPasskey();
+    const { codes } = await enrolApp(user.browser);
+    const off = await user.browser.submit('/account/security', '/account/two-factor/totp/disable', {
+      password: PASSWORD,
+    });
+    expect(off.status).toBe(303);
+    expect(off.headers['location']).toBe('/account/security');
+    expect((await t.pool.query('SELECT 1 FROM user_totp WHERE user_id = $1', [user.id])).rowCount).toBe(0);
+    expect((await t.pool.query('SELECT 1 FROM recovery_codes WHERE user_id = $1', [user.id])).rowCount).toBe(10);
+    // The password still leads to the second step (the passkey), where a recovery code still works.
+    const browser = visitor(t.app);
+    await toSecondStep(browser, user.email);
+    const recovered = await browser.submit('/login/recovery-code', '/login/recovery-code', {
+      recovery_code: codes[0] ?? '',
+    });
+    expect(recovered.status).toBe(303);
+    expect(await isLoggedIn(browser)).toBe(true);
+  });
+});
+
 describe('removing a passkey', () => {
   it('needs the password; mails a notice; with no factor left, the recovery codes go', async () => {
     const user = await userWithPasskey();
@@ -370,6 +392,10 @@ describe('removing a passkey', () => {
     expect((await t.pool.query('SELECT 1 FROM recovery_codes WHERE user_id = $1', [user.id])).rowCount).toBe(0);
     const notice = await waitForMailTo(t, user.email, 'security-change', mark);
     expect(notice.text).toMatch(/A passkey was removed/);
+    const removals = await t.pool.query("SELECT 1 FROM auth_events WHERE user_id = $1 AND event = 'passkey_removed'", [
+      user.id,
+    ]);
+    expect(removals.rowCount).toBe(1);
     // Another user's passkey id matches nothing.
     const other = await userWithPasskey();
     const theirs = (

@@ -115,6 +115,30 @@ describe('login throttling', () => {
     expect((await browserFrom(t.app).login(fields.email, fields.password)).status).toBe(303);
   });
 
+  it('believes no X-Forwarded-For without TRUST_PROXY: rotating it gets no fresh count, and the audit keeps the real address', async () => {
+    const direct = await t.sibling({ TRUST_PROXY: '' });
+    const { fields } = await signedUpBrowser(direct.app);
+    const statuses: number[] = [];
+    for (let i = 1; i <= 6; i++) {
+      const browser = new Browser(direct.app);
+      const _csrf = await browser.csrfFrom('/login');
+      const answer = await browser.agent
+        .post('/login')
+        .set('X-Forwarded-For', `203.0.113.${i}`)
+        .set('X-Forwarded-Proto', 'https')
+        .type('form')
+        .send({ _csrf, email: fields.email, password: 'wrong password' });
+      statuses.push(answer.status);
+    }
+    expect(statuses).toEqual([422, 422, 422, 422, 422, 429]);
+    const { rows } = await t.pool.query<{ ip: string | null }>(
+      "SELECT e.ip FROM auth_events e JOIN users u ON u.id = e.user_id WHERE u.email = $1 AND e.event = 'login_failed'",
+      [fields.email],
+    );
+    expect(rows).toHaveLength(5);
+    for (const row of rows) expect(row.ip).toMatch(/^(?:::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/);
+  });
+
   it('stores no email or address in the clear in the rate-limit table', async () => {
     const { fields } = await signedUpBrowser(t.app);
     const attacker = browserFrom(t.app);

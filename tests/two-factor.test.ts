@@ -200,6 +200,8 @@ describe('logging in with the app', () => {
     expect(page.status).toBe(200);
     expect(page.text).toMatch(/<input id="code" name="code" type="text" autocomplete="one-time-code"/);
     expect(page.text).toContain('href="/login/recovery-code"');
+    // No passkey to offer: this user has none.
+    expect(page.text).not.toContain('Use a passkey');
 
     await awayFromStepEdge();
     const mark = await mailMark(t);
@@ -269,6 +271,42 @@ describe('logging in with the app', () => {
     expect((await sendCode(browser, totpCode(secret, stepAt() - 2))).status).toBe(422);
     expect((await sendCode(browser, totpCode(secret, stepAt() + 1))).status).toBe(422);
     expect((await sendCode(browser, totpCode(secret, stepAt()))).status).toBe(303);
+  });
+
+  it('refuses a wrong code, and a code for a step before the last one used even inside the window', async () => {
+    const user = await signUp(t);
+    const page = await user.browser.get('/account/two-factor/totp');
+    const secret = base32Decode(keyOnPage(page.text));
+    await awayFromStepEdge(10_000);
+    const step = stepAt();
+    // Set up with the current step's code: that step is now the last one used.
+    const done = await user.browser.submit('/account/two-factor/totp', '/account/two-factor/totp', {
+      code: totpCode(secret, step),
+      password: PASSWORD,
+    });
+    expect(done.status).toBe(200);
+    const browser = visitor(t.app);
+    await toSecondStep(browser, user.email);
+    const wrong = await sendCode(browser, totpCode(secret, step + 7));
+    expect(wrong.status).toBe(422);
+    expect(fieldError(wrong.text, 'code')).toBe(CODE_DIDNT_WORK);
+    // The previous step's code was never used, and the window takes it, but it is older than the last one used.
+    const earlier = await sendCode(browser, totpCode(secret, step - 1));
+    expect(earlier.status).toBe(422);
+    expect(fieldError(earlier.text, 'code')).toBe(CODE_DIDNT_WORK);
+    expect(await isLoggedIn(browser)).toBe(false);
+  });
+
+  it('follows only a safe next through the second step', async () => {
+    for (const next of ['//evil.example/', 'https://evil.example/', '/\\evil.example']) {
+      const user = await enrolledUser();
+      const browser = visitor(t.app);
+      await toSecondStep(browser, user.email, PASSWORD, { next });
+      await awayFromStepEdge();
+      const done = await sendCode(browser, totpCode(user.secret, stepAt()));
+      expect(done.status, next).toBe(303);
+      expect(done.headers['location'], next).toBe('/');
+    }
   });
 
   it('of two logins racing with one code, exactly one gets in', async () => {
@@ -400,6 +438,21 @@ describe('recovery codes', () => {
     await toSecondStep(next, user.email);
     expect((await sendRecoveryCode(next, user.codes[8]!)).status).toBe(422); // an old one: gone
     expect((await sendRecoveryCode(next, newCodes[0]!)).status).toBe(303);
+  });
+
+  it('new codes send a notice and are recorded', async () => {
+    const user = await enrolledUser();
+    const before = (await eventsOf(user.id)).length;
+    const mark = await mailMark(t);
+    const fresh = await user.browser.submit('/account/security', '/account/two-factor/recovery-codes', {
+      password: PASSWORD,
+    });
+    expect(fresh.status).toBe(200);
+    expect(codesOnPage(fresh.text)).toHaveLength(10);
+    const notice = await waitForMailTo(t, user.email, 'security-change', mark);
+    expect(notice.text).toMatch(/recovery codes/i);
+    const events = (await eventsOf(user.id)).slice(before).map((row) => row.event);
+    expect(events).toContain('recovery_codes_generated');
   });
 
   it('new codes need the right password', async () => {
