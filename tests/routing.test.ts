@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Express } from 'express';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PAGES_DIR } from '../src/app.js';
 import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
 import { LOGIN_REQUIRED, expectCleanRefusal, flashesOn, isLoggedIn } from './support/account.js';
@@ -255,11 +255,12 @@ describe('405 with Allow, from the routes themselves', () => {
 });
 
 describe('pages found on disk', () => {
+  // Each test its own directory, so each runs alone (-t) as well as after the other.
   let dir: string;
-  beforeAll(() => {
+  beforeEach(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'gh-pages-'));
   });
-  afterAll(() => {
+  afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -271,7 +272,6 @@ describe('pages found on disk', () => {
   });
 
   it('stops start-up when a page declares a route another part of the site has', async () => {
-    rmSync(path.join(dir, 'broken-page.ts'));
     const pageModule = path.join(PAGES_DIR, '..', 'http', 'page.js').replace(/\\/g, '/');
     writeFileSync(
       path.join(dir, 'clash-page.ts'),
