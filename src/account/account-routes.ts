@@ -7,7 +7,6 @@ import { type PasswordChecks } from '../login/password-checks.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
 import type { Throttle } from '../login/throttle.js';
-import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
 import {
@@ -41,7 +40,6 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account', async (req, res) => {
     const { user } = req;
     const form = parseForm(profileForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/profile.njk', form);
     await accounts.updateProfile(user.id, form.data, originOf(req));
     flash(res, 'success', messages.account.profileSaved);
@@ -55,7 +53,6 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account/email', async (req, res) => {
     const { user } = req;
     const form = parseForm(emailChangeForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/email.njk', form);
     const { email, password } = form.data;
     // Every request counts, whatever it comes to: a "taken" answer tells whether an address has
@@ -100,7 +97,6 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account/password', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/password.njk', form);
     await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const { current, password } = form.data;
@@ -124,7 +120,6 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
   routes.post('/account/delete', async (req, res) => {
     const { user } = req;
     const form = parseForm(deleteAccountForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
     await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const result = await accounts.deleteAccount(user.id, form.data.password, originOf(req));

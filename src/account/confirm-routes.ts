@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { parseForm } from '../forms/parse-form.js';
-import { HttpError } from '../http/errors.js';
 import { loginConfirmed } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
 import { Routes, type SignedInRequest } from '../http/routes.js';
@@ -53,7 +52,6 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
 
   routes.post('/account/confirm', async (req, res) => {
     const form = parseForm(confirmPasswordForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const next = safeNext(form.ok ? form.data.next : form.values['next']);
     if (!form.ok) return res.status(422).render('account/confirm.njk', await page(req, next, form.errors));
     const { user } = req;
@@ -70,7 +68,6 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
 
   routes.post('/account/confirm/code', async (req, res) => {
     const form = parseForm(confirmCodeForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const next = safeNext(form.ok ? form.data.next : form.values['next']);
     const { user } = req;
     // Counted per user before it is checked, like the second step of a login.

@@ -1,9 +1,8 @@
 import { Routes } from '../http/routes.js';
 import type { Accounts } from '../users/accounts.js';
-import { parseForm } from '../forms/parse-form.js';
+import { parseFixedForm } from '../forms/parse-form.js';
 import { logOut } from '../http/current-user.js';
 import { originOf } from '../http/request-origin.js';
-import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
 import { browserName } from '../sessions/browser-name.js';
@@ -39,10 +38,9 @@ export function sessionsRoutes(accounts: Accounts): Routes {
 
   routes.post('/account/sessions/end', async (req, res) => {
     const { user } = req;
-    const form = parseForm(endSessionForm, req.body);
-    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
+    const form = parseFixedForm(endSessionForm, req.body);
     // Another user's session id matches nothing: it reads as one that has already ended.
-    const ended = await accounts.endSession(user.id, form.data.id, req.sessionID, originOf(req));
+    const ended = await accounts.endSession(user.id, form.id, req.sessionID, originOf(req));
     if (ended?.current) {
       await logOut(req);
       flash(res, 'info', messages.logout.loggedOut);
@@ -54,7 +52,7 @@ export function sessionsRoutes(accounts: Accounts): Routes {
 
   routes.post('/account/sessions/end-others', async (req, res) => {
     const { user } = req;
-    if (!parseForm(buttonForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
+    parseFixedForm(buttonForm, req.body);
     const ended = await accounts.endOtherSessions(user.id, req.sessionID, originOf(req));
     flash(res, 'success', ended === 0 ? messages.sessions.noOthers : messages.sessions.signedOutEverywhere(ended));
     res.redirect(303, '/account/sessions');

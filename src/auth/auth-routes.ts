@@ -2,9 +2,8 @@ import { Routes } from '../http/routes.js';
 import { z } from 'zod';
 import type { Accounts, Origin } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
-import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
-import { confirmMatches, parseForm } from '../forms/parse-form.js';
+import { confirmMatches, parseFixedForm, parseForm } from '../forms/parse-form.js';
 import { loginForm, logoutForm, signupForm } from './auth-forms.js';
 import { logIn, logOut, requireAnonymous } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
@@ -46,7 +45,6 @@ export function authRoutes({
 
   routes.public.post('/signup', requireAnonymous, async (req, res) => {
     const form = parseForm(signupForm, req.body, confirmMatches);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('signup.njk', form);
 
     await refuseIfThrottled(accounts, req, await throttle.signupAttempt(ipOf(req)), messages.limits.signUps);
@@ -76,7 +74,6 @@ export function authRoutes({
 
   routes.public.post('/login', requireAnonymous, async (req, res) => {
     const form = parseForm(loginForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const email = form.ok ? form.data.email : (form.values['email'] ?? '');
     // Counted before any password is checked, so a throttled guess learns nothing.
     await passwordChecks.count(req, email, messages.limits.failedLogins);
@@ -109,7 +106,7 @@ export function authRoutes({
   });
 
   routes.public.post('/logout', async (req, res) => {
-    if (!parseForm(logoutForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
+    parseFixedForm(logoutForm, req.body);
     const user = res.locals.currentUser;
     if (user) {
       await logOut(req);

@@ -1,6 +1,6 @@
 import { Routes } from '../http/routes.js';
 import { type CookieOptions, type Request, type RequestHandler, type Response } from 'express';
-import { confirmMatches, parseForm } from '../forms/parse-form.js';
+import { confirmMatches, parseFixedForm, parseForm } from '../forms/parse-form.js';
 import { emailField } from '../forms/fields.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import { ipOf, originOf } from '../http/request-origin.js';
@@ -76,7 +76,6 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/password/forgot', async (req, res) => {
     const form = parseForm(forgotPasswordForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return res.status(422).render('password/forgot.njk', form);
     const { email } = form.data;
     const verdict = await throttle.mailLinkRequest(email, ipOf(req));
@@ -103,7 +102,6 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/password/reset', noReferrer, async (req, res) => {
     const form = parseForm(resetPasswordForm, req.body, confirmMatches);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const token = resetToken.read(req);
     const owner = await mail.resetLinkOwner(token);
     if (!owner) return invalidLink(res, 'reset');
@@ -125,9 +123,8 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
   });
 
   routes.public.post('/email/verify', noReferrer, async (req, res) => {
-    const form = parseForm(linkForm, req.body);
-    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
-    const outcome = await mail.verifyEmail(form.data.token, originOf(req));
+    const form = parseFixedForm(linkForm, req.body);
+    const outcome = await mail.verifyEmail(form.token, originOf(req));
     if (outcome === 'invalid') return invalidLink(res, 'verify');
     if (outcome === 'taken') {
       throw new HttpError(409, messages.email.takenMeanwhile);
@@ -144,9 +141,8 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
   });
 
   routes.public.post('/email/change/cancel', noReferrer, async (req, res) => {
-    const form = parseForm(linkForm, req.body);
-    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
-    const result = await mail.cancelEmailChange(form.data.token, originOf(req));
+    const form = parseFixedForm(linkForm, req.body);
+    const result = await mail.cancelEmailChange(form.token, originOf(req));
     if (result.outcome === 'invalid') return invalidLink(res, 'cancel');
     if (result.outcome === 'taken') {
       throw new HttpError(409, messages.email.oldAddressTaken(result.email));
@@ -157,10 +153,9 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
   });
 
   routes.public.post('/email/verify/send', async (req, res) => {
-    const form = parseForm(resendVerificationForm, req.body);
-    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
+    const form = parseFixedForm(resendVerificationForm, req.body);
     const user = res.locals.currentUser;
-    const address = user ? (user.pendingEmail ?? user.email) : (form.data.email ?? '');
+    const address = user ? (user.pendingEmail ?? user.email) : (form.email ?? '');
     const verdict = await throttle.mailLinkRequest(address, ipOf(req));
     if (!verdict.allowed) throw tooMany(verdict, messages.limits.linkRequests);
     if (user) {

@@ -1,16 +1,19 @@
 import type { z } from 'zod';
+import { HttpError } from '../http/errors.js';
 import { messages } from '../messages.js';
 
 /** Fields a re-rendered form may show again: never a password. */
 const ECHOED_FIELDS = ['name', 'email', 'website', 'next', 'remember'] as const;
 
 export type FormResult<T> =
-  | { ok: true; data: T }
-  /** The body was not shaped like this form (unknown, repeated or non-text fields): a 400. */
-  | { ok: false; malformed: true }
-  | { ok: false; malformed: false; errors: Record<string, string>; values: Record<string, string> };
+  { ok: true; data: T } | { ok: false; errors: Record<string, string>; values: Record<string, string> };
 
-/** Parses a urlencoded body against a form schema; field errors carry the first message per field. */
+const malformedForm = () => new HttpError(400, messages.errors.malformedForm);
+
+/**
+ * Parses a urlencoded body against a form schema; field errors carry the first message per field.
+ * A body not shaped like the form (unknown, repeated or non-text fields) throws the 400.
+ */
 export function parseForm<S extends z.ZodObject>(
   schema: S,
   body: unknown,
@@ -26,7 +29,7 @@ export function parseForm<S extends z.ZodObject>(
   const malformed =
     Object.values(raw).some((value) => typeof value !== 'string') ||
     result.error?.issues.some((issue) => issue.code === 'unrecognized_keys' || issue.code === 'invalid_type');
-  if (malformed) return { ok: false, malformed: true };
+  if (malformed) throw malformedForm();
 
   const errors: Record<string, string> = {};
   for (const issue of result.error?.issues ?? []) {
@@ -41,7 +44,14 @@ export function parseForm<S extends z.ZodObject>(
     const value = raw[field];
     if (typeof value === 'string') values[field] = value;
   }
-  return { ok: false, malformed: false, errors, values };
+  return { ok: false, errors, values };
+}
+
+/** A form with nothing to show again (a button, a link's token): any failure is the 400. */
+export function parseFixedForm<S extends z.ZodObject>(schema: S, body: unknown): z.output<S> {
+  const form = parseForm(schema, body);
+  if (!form.ok) throw malformedForm();
+  return form.data;
 }
 
 export const confirmMatches = (raw: Record<string, unknown>): Record<string, string> =>

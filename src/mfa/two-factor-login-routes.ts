@@ -6,7 +6,6 @@ import type { LoginSteps } from '../login/login-steps.js';
 import { originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
 import type { Throttle } from '../login/throttle.js';
-import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
@@ -81,7 +80,6 @@ export function twoFactorLoginRoutes({
 
   routes.public.post('/login/two-factor', async (req, res) => {
     const form = parseForm(loginCodeForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const found = await pendingOrBack(req, res);
     if (!found) return;
     const { pending, user } = found;
@@ -104,7 +102,6 @@ export function twoFactorLoginRoutes({
 
   routes.public.post('/login/recovery-code', async (req, res) => {
     const form = parseForm(recoveryCodeForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const found = await pendingOrBack(req, res);
     if (!found) return;
     const { pending, user } = found;

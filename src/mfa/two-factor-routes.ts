@@ -90,7 +90,6 @@ export function twoFactorRoutes({
   routes.post('/account/two-factor/totp', async (req, res) => {
     const { user } = req;
     const form = parseForm(totpConfirmForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return showEnrolment(req, res, user, 422, form.errors);
     if (!(await passwordIsRight(req, res, user, form.data.password, 'setting up an authenticator app'))) {
       return showEnrolment(req, res, user, 422, { password: messages.fields.wrongPassword });
@@ -112,7 +111,6 @@ export function twoFactorRoutes({
   routes.post('/account/two-factor/totp/disable', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const status = await factors.status(user.id);
     if (!form.ok || !(await passwordIsRight(req, res, user, form.data.password, 'turning off the authenticator app'))) {
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
@@ -133,7 +131,6 @@ export function twoFactorRoutes({
   routes.post('/account/two-factor/recovery-codes', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     const status = await factors.status(user.id);
     if (!status.totpSince && status.passkeys === 0) {
       flash(res, 'info', messages.recoveryCodes.needAFactor);

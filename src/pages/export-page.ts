@@ -1,11 +1,9 @@
 import { z } from 'zod';
 import { csrfField } from '../forms/fields.js';
-import { parseForm } from '../forms/parse-form.js';
-import { HttpError } from '../http/errors.js';
+import { parseFixedForm } from '../forms/parse-form.js';
 import { page } from '../http/page.js';
 import { requireRecentLogin } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
-import { messages } from '../messages.js';
 
 /** Minutes since the login (or since confirming it is you) within which the export opens. */
 const FRESH_MINUTES = 10;
@@ -23,7 +21,7 @@ export default page((routes, { personalData, accounts }) => {
   });
 
   routes.post('/account/export', requireRecentLogin(FRESH_MINUTES), async (req, res) => {
-    if (!parseForm(downloadForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
+    parseFixedForm(downloadForm, req.body);
     const data = await personalData.of(req.user, req.sessionID);
     await accounts.dataExported(req.user.id, originOf(req));
     const day = data.exported_at.slice(0, 10);

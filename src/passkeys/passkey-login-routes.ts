@@ -1,6 +1,6 @@
 import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
-import { parseForm } from '../forms/parse-form.js';
+import { parseFixedForm } from '../forms/parse-form.js';
 import { pendingLogin } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import { ipOf, originOf } from '../http/request-origin.js';
@@ -96,7 +96,7 @@ export function passkeyLoginRoutes({
   }
 
   routes.public.post('/login/passkey/options', async (req, res) => {
-    if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
+    parseFixedForm(ceremonyForm, req.body);
     if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     // A logged-in user is confirming it is them (before a sensitive page): their own passkeys only.
     const options = await ceremonies.authenticationOptions(req.user?.id ?? pendingLogin(req)?.userId ?? null);
@@ -105,19 +105,18 @@ export function passkeyLoginRoutes({
   });
 
   routes.public.post('/login/passkey', async (req, res) => {
-    const form = parseForm(passkeyLoginForm, req.body);
-    if (!form.ok) throw new HttpError(400, messages.errors.malformedForm);
-    const next = safeNext(form.data.next);
-    if (req.user) return confirmWithPasskey(req as SignedInRequest, res, next, form.data.credential);
+    const form = parseFixedForm(passkeyLoginForm, req.body);
+    const next = safeNext(form.next);
+    if (req.user) return confirmWithPasskey(req as SignedInRequest, res, next, form.credential);
     const pending = pendingLogin(req);
     const forUser = pending?.userId ?? null;
-    const user = await verifiedAnswer(req, res, form.data.credential, forUser);
+    const user = await verifiedAnswer(req, res, form.credential, forUser);
     if (!user) return didntWork(req, res, forUser, next);
     if (pending) {
       await throttle.secondFactorSucceeded(user.id);
       return steps.complete(req, res, user, pending, `${pending.after} + passkey`);
     }
-    await steps.complete(req, res, user, { remember: form.data.remember, next }, 'passkey');
+    await steps.complete(req, res, user, { remember: form.remember, next }, 'passkey');
   });
 
   return routes;

@@ -1,6 +1,6 @@
 import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
-import { parseForm } from '../forms/parse-form.js';
+import { parseFixedForm, parseForm } from '../forms/parse-form.js';
 import { saveSession } from '../http/current-user.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { originOf } from '../http/request-origin.js';
@@ -77,7 +77,7 @@ export function passkeyRoutes({
   // The options for the browser's navigator.credentials.create(), as JSON; the challenge stays here.
   routes.post('/account/passkeys/options', async (req, res) => {
     const { user } = req;
-    if (!parseForm(ceremonyForm, req.body).ok) throw new HttpError(400, messages.errors.malformedForm);
+    parseFixedForm(ceremonyForm, req.body);
     if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     const options = await ceremonies.registrationOptions(user);
     const going = (req.session.passkeyRegistrations ?? []).filter((item) => item.expiresAt > Date.now());
@@ -92,7 +92,6 @@ export function passkeyRoutes({
   routes.post('/account/passkeys', async (req, res) => {
     const { user } = req;
     const form = parseForm(addPasskeyForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return showPage(req, res, user, 422, { errors: form.errors, values: form.values });
     const { name, password, credential } = form.data;
     if (!(await passwordIsRight(req, res, user, password, 'adding a passkey'))) {
@@ -127,7 +126,6 @@ export function passkeyRoutes({
   routes.post('/account/passkeys/remove', async (req, res) => {
     const { user } = req;
     const form = parseForm(removePasskeyForm, req.body);
-    if (!form.ok && form.malformed) throw new HttpError(400, messages.errors.malformedForm);
     if (!form.ok) return showPage(req, res, user, 422, { removeErrors: form.errors });
     if (!(await passwordIsRight(req, res, user, form.data.password, 'removing a passkey'))) {
       return showPage(req, res, user, 422, {
