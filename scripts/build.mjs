@@ -28,6 +28,18 @@ const vendored = [
   },
 ];
 
+const copyVendored = () => {
+  mkdirSync(path.join(root, 'static', 'vendor'), { recursive: true });
+  for (const { from, to } of vendored) copyFileSync(from, to);
+};
+
+// --vendor (what `npm run dev` runs first): only the browser files, so a fresh clone's
+// `npm run dev` (tsx, no dist/) serves the passkey script too.
+if (process.argv.includes('--vendor')) {
+  copyVendored();
+  process.exit(0);
+}
+
 const stale = () =>
   !existsSync(stamp) ||
   vendored.some(({ to }) => !existsSync(to)) ||
@@ -50,8 +62,7 @@ try {
   process.stderr.write('The build failed (see above).\n');
   process.exit(1);
 }
-mkdirSync(path.join(root, 'static', 'vendor'), { recursive: true });
-for (const { from, to } of vendored) copyFileSync(from, to);
+copyVendored();
 // The common-password list as a sorted table of 64-bit keys (see src/users/common-passwords.ts).
 const { commonPasswordTable } = await import(
   pathToFileURL(path.join(root, 'dist', 'users', 'common-passwords.js')).href
