@@ -10,6 +10,8 @@ import {
   linkIn,
   logIn,
   mailMark,
+  openResetLink,
+  resetLinkFor,
   pathOf,
   sha256,
   signUp,
@@ -95,11 +97,8 @@ describe('a pending email change does not outlive the owner securing the account
     const owner = await signUp(t);
     const { verifyLink, attackerMailbox } = await attackerAsksForChange(owner.email);
 
-    const mark = await mailMark(t);
     const browser = visitor(t.app);
-    expect((await browser.submit('/password/forgot', '/password/forgot', { email: owner.email })).status).toBe(200);
-    const resetLink = linkIn(await waitForMailTo(t, owner.email, 'password-reset', mark), '/password/reset');
-    expect((await browser.get(pathOf(resetLink))).status).toBe(303);
+    await openResetLink(browser, await resetLinkFor(t, owner.email, browser));
     const reset = await browser.submit('/password/reset', '/password/reset', {
       password: NEW_PASSWORD,
       confirm: NEW_PASSWORD,
@@ -144,11 +143,8 @@ describe('a pending email change does not outlive the owner securing the account
     const verifyLink = linkIn(await waitForMailTo(t, squatterMailbox, 'verify-email', mark), '/email/verify');
 
     // The victim finds the account on their address and resets its password.
-    const mark2 = await mailMark(t);
     const victim = visitor(t.app);
-    await victim.submit('/password/forgot', '/password/forgot', { email: victimEmail });
-    const resetLink = linkIn(await waitForMailTo(t, victimEmail, 'password-reset', mark2), '/password/reset');
-    await victim.get(pathOf(resetLink));
+    await openResetLink(victim, await resetLinkFor(t, victimEmail, victim));
     const reset = await victim.submit('/password/reset', '/password/reset', {
       password: NEW_PASSWORD,
       confirm: NEW_PASSWORD,
@@ -217,9 +213,7 @@ describe('"Cancel this change", from the notice to the old address', () => {
     expect((await followLink(attacker, verifyLink)).status).toBe(303);
     expect((await userById(t, owner.id))?.email).toBe(attackerMailbox);
     // The attacker asks for a reset link to their address...
-    const mark = await mailMark(t);
-    await visitor(t.app).submit('/password/forgot', '/password/forgot', { email: attackerMailbox });
-    const attackerReset = linkIn(await waitForMailTo(t, attackerMailbox, 'password-reset', mark), '/password/reset');
+    const attackerReset = await resetLinkFor(t, attackerMailbox);
 
     // ...and the owner follows the cancel link from the first notice.
     const done = await followLink(visitor(t.app), linkIn(notice, '/email/change/cancel'));

@@ -11,6 +11,8 @@ import {
   linkIn,
   logIn,
   mailMark,
+  openResetLink,
+  resetLinkFor,
   mailsAfter,
   signUp,
   uniqueIp,
@@ -215,9 +217,7 @@ describe('the other notices and links carry "if this wasn\'t you" guidance, to t
     const user = await signUp(t);
     const mark = await mailMark(t);
     const browser = visitor(t.app, uniqueIp(), FIREFOX_LINUX);
-    await browser.submit('/password/forgot', '/password/forgot', { email: user.email });
-    const link = linkIn(await waitForMailTo(t, user.email, 'password-reset', mark), '/password/reset');
-    expect((await followLink(browser, link)).status).toBe(303);
+    await openResetLink(browser, await resetLinkFor(t, user.email, browser));
     const done = await browser.submit('/password/reset', '/password/reset', {
       password: NEW_PASSWORD,
       confirm: NEW_PASSWORD,

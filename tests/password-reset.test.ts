@@ -18,7 +18,8 @@ import {
   loginStatus,
   mailMark,
   mailsAfter,
-  pathOf,
+  openResetLink,
+  resetLinkFor,
   sha256,
   signUp,
   tokenOf,
@@ -44,22 +45,6 @@ afterAll(async () => {
 /** Asks for a reset link for `email` from a browser (by default a new one with its own IP). */
 const askForLink = (email: string, browser: Browser = visitor(t.app)) =>
   browser.submit('/password/forgot', '/password/forgot', { email });
-
-/** Asks for a link for an existing account and returns the link from the mail it gets. */
-async function resetLinkFor(email: string, browser?: Browser): Promise<string> {
-  const mark = await mailMark(t);
-  const answer = await askForLink(email, browser);
-  expect(answer.status).toBe(200);
-  return linkIn(await waitForMailTo(t, email, 'password-reset', mark), '/password/reset');
-}
-
-/** Follows a reset link in `browser`: the token leaves the URL, then the page shows. */
-async function openLink(browser: Browser, link: string) {
-  const first = await browser.get(pathOf(link));
-  expect(first.status).toBe(303);
-  expect(first.headers['location']).toBe('/password/reset');
-  return { first, page: await browser.get('/password/reset') };
-}
 
 /** Submits the reset form shown in `browser`. */
 const setPassword = (browser: Browser, password: string, confirm = password) =>
@@ -210,17 +195,17 @@ describe('asking for a reset link (POST /password/forgot)', () => {
 describe('the reset link', () => {
   it('carries a 43-character base64url token and leads to the reset page', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     expect(link.startsWith(`${t.config.publicUrl}/password/reset?token=`)).toBe(true);
     expect(tokenOf(link)).toMatch(TOKEN_SHAPE);
   });
 
   it('moves the token out of the URL (303 to /password/reset) and sends no Referer from either page', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const token = tokenOf(link);
     const browser = visitor(t.app);
-    const { first, page } = await openLink(browser, link);
+    const { first, page } = await openResetLink(browser, link);
     expect(first.headers['referrer-policy']).toBe('no-referrer');
     expect(page.status).toBe(200);
     expect(page.headers['referrer-policy']).toBe('no-referrer');
@@ -235,7 +220,7 @@ describe('the reset link', () => {
 
   it('keeps only a SHA-256 of the token, for an hour, and never logs it', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const token = tokenOf(link);
     const { rows } = await t.pool.query<{
       purpose: string;
@@ -261,7 +246,7 @@ describe('the reset link', () => {
 
     // Use the link all the way through, then look at everything the app logged.
     const browser = visitor(t.app);
-    await openLink(browser, link);
+    await openResetLink(browser, link);
     expect((await setPassword(browser, NEW_PASSWORD)).status).toBe(303);
     const logs = t.logs.join('\n');
     expect(logs).not.toContain(token);
@@ -309,9 +294,9 @@ describe('the reset link', () => {
 describe('setting a new password from the link', () => {
   it('uses the signup password rules (422 with messages) and a failed form does not use the link up', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(t.app);
-    await openLink(browser, link);
+    await openResetLink(browser, link);
 
     const short = await setPassword(browser, 'short');
     expect(short.status).toBe(422);
@@ -342,13 +327,13 @@ describe('setting a new password from the link', () => {
     expect((await logIn(second, user.email)).status).toBe(303);
     expect(await isLoggedIn(second)).toBe(true);
 
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(
       t.app,
       uniqueIp(),
       'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0',
     );
-    await openLink(browser, link);
+    await openResetLink(browser, link);
     // Between the link and the form the browser holds no session: the token waits in a cookie of its own.
     expect(browser.sessionCookie()).toBeUndefined();
     const mark = await mailMark(t);
@@ -397,13 +382,13 @@ describe('a link that no longer works', () => {
 
   it('works once: the same link again gives a 400 page with a link to ask for a new one', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(t.app);
-    await openLink(browser, link);
+    await openResetLink(browser, link);
     expect((await setPassword(browser, NEW_PASSWORD)).status).toBe(303);
 
     const again = visitor(t.app);
-    const { page } = await openLink(again, link);
+    const { page } = await openResetLink(again, link);
     expectDeadLinkPage(page);
     // Posting the form anyway changes nothing.
     const post = await again.submit('/password/forgot', '/password/reset', {
@@ -416,9 +401,9 @@ describe('a link that no longer works', () => {
 
   it('expires: a link past its time gives 400, and so does the form posted after it expired', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(t.app);
-    const { page } = await openLink(browser, link);
+    const { page } = await openResetLink(browser, link);
     expect(page.status).toBe(200);
     const csrf = await browser.csrfFrom('/password/reset');
     await t.pool.query("UPDATE account_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1", [
@@ -427,22 +412,22 @@ describe('a link that no longer works', () => {
     const post = await postForm(browser, csrf, NEW_PASSWORD);
     expectCleanRefusal(post, 400);
     expectDeadLinkPage(await browser.get('/password/reset'));
-    expectDeadLinkPage((await openLink(visitor(t.app), link)).page);
+    expectDeadLinkPage((await openResetLink(visitor(t.app), link)).page);
     expect(await loginStatus(t, user.email, PASSWORD)).toBe(303);
   });
 
   it('is void once a newer link is sent', async () => {
     const user = await signUp(t);
-    const older = await resetLinkFor(user.email);
-    const newer = await resetLinkFor(user.email);
+    const older = await resetLinkFor(t, user.email);
+    const newer = await resetLinkFor(t, user.email);
     expect(newer).not.toBe(older);
-    expectDeadLinkPage((await openLink(visitor(t.app), older)).page);
-    expect((await openLink(visitor(t.app), newer)).page.status).toBe(200);
+    expectDeadLinkPage((await openResetLink(visitor(t.app), older)).page);
+    expect((await openResetLink(visitor(t.app), newer)).page.status).toBe(200);
   });
 
   it('is void once the password is changed on /account/password (which also mails a notice)', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const mark = await mailMark(t);
     const change = await user.browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
@@ -450,16 +435,16 @@ describe('a link that no longer works', () => {
       confirm: NEW_PASSWORD,
     });
     expect(change.status).toBe(303);
-    expectDeadLinkPage((await openLink(visitor(t.app), link)).page);
+    expectDeadLinkPage((await openResetLink(visitor(t.app), link)).page);
     const notice = await waitForMailTo(t, user.email, 'password-changed', mark);
     expect(notice.text).toContain(NOT_YOU);
   });
 
   it('is void for a form already open when the password changes elsewhere', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(t.app);
-    expect((await openLink(browser, link)).page.status).toBe(200);
+    expect((await openResetLink(browser, link)).page.status).toBe(200);
     const csrf = await browser.csrfFrom('/password/reset');
     await user.browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
@@ -472,9 +457,9 @@ describe('a link that no longer works', () => {
 
   it('does not work for an account deactivated after the link was sent', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(t.app);
-    expect((await openLink(browser, link)).page.status).toBe(200);
+    expect((await openResetLink(browser, link)).page.status).toBe(200);
     const csrf = await browser.csrfFrom('/password/reset');
     await t.pool.query('UPDATE users SET is_active = false WHERE id = $1', [user.id]);
     expectCleanRefusal(await postForm(browser, csrf, NEW_PASSWORD), 400);
@@ -486,9 +471,9 @@ describe('a link that no longer works', () => {
 
   it('leaves nothing usable in the session after a successful reset', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(t.app);
-    await openLink(browser, link);
+    await openResetLink(browser, link);
     expect((await setPassword(browser, NEW_PASSWORD)).status).toBe(303);
     expectDeadLinkPage(await browser.get('/password/reset'));
   });
@@ -498,7 +483,7 @@ describe('a link that no longer works', () => {
     const user = await signUp(t);
     const verify = await waitForMailTo(t, user.email, 'verify-email', mark);
     const token = tokenOf(linkIn(verify, '/email/verify'));
-    expectDeadLinkPage((await openLink(visitor(t.app), `http://x/password/reset?token=${token}`)).page);
+    expectDeadLinkPage((await openResetLink(visitor(t.app), `http://x/password/reset?token=${token}`)).page);
   });
 
   it('refuses a POST to /password/reset with no link opened', async () => {
@@ -553,27 +538,27 @@ describe('a link that no longer works', () => {
 
   it('a real token with one character changed does not work', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const token = tokenOf(link);
     const tampered = `${token.slice(0, 10)}${token[10] === 'A' ? 'B' : 'A'}${token.slice(11)}`;
-    expectDeadLinkPage((await openLink(visitor(t.app), `http://x/password/reset?token=${tampered}`)).page);
-    expect((await openLink(visitor(t.app), link)).page.status).toBe(200);
+    expectDeadLinkPage((await openResetLink(visitor(t.app), `http://x/password/reset?token=${tampered}`)).page);
+    expect((await openResetLink(visitor(t.app), link)).page.status).toBe(200);
   });
 
   it('a stale link in the session does not override a newly opened one, and an invalid one clears it', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const browser = visitor(t.app);
-    expect((await openLink(browser, link)).page.status).toBe(200);
-    expectCleanRefusal((await openLink(browser, 'http://x/password/reset?token=junk')).page, 400);
+    expect((await openResetLink(browser, link)).page.status).toBe(200);
+    expectCleanRefusal((await openResetLink(browser, 'http://x/password/reset?token=junk')).page, 400);
   });
 
   it('of two POSTs at once with the same link, exactly one succeeds', async () => {
     const user = await signUp(t);
-    const link = await resetLinkFor(user.email);
+    const link = await resetLinkFor(t, user.email);
     const [a, b] = [visitor(t.app), visitor(t.app)];
-    await openLink(a, link);
-    await openLink(b, link);
+    await openResetLink(a, link);
+    await openResetLink(b, link);
     const [csrfA, csrfB] = [await a.csrfFrom('/password/reset'), await b.csrfFrom('/password/reset')];
     const passwords = ['first concurrent passphrase 1', 'second concurrent passphrase 2'] as const;
     const answers = await Promise.all([

@@ -6,9 +6,10 @@ import {
   expectCleanRefusal,
   flashesOn,
   isLoggedIn,
-  linkIn,
   logIn,
   mailMark,
+  openResetLink,
+  resetLinkFor,
   mailsAfter,
   pathOf,
   signUp,
@@ -63,9 +64,7 @@ describe('a long User-Agent never breaks a change or silences its notice', () =>
     const user = await signUp(t);
     const mark = await mailMark(t);
     const browser = visitor(t.app, uniqueIp(), LONG_AGENT);
-    await browser.submit('/password/forgot', '/password/forgot', { email: user.email });
-    const link = linkIn(await waitForMailTo(t, user.email, 'password-reset', mark), '/password/reset');
-    await browser.get(pathOf(link));
+    await openResetLink(browser, await resetLinkFor(t, user.email, browser));
     const reset = await browser.submit('/password/reset', '/password/reset', {
       password: NEW_PASSWORD,
       confirm: NEW_PASSWORD,
@@ -160,9 +159,7 @@ describe('a reset link opened while logged in as someone else', () => {
   it('is refused with a page that says so: nothing stored, the victim stays who they are', async () => {
     const attacker = await signUp(t);
     const victim = await signUp(t);
-    const mark = await mailMark(t);
-    await visitor(t.app).submit('/password/forgot', '/password/forgot', { email: attacker.email });
-    const link = linkIn(await waitForMailTo(t, attacker.email, 'password-reset', mark), '/password/reset');
+    const link = await resetLinkFor(t, attacker.email);
 
     const opened = await victim.browser.get(pathOf(link));
     expectCleanRefusal(opened, 409);
@@ -182,13 +179,10 @@ describe('a reset link opened while logged in as someone else', () => {
   it('a link kept from before logging in is refused at the form too', async () => {
     const attacker = await signUp(t);
     const victim = await signUp(t);
-    const mark = await mailMark(t);
-    await visitor(t.app).submit('/password/forgot', '/password/forgot', { email: attacker.email });
-    const link = linkIn(await waitForMailTo(t, attacker.email, 'password-reset', mark), '/password/reset');
+    const link = await resetLinkFor(t, attacker.email);
     // The victim's browser opens the link while logged out, then logs in as themselves.
     const browser = visitor(t.app);
-    expect((await browser.get(pathOf(link))).status).toBe(303);
-    expect((await browser.get('/password/reset')).text).toContain(attacker.email);
+    expect((await openResetLink(browser, link)).page.text).toContain(attacker.email);
     const csrfBefore = /name="_csrf" value="([^"]+)"/.exec((await browser.get('/password/reset')).text)?.[1];
     expect(csrfBefore).toBeDefined();
     expect((await logIn(browser, victim.email)).status).toBe(303);
@@ -202,12 +196,9 @@ describe('a reset link opened while logged in as someone else', () => {
 
   it('the reset form names the account it resets', async () => {
     const user = await signUp(t);
-    const mark = await mailMark(t);
     const browser = visitor(t.app);
-    await browser.submit('/password/forgot', '/password/forgot', { email: user.email });
-    const link = linkIn(await waitForMailTo(t, user.email, 'password-reset', mark), '/password/reset');
-    await browser.get(pathOf(link));
-    expect((await browser.get('/password/reset')).text).toContain(user.email);
+    const { page } = await openResetLink(browser, await resetLinkFor(t, user.email, browser));
+    expect(page.text).toContain(user.email);
   });
 });
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Express } from 'express';
 import type { Response } from 'supertest';
+import { expect } from 'vitest';
 import type { OutgoingMail } from '../../src/mail/mail-transport.js';
 import { Browser, PASSWORD, signupFields } from './browser.js';
 import type { TestApp } from './test-app.js';
@@ -168,6 +169,25 @@ export const pathOf = (link: string): string => {
 };
 
 export const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Asks for a reset link for an existing account from `browser` (by default a new visitor with an
+ * IP of its own), checks the form's 200, and returns the link from the mail it gets.
+ */
+export async function resetLinkFor(t: TestApp, email: string, browser: Browser = visitor(t.app)): Promise<string> {
+  const mark = await mailMark(t);
+  const answer = await browser.submit('/password/forgot', '/password/forgot', { email });
+  expect(answer.status).toBe(200);
+  return linkIn(await waitForMailTo(t, email, 'password-reset', mark), '/password/reset');
+}
+
+/** Follows a reset link in `browser`: the token leaves the URL (a 303 to the form), then the form shows. */
+export async function openResetLink(browser: Browser, link: string): Promise<{ first: Response; page: Response }> {
+  const first = await browser.get(pathOf(link));
+  expect(first.status).toBe(303);
+  expect(first.headers['location']).toBe('/password/reset');
+  return { first, page: await browser.get('/password/reset') };
+}
 
 /**
  * Follows a mailed link (verification, cancelling an email change) as a person does: opens it,
