@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
 import { flashesOn } from './support/pages.js';
-import { type TestApp, startTestApp } from './support/test-app.js';
+import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
 
 /**
  * A visitor who is not logged in costs no database row (issue 12): every page
@@ -18,24 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-/** Every statement the app sends while `visit` runs, by its first words. */
-async function statementsDuring(visit: () => Promise<unknown>): Promise<string[]> {
-  const original = t.pool.query;
-  const sent: string[] = [];
-  t.pool.query = ((...args: Parameters<typeof original>) => {
-    const [query] = args as unknown[];
-    const text = typeof query === 'string' ? query : String((query as { text?: unknown }).text);
-    sent.push(text.replace(/\s+/g, ' ').trim());
-    return (original as (...a: unknown[]) => unknown).apply(t.pool, args);
-  }) as typeof original;
-  try {
-    await visit();
-  } finally {
-    t.pool.query = original;
-  }
-  return sent;
-}
 
 const sessionRows = async () =>
   (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n ?? -1;
@@ -58,7 +40,7 @@ describe('an anonymous visitor costs no session row', () => {
   it.each(ANONYMOUS_VIEWS)('%s (%s): no row, no session cookie, no write', async (_label, path, status) => {
     const before = await sessionRows();
     const browser = new Browser(t.app);
-    const sent = await statementsDuring(async () => {
+    const sent = await sqlDuring(t, async () => {
       const first = await browser.get(path);
       expect(first.status).toBe(status);
       await browser.get(path); // and again, with whatever cookies the first view gave
@@ -130,7 +112,7 @@ describe('an authenticated page view is one statement', () => {
   it('reads the session and its user together and writes nothing, view after view', async () => {
     const { browser } = await signedUpBrowser(t.app);
     for (const path of ['/', '/', '/account', '/account/email', '/']) {
-      const sent = await statementsDuring(async () => expect((await browser.get(path)).status).toBe(200));
+      const sent = await sqlDuring(t, async () => expect((await browser.get(path)).status).toBe(200));
       expect(sent).toHaveLength(path === '/account/sessions' ? 2 : 1);
       expect(sent[0]).toMatch(
         /^SELECT s\.sess, .* FROM sessions s LEFT JOIN users u ON u\.id = s\.user_id AND u\.is_active/,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import express from 'express';
 import request from 'supertest';
 import { createSessions } from '../src/http/session.js';
-import { type TestApp, startTestApp, TEST_SECRET } from './support/test-app.js';
+import { type TestApp, sqlDuring, startTestApp, TEST_SECRET } from './support/test-app.js';
 import { Browser, signedUpBrowser, signupFields } from './support/browser.js';
 
 let t: TestApp;
@@ -126,29 +126,13 @@ describe('idle timeout and absolute lifetime', () => {
 });
 
 describe('what a page view costs the database', () => {
-  /** The SQL the app sends while `visit` runs (the real pool, counted). */
-  async function sqlDuring(visit: () => Promise<unknown>): Promise<string[]> {
-    const original = t.pool.query;
-    const sent: string[] = [];
-    t.pool.query = ((...args: Parameters<typeof original>) => {
-      const [query] = args as unknown[];
-      sent.push(typeof query === 'string' ? query : String((query as { text?: unknown }).text));
-      return (original as (...a: unknown[]) => unknown).apply(t.pool, args);
-    }) as typeof original;
-    try {
-      await visit();
-    } finally {
-      t.pool.query = original;
-    }
-    return sent.map((text) => text.replace(/\s+/g, ' ').trim());
-  }
   const writes = (sent: string[]) => sent.filter((text) => /^(INSERT|UPDATE|DELETE)/i.test(text));
 
   it('reads the session and its user in one statement, and writes nothing, on an authenticated view', async () => {
     const { browser } = await signedUpBrowser(t.app);
     // The first view too: the nav's logout token was made at the login, with the session.
     for (let view = 0; view < 3; view += 1) {
-      const sent = await sqlDuring(() => browser.get('/').expect(200));
+      const sent = await sqlDuring(t, () => browser.get('/').expect(200));
       expect(sent).toHaveLength(1);
       expect(sent[0]).toMatch(/FROM sessions s LEFT JOIN users u/);
       expect(writes(sent)).toEqual([]);
@@ -159,7 +143,7 @@ describe('what a page view costs the database', () => {
     const { browser } = await signedUpBrowser(t.app);
     await browser.get('/');
     await t.pool.query("UPDATE sessions SET expire = expire - interval '2 minutes' WHERE sid = $1", [sidOf(browser)]);
-    const sent = await sqlDuring(() => browser.get('/').expect(200));
+    const sent = await sqlDuring(t, () => browser.get('/').expect(200));
     expect(writes(sent)).toHaveLength(1);
     expect(writes(sent)[0]).toMatch(/^UPDATE "?sessions"? SET expire/);
     expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(59 * 60);
@@ -167,9 +151,9 @@ describe('what a page view costs the database', () => {
 
   it('sends no SQL at all for an anonymous visitor viewing a form, the first time or again', async () => {
     const browser = new Browser(t.app);
-    expect(await sqlDuring(() => browser.get('/login').expect(200))).toEqual([]);
-    expect(await sqlDuring(() => browser.get('/login').expect(200))).toEqual([]);
-    expect(await sqlDuring(() => browser.get('/signup').expect(200))).toEqual([]);
+    expect(await sqlDuring(t, () => browser.get('/login').expect(200))).toEqual([]);
+    expect(await sqlDuring(t, () => browser.get('/login').expect(200))).toEqual([]);
+    expect(await sqlDuring(t, () => browser.get('/signup').expect(200))).toEqual([]);
   });
 
   it('keeps the session when reading it fails once: a 503, then the next view is logged in as before', async () => {
@@ -203,10 +187,10 @@ describe('what a page view costs the database', () => {
   it('tells a browser whose session is gone to drop its cookie, so it costs no lookup after that', async () => {
     const { browser } = await signedUpBrowser(t.app);
     await t.pool.query('DELETE FROM sessions WHERE sid = $1', [sidOf(browser)]);
-    const first = await sqlDuring(() => browser.get('/login').expect(200));
+    const first = await sqlDuring(t, () => browser.get('/login').expect(200));
     expect(first).toHaveLength(1); // the lookup that finds nothing
     expect(browser.sessionCookie()).toBeUndefined();
-    expect(await sqlDuring(() => browser.get('/login').expect(200))).toEqual([]);
+    expect(await sqlDuring(t, () => browser.get('/login').expect(200))).toEqual([]);
   });
 });
 

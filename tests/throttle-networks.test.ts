@@ -13,7 +13,7 @@ import {
   visitor,
   waitForMailTo,
 } from './support/mail-flows.js';
-import { type TestApp, startTestApp } from './support/test-app.js';
+import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
 
 /**
  * The throttle gaps of the attacker's review (issue 11): limits keyed on the
@@ -213,24 +213,14 @@ describe("nobody can stop password recovery for someone else's address", () => {
     await t.deliverMail();
     const statementsOf = async (email: string) => {
       const browser = visitor(t.app);
-      const page = await browser.get('/password/forgot');
-      const csrf = /name="_csrf" value="([^"]+)"/.exec(page.text)?.[1] ?? '';
-      const seen: string[] = [];
-      const original = t.pool.query.bind(t.pool);
+      const csrf = await browser.csrfFrom('/password/forgot');
       // Every statement the app sends while it answers, by its first words.
-      t.pool.query = ((...args: Parameters<typeof original>) => {
-        const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text;
-        seen.push(text.replace(/\s+/g, ' ').trim().slice(0, 50));
-        return original(...args);
-      }) as typeof t.pool.query;
-      try {
+      const seen = await sqlDuring(t, async () => {
         const answer = await browser.agent.post('/password/forgot').type('form').send({ _csrf: csrf, email });
         expect(answer.status).toBe(200);
         await new Promise((resolve) => setTimeout(resolve, 300)); // anything it would do after answering
-      } finally {
-        t.pool.query = original;
-      }
-      return seen;
+      });
+      return seen.map((text) => text.slice(0, 50));
     };
     const forExisting = await statementsOf(owner.email);
     const forUnknown = await statementsOf(uniqueEmail('nobody'));

@@ -189,3 +189,24 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     throw error;
   }
 }
+
+/**
+ * Every statement the app sends through `t.pool.query` while `visit` runs, oldest first, its
+ * whitespace collapsed: the real pool, watched and then put back.
+ */
+export async function sqlDuring(t: Pick<TestApp, 'pool'>, visit: () => Promise<unknown>): Promise<string[]> {
+  const original = t.pool.query;
+  const sent: string[] = [];
+  t.pool.query = ((...args: Parameters<typeof original>) => {
+    const [query] = args as unknown[];
+    const text = typeof query === 'string' ? query : String((query as { text?: unknown }).text);
+    sent.push(text.replace(/\s+/g, ' ').trim());
+    return (original as (...a: unknown[]) => unknown).apply(t.pool, args);
+  }) as typeof original;
+  try {
+    await visit();
+  } finally {
+    t.pool.query = original;
+  }
+  return sent;
+}
