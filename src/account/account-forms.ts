@@ -6,8 +6,11 @@ import {
   emailField,
   nameField,
   newPasswordField,
+  oneTimeCodeField,
+  uuidField,
   websiteField,
 } from '../forms/fields.js';
+import { confirmMatches } from '../forms/parse-form.js';
 import { messages } from '../messages.js';
 
 export const profileForm = z.strictObject({
@@ -35,21 +38,12 @@ export const deleteAccountForm = z.strictObject({
   _csrf: csrfField,
 });
 
-export const endSessionForm = z.strictObject({
-  // A session's public handle is a random UUID (lower-case, as Postgres writes it).
-  id: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
-  _csrf: csrfField,
-});
-
-export const buttonForm = z.strictObject({ _csrf: csrfField });
+export const endSessionForm = z.strictObject({ id: uuidField, _csrf: csrfField });
 
 /** The new password must match its confirmation and differ from the current one. */
 export const newPasswordChecks = (raw: Record<string, unknown>): Record<string, string> => {
-  if (raw['password'] !== raw['confirm']) return { confirm: messages.fields.passwordsDiffer };
+  const mismatch = confirmMatches(raw);
+  if (Object.keys(mismatch).length > 0) return mismatch;
   if (raw['password'] === raw['current'] && raw['password'] !== '') return { password: messages.account.samePassword };
   return {};
 };
@@ -63,7 +57,7 @@ export const confirmPasswordForm = z.strictObject({
 
 /** …or a code from the authenticator app. */
 export const confirmCodeForm = z.strictObject({
-  code: z.string().trim().max(32),
+  code: oneTimeCodeField,
   next: z.string().optional(),
   _csrf: csrfField,
 });

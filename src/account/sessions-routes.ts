@@ -6,8 +6,8 @@ import { originOf } from '../http/request-origin.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
 import { browserName } from '../sessions/browser-name.js';
-import { pageQuery } from '../forms/fields.js';
-import { buttonForm, endSessionForm } from './account-forms.js';
+import { buttonForm, pageQuery } from '../forms/fields.js';
+import { endSessionForm } from './account-forms.js';
 
 const SESSIONS_PER_PAGE = 20;
 

@@ -30,5 +30,3 @@ export const loginForm = z.strictObject({
   next: z.string().optional(),
   _csrf: csrfField,
 });
-
-export const logoutForm = z.strictObject({ _csrf: csrfField });

@@ -4,7 +4,8 @@ import type { Accounts, Origin } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import { flash } from '../http/flash.js';
 import { confirmMatches, parseFixedForm, parseForm } from '../forms/parse-form.js';
-import { loginForm, logoutForm, signupForm } from './auth-forms.js';
+import { loginForm, signupForm } from './auth-forms.js';
+import { buttonForm } from '../forms/fields.js';
 import { logIn, logOut, requireAnonymous } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import { safeNext } from '../http/safe-next.js';
@@ -106,7 +107,7 @@ export function authRoutes({
   });
 
   routes.public.post('/logout', async (req, res) => {
-    parseFixedForm(logoutForm, req.body);
+    parseFixedForm(buttonForm, req.body);
     const user = res.locals.currentUser;
     if (user) {
       await logOut(req);

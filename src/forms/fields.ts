@@ -50,6 +50,19 @@ export const websiteField = z
 
 export const csrfField = z.string().optional();
 
+/** A form that is only a button: nothing but its CSRF token. */
+export const buttonForm = z.strictObject({ _csrf: csrfField });
+
+/** A row's public handle (a session, a passkey): a random UUID, lower-case as Postgres writes it. */
+export const uuidField = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+/** A one-time code as typed into the form: the checks (6 digits, spaces allowed) are the use case's. */
+export const oneTimeCodeField = z.string().trim().max(32);
+
 // The current password, re-entered before a change: only compared, never stored, so any text
 // will do here, and the comparison refuses what bcrypt cannot check (over 72 bytes, a NUL).
 export const currentPasswordField = z.string().min(1, messages.fields.currentPasswordRequired);

@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { csrfField } from '../forms/fields.js';
+import { buttonForm } from '../forms/fields.js';
 import { parseFixedForm } from '../forms/parse-form.js';
 import { page } from '../http/page.js';
 import { requireRecentLogin } from '../http/recent-login.js';
@@ -7,8 +6,6 @@ import { originOf } from '../http/request-origin.js';
 
 /** Minutes since the login (or since confirming it is you) within which the export opens. */
 const FRESH_MINUTES = 10;
-
-const downloadForm = z.strictObject({ _csrf: csrfField });
 
 /**
  * /account/export: everything Gatehouse keeps about the user, as a JSON download (GDPR articles
@@ -21,7 +18,7 @@ export default page((routes, { personalData, accounts }) => {
   });
 
   routes.post('/account/export', requireRecentLogin(FRESH_MINUTES), async (req, res) => {
-    parseFixedForm(downloadForm, req.body);
+    parseFixedForm(buttonForm, req.body);
     const data = await personalData.of(req.user, req.sessionID);
     await accounts.dataExported(req.user.id, originOf(req));
     const day = data.exported_at.slice(0, 10);

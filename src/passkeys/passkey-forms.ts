@@ -1,6 +1,6 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { z } from 'zod';
-import { checkbox, csrfField, currentPasswordField } from '../forms/fields.js';
+import { checkbox, csrfField, currentPasswordField, noControl, uuidField } from '../forms/fields.js';
 import { messages } from '../messages.js';
 
 // A credential's fields as the browser sends them: base64url text of sane length.
@@ -10,31 +10,30 @@ const b64url = (max: number) =>
     .max(max)
     .regex(/^[A-Za-z0-9_-]*$/);
 
-const registrationResponse = z.object({
+// What a registration's and a login's answer have in common; each adds its own `response`.
+const credentialResponse = z.object({
   id: b64url(1400).min(1),
   rawId: b64url(1400).min(1),
   type: z.literal('public-key'),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+});
+
+const registrationResponse = credentialResponse.extend({
   response: z.object({
     clientDataJSON: b64url(4096),
     attestationObject: b64url(8192),
     transports: z.array(z.string().max(32)).max(8).optional(),
   }),
-  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
-  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
 });
 
-const authenticationResponse = z.object({
-  id: b64url(1400).min(1),
-  rawId: b64url(1400).min(1),
-  type: z.literal('public-key'),
+const authenticationResponse = credentialResponse.extend({
   response: z.object({
     clientDataJSON: b64url(4096),
     authenticatorData: b64url(4096),
     signature: b64url(1024),
     userHandle: b64url(256).optional(),
   }),
-  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
-  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
 });
 
 /** The JSON a browser sent, as the shape WebAuthn's answer has; null when it is not one. */
@@ -60,24 +59,17 @@ export const addPasskeyForm = z.strictObject({
     .trim()
     .min(1, messages.passkeys.nameRequired)
     .refine((value) => [...value].length <= 64, messages.passkeys.nameTooLong)
-    .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), messages.passkeys.nameHasControl),
+    .refine(noControl, messages.passkeys.nameHasControl),
   password: currentPasswordField,
   credential: z.string().max(12_000),
   _csrf: csrfField,
 });
 
 export const removePasskeyForm = z.strictObject({
-  id: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  id: uuidField,
   password: currentPasswordField,
   _csrf: csrfField,
 });
-
-/** Asking for a ceremony's options: only the token. */
-export const ceremonyForm = z.strictObject({ _csrf: csrfField });
 
 /** Signing in with a passkey: the answer, and where to go (and "remember me" from the login form). */
 export const passkeyLoginForm = z.strictObject({

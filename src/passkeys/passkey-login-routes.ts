@@ -1,5 +1,6 @@
 import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
+import { buttonForm } from '../forms/fields.js';
 import { parseFixedForm } from '../forms/parse-form.js';
 import { pendingLogin } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
@@ -14,7 +15,7 @@ import { CONFIRM_PATH, loginConfirmed } from '../http/recent-login.js';
 import type { SignedInRequest } from '../http/routes.js';
 import type { Origin } from '../users/origin.js';
 import type { ChallengeCookie } from './challenge-cookie.js';
-import { authenticationFrom, ceremonyForm, passkeyLoginForm } from './passkey-forms.js';
+import { authenticationFrom, passkeyLoginForm } from './passkey-forms.js';
 import type { PasskeyCeremonies } from './passkeys.js';
 
 export interface PasskeyLoginRouteDeps {
@@ -96,7 +97,7 @@ export function passkeyLoginRoutes({
   }
 
   routes.public.post('/login/passkey/options', async (req, res) => {
-    parseFixedForm(ceremonyForm, req.body);
+    parseFixedForm(buttonForm, req.body);
     if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     // A logged-in user is confirming it is them (before a sensitive page): their own passkeys only.
     const options = await ceremonies.authenticationOptions(req.user?.id ?? pendingLogin(req)?.userId ?? null);

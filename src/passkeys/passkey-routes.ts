@@ -1,5 +1,6 @@
 import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
+import { buttonForm } from '../forms/fields.js';
 import { parseFixedForm, parseForm } from '../forms/parse-form.js';
 import { saveSession } from '../http/current-user.js';
 import { type PasswordChecks } from '../login/password-checks.js';
@@ -9,7 +10,7 @@ import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
 import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
-import { addPasskeyForm, ceremonyForm, registrationFrom, removePasskeyForm } from './passkey-forms.js';
+import { addPasskeyForm, registrationFrom, removePasskeyForm } from './passkey-forms.js';
 import { CHALLENGE_MS, type PasskeyCeremonies } from './passkeys.js';
 
 declare module 'express-session' {
@@ -77,7 +78,7 @@ export function passkeyRoutes({
   // The options for the browser's navigator.credentials.create(), as JSON; the challenge stays here.
   routes.post('/account/passkeys/options', async (req, res) => {
     const { user } = req;
-    parseFixedForm(ceremonyForm, req.body);
+    parseFixedForm(buttonForm, req.body);
     if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     const options = await ceremonies.registrationOptions(user);
     const going = (req.session.passkeyRegistrations ?? []).filter((item) => item.expiresAt > Date.now());
