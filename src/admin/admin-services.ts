@@ -35,18 +35,17 @@ export function adminServices(config: Config, pool: pg.Pool) {
   // Only failures are worth a line here, and they go to stderr: stdout is the command's answer.
   const logger = createLogger('error', process.stderr);
   const mailer = createMailer({ config, pool, logger, secrets });
+  const accounts = makeAccounts(users, passwords, events, sessions, tokens);
   const mail = emailFlows({
     users,
     tokens,
     browsers: knownBrowsersRepo(pool),
-    sessions,
     events,
-    passwords,
+    accounts,
     mailer,
     logger,
     publicUrl: config.publicUrl,
   });
-  const accounts = makeAccounts(users, passwords, events, sessions, tokens);
   const passkeys = passkeysRepo(pool);
   const factors = secondFactor({
     totp: totpRepo(pool),

@@ -3,11 +3,9 @@ import type { Logger } from '../http/logging.js';
 import type { Mailer } from '../mail/mail-queue.js';
 import type { FactorChange } from '../mail/mail-templates.js';
 import { browserName } from '../sessions/browser-name.js';
-import type { SessionsRepo } from '../sessions/sessions-repo.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
+import type { Accounts } from '../users/accounts.js';
 import type { Origin } from '../users/origin.js';
-import type { PasswordHasher } from '../users/passwords.js';
-import { cancelPendingEmail } from '../users/pending-email.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
 import type { KnownBrowsersRepo } from './known-browsers-repo.js';
 import { browserFingerprint, hashOfLinkToken, newLinkToken } from './link-tokens.js';
@@ -21,9 +19,9 @@ export interface EmailFlowsDeps {
   readonly users: UsersRepo;
   readonly tokens: AccountTokensRepo;
   readonly browsers: KnownBrowsersRepo;
-  readonly sessions: SessionsRepo;
   readonly events: AuthEventsRepo;
-  readonly passwords: PasswordHasher;
+  /** The account use cases a mailed link leads to: a password reset, securing the account. */
+  readonly accounts: Pick<Accounts, 'resetPassword' | 'secureAccount'>;
   readonly mailer: Mailer;
   readonly logger: Logger;
   /** The absolute base of links in mail. */
@@ -46,17 +44,7 @@ const greetingFor = (user: User, address: string): { name?: string } =>
   user.emailVerifiedAt !== null && address.toLowerCase() === user.email.toLowerCase() ? { name: user.name } : {};
 
 /** What mail does for an account: password reset, address verification, security notices. No HTTP here. */
-export function emailFlows({
-  users,
-  tokens,
-  browsers,
-  sessions,
-  events,
-  passwords,
-  mailer,
-  logger,
-  publicUrl,
-}: EmailFlowsDeps) {
+export function emailFlows({ users, tokens, browsers, events, accounts, mailer, logger, publicUrl }: EmailFlowsDeps) {
   const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
     events.record({ event, userId, ...origin, detail });
 
@@ -160,20 +148,15 @@ export function emailFlows({
       const token = hash && (await tokens.consume('password_reset', hash));
       const user = token && (await users.findActiveById(token.userId));
       if (!user) return null;
-      await users.updatePasswordHash(user.id, await passwords.hash(newPassword));
-      await tokens.voidAll(user.id, 'password_reset');
-      const ended = await sessions.endAll(user.id);
+      await accounts.resetPassword(user.id, newPassword, origin);
       if (user.email === token.email && user.emailVerifiedAt === null) await users.confirmEmail(user.id, user.email);
-      await record('password_reset', user.id, origin, `${ended} session(s) ended`);
-      await cancelPendingEmail({ users, tokens, events }, user.id, origin, 'after a password reset');
       const now = (await users.findActiveById(user.id)) ?? user;
       await notifyPasswordChanged(now, origin);
       return now;
     },
 
-    /** After a password change on the account page: the other reset links are void, the owner is told. */
+    /** After a password change on the account page: the owner is told (accounts.changePassword voided the reset links). */
     async passwordChanged(user: User, origin: Origin): Promise<void> {
-      await tokens.voidAll(user.id, 'password_reset');
       await notifyPasswordChanged(user, origin);
     },
 
@@ -242,23 +225,21 @@ export function emailFlows({
       const user = token && (await users.findActiveById(token.userId));
       if (!token?.targetEmail || !user) return { outcome: 'invalid' };
       const target = token.targetEmail.toLowerCase();
-      let outcome: 'cancelled' | 'reverted' | 'nothing' = 'nothing';
+      // A change still pending is cancelled when the account is secured, below.
+      let outcome: 'cancelled' | 'reverted' | 'nothing' =
+        user.pendingEmail?.toLowerCase() === target ? 'cancelled' : 'nothing';
       let email = user.email;
-      if (user.pendingEmail?.toLowerCase() === target) {
-        await cancelPendingEmail({ users, tokens, events }, user.id, origin, 'by the link mailed to the old address');
-        outcome = 'cancelled';
-      } else if (user.email.toLowerCase() === target) {
+      if (outcome === 'nothing' && user.email.toLowerCase() === target) {
         const reverted = await users.revertEmail(user.id, target, token.email);
         if (reverted === 'taken') return { outcome: 'taken', email: token.email };
         if (reverted === 'reverted') {
           await tokens.voidAll(user.id, 'password_reset');
-          await tokens.voidPendingChangeLinks(user.id);
           await record('email_change_reverted', user.id, origin, `from ${user.email} back to ${token.email}`);
           outcome = 'reverted';
           email = token.email;
         }
       }
-      const sessionsEnded = await sessions.endAll(user.id);
+      const sessionsEnded = await accounts.secureAccount(user.id, origin, 'by the link mailed to the old address');
       if (sessionsEnded > 0) {
         await record(
           'sessions_ended',

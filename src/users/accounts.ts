@@ -48,8 +48,25 @@ export function accounts(
 ) {
   const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
     events.record({ event, userId, ...origin, detail });
-  const cancelEmailChange = (userId: number, origin: Origin, why: string) =>
-    cancelPendingEmail({ users, tokens, events }, userId, origin, why);
+
+  /**
+   * Locks out whoever else may hold the account (after a password change or reset, signing out
+   * everywhere else, deactivation, an email change's cancel link): every session of the user but
+   * `keepSid` ends, then a pending email change is cancelled and its links die (whoever had the
+   * password may have asked for it, and its link sits in their mailbox). `ended`, when given,
+   * records the count before the cancellation is recorded. How many sessions were still open.
+   */
+  async function secureAccount(
+    userId: number,
+    origin: Origin,
+    why: string,
+    { keepSid = null, ended }: { keepSid?: string | null; ended?: (count: number) => Promise<void> } = {},
+  ): Promise<number> {
+    const count = await sessions.endAll(userId, keepSid);
+    if (ended) await ended(count);
+    await cancelPendingEmail({ users, tokens, events }, userId, origin, why);
+    return count;
+  }
 
   /**
    * The signed-in user, when `password` is theirs; one bcrypt comparison
@@ -185,6 +202,7 @@ export function accounts(
     /**
      * ASVS 7.4.3: a new password ends every other session of the user but
      * `keepSid`, the caller's; the caller then gives that session a new id.
+     * Reset links mailed before it are void, and a pending email change is cancelled.
      */
     async changePassword(
       userId: number,
@@ -195,9 +213,9 @@ export function accounts(
     ): Promise<Change & { ended?: number }> {
       if (!(await recheck(userId, current, origin, 'password change'))) return { ok: false, reason: 'bad-password' };
       await users.updatePasswordHash(userId, await passwords.hash(next));
-      const ended = await sessions.endAll(userId, keepSid);
+      await tokens.voidAll(userId, 'password_reset');
       await record('password_changed', userId, origin);
-      await cancelEmailChange(userId, origin, 'after a password change');
+      const ended = await secureAccount(userId, origin, 'after a password change', { keepSid });
       if (ended > 0)
         await record('sessions_ended', userId, origin, `${ended} other session(s), after a password change`);
       return { ok: true, ended };
@@ -229,11 +247,25 @@ export function accounts(
       return { current: sid === currentSid };
     },
 
-    async endOtherSessions(userId: number, keepSid: string, origin: Origin): Promise<number> {
-      const ended = await sessions.endAll(userId, keepSid);
-      await record('sessions_ended', userId, origin, `${ended} other session(s), signed out everywhere else`);
-      await cancelEmailChange(userId, origin, 'after signing out everywhere else');
-      return ended;
+    endOtherSessions: (userId: number, keepSid: string, origin: Origin): Promise<number> =>
+      secureAccount(userId, origin, 'after signing out everywhere else', {
+        keepSid,
+        ended: (count) =>
+          record('sessions_ended', userId, origin, `${count} other session(s), signed out everywhere else`),
+      }),
+
+    secureAccount,
+
+    /**
+     * A new password without the old one (a reset link proved the address): every session of the
+     * user ends, every reset link is void, a pending email change is cancelled. How many sessions ended.
+     */
+    async resetPassword(userId: number, newPassword: string, origin: Origin): Promise<number> {
+      await users.updatePasswordHash(userId, await passwords.hash(newPassword));
+      await tokens.voidAll(userId, 'password_reset');
+      return secureAccount(userId, origin, 'after a password reset', {
+        ended: (count) => record('password_reset', userId, origin, `${count} session(s) ended`),
+      });
     },
 
     // ------------------------------------------------------------ the admin command
@@ -252,9 +284,11 @@ export function accounts(
       const found = await users.findByEmail(email);
       if (!found) return { found: false };
       const changed = await users.setActive(found.id, false);
-      const sessionsEnded = await sessions.endAll(found.id);
-      if (changed) await record('deactivated', found.id, ADMIN, `${sessionsEnded} session(s) ended`);
-      await cancelEmailChange(found.id, ADMIN, 'at deactivation');
+      const sessionsEnded = await secureAccount(found.id, ADMIN, 'at deactivation', {
+        ended: async (count) => {
+          if (changed) await record('deactivated', found.id, ADMIN, `${count} session(s) ended`);
+        },
+      });
       return { found: true, changed, sessionsEnded };
     },
 
