@@ -48,6 +48,8 @@ export function accounts(
 ) {
   const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
     events.record({ event, userId, ...origin, detail });
+  const cancelEmailChange = (userId: number, origin: Origin, why: string) =>
+    cancelPendingEmail({ users, tokens, events }, userId, origin, why);
 
   /**
    * Locks out whoever else may hold the account (after a password change or reset, signing out
@@ -64,7 +66,7 @@ export function accounts(
   ): Promise<number> {
     const count = await sessions.endAll(userId, keepSid);
     if (ended) await ended(count);
-    await cancelPendingEmail({ users, tokens, events }, userId, origin, why);
+    await cancelEmailChange(userId, origin, why);
     return count;
   }
 
@@ -191,7 +193,8 @@ export function accounts(
       const found = await recheck(userId, password, origin, 'email change');
       if (!found) return { ok: false, reason: 'bad-password' };
       if (found.email === email) {
-        await users.setPendingEmail(userId, null);
+        // Its links (verification to the other address, cancel to this one) die with it.
+        await cancelEmailChange(userId, origin, 'by asking to keep the current address');
         return { ok: true, pending: false };
       }
       if (!(await users.setPendingEmail(userId, email))) return { ok: false, reason: 'email-taken' };

@@ -15,7 +15,7 @@ export interface PendingEmailDeps {
  * to the old) is void. Whatever secures the account again (a password change
  * or reset, signing out everywhere else, deactivation) calls this: the change
  * may have been asked for by whoever had the password, and its link sits in
- * their mailbox. True when a change was pending.
+ * their mailbox. So does asking to keep the current address. True when a change was pending.
  */
 export async function cancelPendingEmail(
   { users, tokens, events }: PendingEmailDeps,
