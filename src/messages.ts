@@ -1,12 +1,7 @@
 import type { AuthEventKind } from './audit/auth-events-repo.js';
 import { MAX_PASSWORD_BYTES } from './users/passwords.js';
 
-// Said in more than one area: written once, so that the areas cannot drift apart.
-const wrongPassword = 'That is not your current password.';
-const codeDidntWork = "That code didn't work. Try the newest code from your app.";
-const passkeyDidntWork = "That passkey didn't work. Try again, or use your password.";
-const passwordAttempts = 'password attempts';
-const wrongCodes = 'wrong codes';
+// Said twice in the recovery codes group: written once, so that the two cannot drift apart.
 const codesLeft = (n: number) => `You have ${n} recovery code${n === 1 ? '' : 's'} left.`;
 
 /**
@@ -30,7 +25,7 @@ export const messages = {
     passwordsDiffer: 'Passwords must match.',
     currentPasswordRequired: 'Enter your current password.',
     /** The current password, re-entered before a change (account, security, passkeys), was wrong. */
-    wrongPassword,
+    wrongPassword: 'That is not your current password.',
     /** Signing up with, or changing to, an address another account has. */
     emailTaken: 'A user already exists with that email address.',
   },
@@ -100,7 +95,7 @@ export const messages = {
   /** The authenticator app: setting it up and off, and the second step of a login. */
   twoFactor: {
     enterCode: 'Enter the 6-digit code from your app.',
-    codeDidntWork,
+    codeDidntWork: "That code didn't work. Try the newest code from your app.",
     alreadySetUp: 'Your authenticator app is already set up.',
     turnedOff: 'Two-step sign-in with your authenticator app is off.',
     notSetUp: 'Your authenticator app was not set up.',
@@ -135,21 +130,12 @@ export const messages = {
     nameHasControl: 'The name cannot contain control characters.',
     notAdded: 'The passkey could not be added. Try again, or use another device.',
     /** On the login page, the second step, or (without JavaScript's help) in the flash after confirming it is you. */
-    didntWork: passkeyDidntWork,
+    didntWork: "That passkey didn't work. Try again, or use your password.",
     /** The 409 for a site reached by its IP address: WebAuthn needs a domain name. */
     needName: 'Passkeys need the site to be reached by name, not by address.',
     added: (name: string) => `Your passkey "${name}" is added.`,
     removed: (name: string) => `Your passkey "${name}" is removed.`,
     alreadyGone: 'That passkey was already gone.',
-  },
-
-  /** /account/confirm: proving it is you again before a sensitive page. */
-  confirm: {
-    wrongPassword,
-    codeDidntWork,
-    passkeyDidntWork,
-    tooManyPasswords: passwordAttempts,
-    tooManyCodes: wrongCodes,
   },
 
   /** /account/activity and the export: what each kind of event in the history was. */
@@ -234,8 +220,8 @@ export const messages = {
     signUps: 'sign-ups',
     /** The current password re-entered on the account pages. */
     wrongPasswords: 'wrong passwords',
-    passwordAttempts,
-    wrongCodes,
+    passwordAttempts: 'password attempts',
+    wrongCodes: 'wrong codes',
     /** Passkey answers, at login or confirming it is you. */
     failedSignIns: 'failed sign-ins',
     linkRequests: 'requests for a link',

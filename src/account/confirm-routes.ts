@@ -55,11 +55,11 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
     const next = safeNext(form.ok ? form.data.next : form.values['next']);
     if (!form.ok) return res.status(422).render('account/confirm.njk', await page(req, next, form.errors));
     const { user } = req;
-    await passwordChecks.count(req, user.email, messages.confirm.tooManyPasswords);
+    await passwordChecks.count(req, user.email, messages.limits.passwordAttempts);
     if (!(await accounts.confirmPassword(user.id, form.data.password, originOf(req), 'confirming it is you'))) {
       return res
         .status(422)
-        .render('account/confirm.njk', await page(req, next, { password: messages.confirm.wrongPassword }));
+        .render('account/confirm.njk', await page(req, next, { password: messages.fields.wrongPassword }));
     }
     await passwordChecks.succeeded(req, res, user.email);
     await proven(req, 'password');
@@ -75,7 +75,7 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
       accounts,
       req,
       await throttle.secondFactorAttempt(user.id),
-      messages.confirm.tooManyCodes,
+      messages.limits.wrongCodes,
       user.email,
     );
     if (form.ok && (await secondFactor.checkCode(user.id, form.data.code))) {
@@ -85,7 +85,7 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
     }
     // Recorded; no warning mail: whoever typed it is already logged in to the account.
     await secondFactor.failed(user, originOf(req), 'a wrong authenticator code (confirming it is you)', false);
-    res.status(422).render('account/confirm.njk', await page(req, next, { code: messages.confirm.codeDidntWork }));
+    res.status(422).render('account/confirm.njk', await page(req, next, { code: messages.twoFactor.codeDidntWork }));
   });
 
   return routes;
