@@ -8,13 +8,13 @@ import {
   LOOPBACK,
   SAFARI_IPHONE,
   browserWith,
-  eventsOf,
+  eventRowsOf,
   expectCleanRefusal,
   flashesOn,
   isLoggedIn,
   loggedInBrowser,
   member,
-  newEventsOf,
+  newEventRowsOf,
   sessionIdOf,
   sessionRowsOf,
   sidOf,
@@ -362,7 +362,7 @@ describe('ending one session', () => {
     const { sessions } = await sessionsPage(user.firefox);
     const chrome = sessions.find((s) => s.browser.startsWith('Chrome'));
     expect(chrome?.id).toBeDefined();
-    const before = (await eventsOf(t, user.id)).length;
+    const before = (await eventRowsOf(t, user.id)).length;
 
     const response = await end(user.firefox, chrome?.id ?? '');
     expect(response.status).toBe(303);
@@ -375,7 +375,7 @@ describe('ending one session', () => {
     expect(await isLoggedIn(user.safari)).toBe(true);
     expect(await isLoggedIn(user.firefox)).toBe(true);
 
-    const events = await newEventsOf(t, user.id, before);
+    const events = await newEventRowsOf(t, user.id, before);
     expect(events.map((row) => row.event)).toEqual(['session_ended']);
     expect(events[0]?.detail).toContain(chrome?.id ?? 'no id');
     expect(events[0]?.user_agent).toBe(FIREFOX);
@@ -416,7 +416,7 @@ describe('ending one session', () => {
     const victimSecond = await loggedInBrowser(t.app, victim.email, PASSWORD, victimAgent);
     const victimBefore = await snapshot(t, victim.id);
     const userBefore = await snapshot(t, user.id);
-    const victimEventsBefore = (await eventsOf(t, victim.id)).length;
+    const victimEventsBefore = (await eventRowsOf(t, victim.id)).length;
 
     for (const id of (await sessionRowsOf(t, victim.id)).map((row) => row.id)) {
       const response = await end(user.browser, id);
@@ -434,7 +434,7 @@ describe('ending one session', () => {
     expect(await isLoggedIn(victimSecond)).toBe(true);
     expect(await snapshot(t, user.id)).toEqual(userBefore);
     expect(await isLoggedIn(user.browser)).toBe(true);
-    expect(await newEventsOf(t, victim.id, victimEventsBefore)).toEqual([]);
+    expect(await newEventRowsOf(t, victim.id, victimEventsBefore)).toEqual([]);
   });
 
   it("does not end another user's sessions with end-others either", async () => {
@@ -509,7 +509,7 @@ describe('"Sign out everywhere else"', () => {
     const other = await member(t);
     const otherBefore = await snapshot(t, other.id);
     const sid = sidOf(user.firefox);
-    const before = (await eventsOf(t, user.id)).length;
+    const before = (await eventRowsOf(t, user.id)).length;
 
     const response = await endOthers(user.firefox);
     expect(response.status).toBe(303);
@@ -530,7 +530,7 @@ describe('"Sign out everywhere else"', () => {
     expect(await snapshot(t, other.id)).toEqual(otherBefore);
     expect(await isLoggedIn(other.browser)).toBe(true);
 
-    const events = await newEventsOf(t, user.id, before);
+    const events = await newEventRowsOf(t, user.id, before);
     expect(events.map((row) => row.event)).toEqual(['sessions_ended']);
     expect(events[0]?.detail).toMatch(/\b2\b/);
   });

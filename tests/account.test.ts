@@ -7,7 +7,7 @@ import { followLink } from './support/mail-flows.js';
 import {
   LOGIN_REQUIRED,
   LOOPBACK,
-  eventsOf,
+  eventRowsOf,
   expectCleanRefusal,
   expectSentToLogin,
   fieldError,
@@ -18,7 +18,7 @@ import {
   isLoggedIn,
   loggedInBrowser,
   member,
-  newEventsOf,
+  newEventRowsOf,
   sessionIdOf,
   sessionRowsOf,
   sidOf,
@@ -170,7 +170,7 @@ describe('CSRF on the account forms', () => {
     const sessionId = await sessionIdOf(t, second);
     await victim.browser.get(form.page);
     const before = await snapshot(t, victim.id);
-    const eventsBefore = (await eventsOf(t, victim.id)).length;
+    const eventsBefore = (await eventRowsOf(t, victim.id)).length;
 
     let token: string | undefined;
     if (kind === 'a wrong token') token = 'not-the-token';
@@ -182,7 +182,7 @@ describe('CSRF on the account forms', () => {
 
     expectCleanRefusal(response, 403);
     expect(await snapshot(t, victim.id)).toEqual(before);
-    expect(await newEventsOf(t, victim.id, eventsBefore)).toEqual([]);
+    expect(await newEventRowsOf(t, victim.id, eventsBefore)).toEqual([]);
     expect(await isLoggedIn(victim.browser)).toBe(true);
     expect(await isLoggedIn(second)).toBe(true);
   });
@@ -232,10 +232,10 @@ describe('the profile page', () => {
 
   it('records profile_changed in the audit trail, with the IP and browser', async () => {
     const user = await member(t);
-    const before = (await eventsOf(t, user.id)).length;
+    const before = (await eventRowsOf(t, user.id)).length;
     await user.browser.agent.set('User-Agent', 'ProfileTest/1.0');
     expect((await user.browser.submit('/account', '/account', { name: 'Audited', website: '' })).status).toBe(303);
-    const events = await newEventsOf(t, user.id, before);
+    const events = await newEventRowsOf(t, user.id, before);
     expect(events.map((row) => row.event)).toEqual(['profile_changed']);
     expect(events[0]?.ip).toMatch(LOOPBACK);
     expect(events[0]?.user_agent).toBe('ProfileTest/1.0');
@@ -260,7 +260,7 @@ describe('the profile page', () => {
     async (_label, fields, field, message) => {
       const user = await member(t, { name: 'Before Name', website: 'https://before.example' });
       const before = await snapshot(t, user.id);
-      const eventsBefore = (await eventsOf(t, user.id)).length;
+      const eventsBefore = (await eventRowsOf(t, user.id)).length;
 
       const response = await user.browser.submit('/account', '/account', fields);
       expect(response.status).toBe(422);
@@ -272,7 +272,7 @@ describe('the profile page', () => {
       expect(inputValue(response.text, 'website') ?? '').toBe(fields.website);
 
       expect(await snapshot(t, user.id)).toEqual(before);
-      expect(await newEventsOf(t, user.id, eventsBefore)).toEqual([]);
+      expect(await newEventRowsOf(t, user.id, eventsBefore)).toEqual([]);
     },
   );
 
@@ -453,11 +453,11 @@ describe('changing the email address', () => {
 
   it('records email_change_requested, then email_changed, never with the password', async () => {
     const user = await member(t);
-    const before = (await eventsOf(t, user.id)).length;
+    const before = (await eventRowsOf(t, user.id)).length;
     const newEmail = uniqueEmail('audited');
     await requestChange(user.browser, newEmail);
     await followLink(user.browser, await verifyLinkTo(newEmail));
-    const events = await newEventsOf(t, user.id, before);
+    const events = await newEventRowsOf(t, user.id, before);
     expect(events.map((row) => row.event)).toEqual(['email_change_requested', 'email_changed']);
     expect(events[0]?.detail).toContain(user.email);
     expect(events[0]?.detail).toContain(newEmail);
@@ -495,7 +495,7 @@ describe('changing the email address', () => {
   it('with a wrong password: 422, "That is not your current password.", nothing changed or mailed, recorded as login_failed', async () => {
     const user = await member(t);
     const before = await snapshot(t, user.id);
-    const eventsBefore = (await eventsOf(t, user.id)).length;
+    const eventsBefore = (await eventRowsOf(t, user.id)).length;
     const newEmail = uniqueEmail('refused');
     const wrong = 'Wrong-Secret-8675309';
 
@@ -507,7 +507,7 @@ describe('changing the email address', () => {
     expect(inputValue(response.text, 'password')).toBeUndefined();
 
     expect(await snapshot(t, user.id)).toEqual(before);
-    const events = await newEventsOf(t, user.id, eventsBefore);
+    const events = await newEventRowsOf(t, user.id, eventsBefore);
     expect(events.map((row) => row.event)).toEqual(['login_failed']);
     expect(events[0]?.detail ?? '').not.toContain(wrong);
     expect(await mailTo(newEmail, 'verify-email')).toBeUndefined();
@@ -643,13 +643,13 @@ describe('changing the password', () => {
     const user = await member(t);
     await loggedInBrowser(t.app, user.email);
     await loggedInBrowser(t.app, user.email);
-    const before = (await eventsOf(t, user.id)).length;
+    const before = (await eventRowsOf(t, user.id)).length;
     await user.browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
       password: NEW_PASSWORD,
       confirm: NEW_PASSWORD,
     });
-    const events = await newEventsOf(t, user.id, before);
+    const events = await newEventRowsOf(t, user.id, before);
     expect(events.map((row) => row.event)).toEqual(['password_changed', 'sessions_ended']);
     expect(events[1]?.detail).toMatch(/\b2\b/);
     for (const row of events) expect(row.ip).toMatch(LOOPBACK);
@@ -693,7 +693,7 @@ describe('changing the password', () => {
     const user = await member(t);
     const second = await loggedInBrowser(t.app, user.email);
     const before = await snapshot(t, user.id);
-    const eventsBefore = (await eventsOf(t, user.id)).length;
+    const eventsBefore = (await eventRowsOf(t, user.id)).length;
     const wrong = 'Wrong-Current-Secret-1';
 
     const response = await user.browser.submit('/account/password', '/account/password', {
@@ -708,7 +708,7 @@ describe('changing the password', () => {
 
     expect(await snapshot(t, user.id)).toEqual(before);
     expect(await isLoggedIn(second)).toBe(true);
-    expect((await newEventsOf(t, user.id, eventsBefore)).map((row) => row.event)).toEqual(['login_failed']);
+    expect((await newEventRowsOf(t, user.id, eventsBefore)).map((row) => row.event)).toEqual(['login_failed']);
     expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(303);
   });
 
@@ -824,10 +824,10 @@ describe('deleting the account', () => {
 
   it('records account_deleted, and the audit trail keeps the user id of every earlier event', async () => {
     const user = await member(t);
-    const before = await eventsOf(t, user.id);
+    const before = await eventRowsOf(t, user.id);
     expect(before.map((row) => row.event)).toContain('signup');
     await user.browser.submit('/account/delete', '/account/delete', { password: PASSWORD, confirm: '1' });
-    const after = await eventsOf(t, user.id);
+    const after = await eventRowsOf(t, user.id);
     expect(after.slice(0, before.length)).toEqual(before);
     expect(after.slice(before.length).map((row) => row.event)).toEqual(['account_deleted']);
     expect(after.at(-1)?.user_id).toBe(user.id);
@@ -866,9 +866,9 @@ describe('deleting the account', () => {
 
   it('records a wrong password as login_failed', async () => {
     const user = await member(t);
-    const before = (await eventsOf(t, user.id)).length;
+    const before = (await eventRowsOf(t, user.id)).length;
     await user.browser.submit('/account/delete', '/account/delete', { password: 'not it at all', confirm: '1' });
-    expect((await newEventsOf(t, user.id, before)).map((row) => row.event)).toEqual(['login_failed']);
+    expect((await newEventRowsOf(t, user.id, before)).map((row) => row.event)).toEqual(['login_failed']);
   });
 });
 
@@ -893,7 +893,7 @@ describe('a user deactivated while logged in', () => {
       const _csrf = await user.browser.csrfFrom(form.page);
       await t.pool.query('UPDATE users SET is_active = false WHERE id = $1', [user.id]);
       const before = await userState(t, user.id);
-      const eventsBefore = (await eventsOf(t, user.id)).length;
+      const eventsBefore = (await eventRowsOf(t, user.id)).length;
 
       const response = await user.browser.agent
         .post(form.action)
@@ -901,7 +901,7 @@ describe('a user deactivated while logged in', () => {
         .send({ _csrf, ...form.fields({ sessionId }) });
       expectSentToLogin(response);
       expect(await userState(t, user.id)).toEqual(before);
-      expect(await newEventsOf(t, user.id, eventsBefore)).toEqual([]);
+      expect(await newEventRowsOf(t, user.id, eventsBefore)).toEqual([]);
       expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sidOf(second)])).rowCount).toBe(1);
     },
   );
@@ -939,7 +939,7 @@ describe('password re-checks on the account pages count against the login limit 
     });
     expect(right.status).toBe(429);
     expect((await userState(t, id))?.password_hash).toBe(hash);
-    expect((await eventsOf(t, id)).map((row) => row.event)).toContain('throttled');
+    expect((await eventRowsOf(t, id)).map((row) => row.event)).toContain('throttled');
     expect(await isLoggedIn(browser)).toBe(true);
   });
 

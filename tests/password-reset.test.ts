@@ -8,7 +8,7 @@ import {
   NOT_YOU,
   TOKEN_SHAPE,
   TRUST_LOOPBACK,
-  eventsOf,
+  eventKindsOf,
   expectCleanRefusal,
   fieldError,
   flashesOn,
@@ -98,8 +98,8 @@ describe('asking for a reset link (POST /password/forgot)', () => {
       [[unknown, deactivated.email]],
     );
     expect(queued.rowCount).toBe(0);
-    expect(await eventsOf(t, active.id)).toContain('password_reset_requested');
-    expect(await eventsOf(t, deactivated.id)).not.toContain('password_reset_requested');
+    expect(await eventKindsOf(t, active.id)).toContain('password_reset_requested');
+    expect(await eventKindsOf(t, deactivated.id)).not.toContain('password_reset_requested');
   });
 
   it('finds the account whatever the case and spaces of the address typed', async () => {
@@ -362,7 +362,7 @@ describe('setting a new password from the link', () => {
     expect(notice.subject).toMatch(/password was changed/i);
     expect(notice.text).toContain(NOT_YOU);
     expect(notice.text).toContain('/password/forgot');
-    expect(await eventsOf(t, user.id)).toContain('password_reset');
+    expect(await eventKindsOf(t, user.id)).toContain('password_reset');
     const left = await t.pool.query("SELECT id FROM account_tokens WHERE user_id = $1 AND purpose = 'password_reset'", [
       user.id,
     ]);
@@ -576,6 +576,6 @@ describe('a link that no longer works', () => {
     const winner = answers[0]!.status === 303 ? 0 : 1;
     expect(await loginStatus(t, user.email, passwords[winner]!)).toBe(303);
     expect(await loginStatus(t, user.email, passwords[1 - winner]!)).toBe(422);
-    expect((await eventsOf(t, user.id)).filter((event) => event === 'password_reset')).toHaveLength(1);
+    expect((await eventKindsOf(t, user.id)).filter((event) => event === 'password_reset')).toHaveLength(1);
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, PASSWORD, uniqueEmail } from './support/browser.js';
 import {
+  eventKindsOf,
   expectCleanRefusal,
   followLink,
   linkIn,
@@ -345,11 +346,7 @@ describe('audit retention', () => {
     const deadline = Date.now() + 20_000;
     let events: string[];
     for (;;) {
-      const { rows } = await t.pool.query<{ event: string }>(
-        'SELECT event FROM auth_events WHERE user_id = $1 ORDER BY id',
-        [user.id],
-      );
-      events = rows.map((row) => row.event);
+      events = await eventKindsOf(t, user.id);
       if (!events.includes('login') || Date.now() > deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

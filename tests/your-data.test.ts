@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from './support/browser.js';
 import { PASSWORD } from './support/browser.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { sidOf } from './support/account.js';
+import { detailsOf, sidOf } from './support/account.js';
 import {
   FIREFOX_LINUX,
   expectCleanRefusal,
@@ -57,14 +57,6 @@ async function loginAgo(browser: Browser, minutes: number): Promise<number> {
 const sessionJson = async (browser: Browser) =>
   (await t.pool.query<{ sess: Record<string, unknown> }>('SELECT sess FROM sessions WHERE sid = $1', [sidOf(browser)]))
     .rows[0]?.sess;
-
-const eventsOf = async (userId: string, event: string) =>
-  (
-    await t.pool.query<{ detail: string | null }>(
-      'SELECT detail FROM auth_events WHERE user_id = $1 AND event = $2 ORDER BY id',
-      [userId, event],
-    )
-  ).rows.map((row) => row.detail);
 
 /** Presses "Download your data"; the answer. */
 async function download(browser: Browser) {
@@ -206,7 +198,7 @@ describe('/account/export', () => {
     expect(answer.text).not.toMatch(/\$2[aby]\$/);
 
     // Audited, and on the activity page.
-    expect(await eventsOf(user.id, 'data_exported')).toEqual([null]);
+    expect(await detailsOf(t, user.id, 'data_exported')).toEqual([null]);
     expect(unescapeHtml((await user.browser.get('/account/activity')).text)).toContain('Your data downloaded');
   });
 
@@ -216,7 +208,7 @@ describe('/account/export', () => {
     expectCleanRefusal(bare, 403);
     const extra = await user.browser.submit('/account/export', '/account/export', { what: 'all' });
     expectCleanRefusal(extra, 400);
-    expect(await eventsOf(user.id, 'data_exported')).toEqual([]);
+    expect(await detailsOf(t, user.id, 'data_exported')).toEqual([]);
   });
 });
 
@@ -266,8 +258,8 @@ describe('a login too old for the export: confirm it is you, then back', () => {
     expect((await user.browser.get('/account/export')).status).toBe(200);
     expect((await download(user.browser)).status).toBe(200);
 
-    expect(await eventsOf(user.id, 'login_confirmed')).toEqual(['password']);
-    expect(await eventsOf(user.id, 'login_failed')).toEqual(['wrong current password (confirming it is you)']);
+    expect(await detailsOf(t, user.id, 'login_confirmed')).toEqual(['password']);
+    expect(await detailsOf(t, user.id, 'login_failed')).toEqual(['wrong current password (confirming it is you)']);
     // Confirming does not restart the session's absolute lifetime.
     expect((await sessionJson(user.browser))?.['authAt']).toBe(authAt);
   });
@@ -305,8 +297,8 @@ describe('a login too old for the export: confirm it is you, then back', () => {
     expect(right.status).toBe(303);
     expect(right.headers['location']).toBe('/account/export');
     expect((await user.browser.get('/account/export')).status).toBe(200);
-    expect(await eventsOf(user.id, 'login_confirmed')).toEqual(['authenticator app']);
-    expect(await eventsOf(user.id, 'second_factor_failed')).toEqual([
+    expect(await detailsOf(t, user.id, 'login_confirmed')).toEqual(['authenticator app']);
+    expect(await detailsOf(t, user.id, 'second_factor_failed')).toEqual([
       'a wrong authenticator code (confirming it is you)',
     ]);
   });
@@ -343,7 +335,7 @@ describe('a login too old for the export: confirm it is you, then back', () => {
     expect(accepted.status).toBe(303);
     expect(accepted.headers['location']).toBe('/account/export');
     expect((await user.browser.get('/account/export')).status).toBe(200);
-    expect(await eventsOf(user.id, 'login_confirmed')).toEqual(['passkey']);
+    expect(await detailsOf(t, user.id, 'login_confirmed')).toEqual(['passkey']);
     // Still the same user's session.
     expect(unescapeHtml((await user.browser.get('/')).text)).toContain(user.email);
   });

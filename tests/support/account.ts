@@ -107,8 +107,8 @@ export interface EventRow {
   detail: string | null;
 }
 
-/** The audit events of a user, oldest first. */
-export const eventsOf = async (t: TestApp, userId: string): Promise<EventRow[]> =>
+/** The audit event rows of a user, oldest first. */
+export const eventRowsOf = async (t: TestApp, userId: string): Promise<EventRow[]> =>
   (
     await t.pool.query<EventRow>(
       'SELECT event, user_id::text AS user_id, ip, user_agent, detail FROM auth_events WHERE user_id = $1 ORDER BY id',
@@ -116,9 +116,18 @@ export const eventsOf = async (t: TestApp, userId: string): Promise<EventRow[]> 
     )
   ).rows;
 
-/** The events kinds recorded for the user since `before` events. */
-export const newEventsOf = async (t: TestApp, userId: string, before: number): Promise<EventRow[]> =>
-  (await eventsOf(t, userId)).slice(before);
+/** The audit event rows recorded for the user after the first `before`. */
+export const newEventRowsOf = async (t: TestApp, userId: string, before: number): Promise<EventRow[]> =>
+  (await eventRowsOf(t, userId)).slice(before);
+
+/** The `detail` of each `event` recorded for a user, oldest first. */
+export const detailsOf = async (t: TestApp, userId: string, event: string): Promise<Array<string | null>> =>
+  (
+    await t.pool.query<{ detail: string | null }>(
+      'SELECT detail FROM auth_events WHERE user_id = $1 AND event = $2 ORDER BY id',
+      [userId, event],
+    )
+  ).rows.map((row) => row.detail);
 
 /** The session rows of a user, by the user_id column. */
 export const sessionRowsOf = async (t: TestApp, userId: string) =>

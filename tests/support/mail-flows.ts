@@ -98,14 +98,17 @@ export async function userById(t: TestApp, id: string): Promise<UserRow | undefi
   return rows[0];
 }
 
-/** The audit event kinds of a user, oldest first. */
-export async function eventsOf(t: TestApp, userId: string): Promise<string[]> {
+/** The audit event kinds of a user ('login', 'logout', ...), oldest first. */
+export async function eventKindsOf(t: TestApp, userId: string): Promise<string[]> {
   const { rows } = await t.pool.query<{ event: string }>(
     'SELECT event FROM auth_events WHERE user_id = $1 ORDER BY id',
     [userId],
   );
   return rows.map((row) => row.event);
 }
+
+/** @deprecated The old name of eventKindsOf, still imported by tests/email-verification.test.ts. */
+export const eventsOf = eventKindsOf;
 
 export const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
