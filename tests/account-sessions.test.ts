@@ -15,6 +15,7 @@ import {
   loggedInBrowser,
   member,
   newEventRowsOf,
+  sessionCount,
   sessionIdOf,
   sessionRowsOf,
   sidOf,
@@ -109,11 +110,11 @@ describe('the sessions table', () => {
   });
 
   it('has no row at all for a visitor who only viewed a form', async () => {
-    const before = (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n;
+    const before = await sessionCount(t);
     const visitor = new Browser(t.app);
     await visitor.get('/login');
     expect(visitor.sessionCookie()).toBeUndefined();
-    const after = (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n;
+    const after = await sessionCount(t);
     expect(after).toBe(before);
   });
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessionCount } from './support/account.js';
 import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
 import { flashesOn } from './support/pages.js';
 import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
@@ -19,9 +20,6 @@ afterAll(async () => {
   await t.close();
 });
 
-const sessionRows = async () =>
-  (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n ?? -1;
-
 const ANONYMOUS_VIEWS: Array<[string, string, number | number[]]> = [
   ['the login page', '/login', 200],
   ['the sign-up page', '/signup', 200],
@@ -38,7 +36,7 @@ const ANONYMOUS_VIEWS: Array<[string, string, number | number[]]> = [
 
 describe('an anonymous visitor costs no session row', () => {
   it.each(ANONYMOUS_VIEWS)('%s (%s): no row, no session cookie, no write', async (_label, path, status) => {
-    const before = await sessionRows();
+    const before = await sessionCount(t);
     const browser = new Browser(t.app);
     const sent = await sqlDuring(t, async () => {
       const first = await browser.get(path);
@@ -48,11 +46,11 @@ describe('an anonymous visitor costs no session row', () => {
     expect(sent.filter((text) => /^(INSERT|UPDATE|DELETE)\b/i.test(text))).toEqual([]);
     expect(sent.filter((text) => /\bsessions\b/i.test(text))).toEqual([]);
     expect(browser.sessionCookie()).toBeUndefined();
-    expect(await sessionRows()).toBe(before);
+    expect(await sessionCount(t)).toBe(before);
   });
 
   it('keeps every current behaviour: the "must log in" message after the redirect, and next round trip', async () => {
-    const before = await sessionRows();
+    const before = await sessionCount(t);
     const browser = new Browser(t.app);
     const sent = await browser.get('/account/sessions');
     expect(sent.headers['location']).toBe('/login?next=%2Faccount%2Fsessions');
@@ -61,38 +59,38 @@ describe('an anonymous visitor costs no session row', () => {
     expect(login.text).toContain('name="next" value="/account/sessions"');
     // Shown once: the flash cookie is cleared by the page that shows it.
     expect(flashesOn((await browser.get('/login')).text)).toEqual([]);
-    expect(await sessionRows()).toBe(before);
+    expect(await sessionCount(t)).toBe(before);
   });
 
   it('a failed login writes no session row either (only the audit trail and the throttle count)', async () => {
     const { fields } = await signedUpBrowser(t.app);
-    const before = await sessionRows();
+    const before = await sessionCount(t);
     const browser = new Browser(t.app);
     const failed = await browser.submit('/login', '/login', { email: fields.email, password: 'not it at all' });
     expect(failed.status).toBe(422);
     expect(browser.sessionCookie()).toBeUndefined();
-    expect(await sessionRows()).toBe(before);
+    expect(await sessionCount(t)).toBe(before);
   });
 
   it('the first row is the login: one row, created by the POST that logs in', async () => {
     const { fields } = await signedUpBrowser(t.app);
     const browser = new Browser(t.app);
     await browser.get('/login');
-    const before = await sessionRows();
+    const before = await sessionCount(t);
     const login = await browser.submit('/login', '/login', { email: fields.email, password: PASSWORD });
     expect(login.status).toBe(303);
-    expect(await sessionRows()).toBe(before + 1);
+    expect(await sessionCount(t)).toBe(before + 1);
   });
 
   it('logging out leaves no row and no cookie behind, and says goodbye', async () => {
     const { browser } = await signedUpBrowser(t.app);
-    const before = await sessionRows();
+    const before = await sessionCount(t);
     const out = await browser.submit('/', '/logout', {});
     expect(out.status).toBe(303);
     const page = await browser.get('/login');
     expect(flashesOn(page.text)).toEqual(['You have been logged out.']);
     expect(browser.sessionCookie()).toBeUndefined();
-    expect(await sessionRows()).toBe(before - 1);
+    expect(await sessionCount(t)).toBe(before - 1);
   });
 
   it('an anonymous POST without the cookie its token came with is refused (403): the token is bound to that browser', async () => {

@@ -129,6 +129,13 @@ export const detailsOf = async (t: TestApp, userId: string, event: string): Prom
     )
   ).rows.map((row) => row.detail);
 
+/** How many session rows there are, of every user and none. */
+export async function sessionCount(t: TestApp): Promise<number> {
+  const n = (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n;
+  if (n === undefined) throw new Error('count(*) of sessions returned no row');
+  return n;
+}
+
 /** The session rows of a user, by the user_id column. */
 export const sessionRowsOf = async (t: TestApp, userId: string) =>
   (
