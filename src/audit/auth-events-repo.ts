@@ -140,3 +140,12 @@ export function authEventsRepo(db: Db) {
 }
 
 export type AuthEventsRepo = ReturnType<typeof authEventsRepo>;
+
+/** Where an event came from: the request's address and browser (the admin command names itself). */
+export type EventOrigin = Pick<AuthEvent, 'ip' | 'userAgent'>;
+
+/** What use cases record with: `record(event, userId, origin, detail?)`. */
+export const recorder =
+  (events: Pick<AuthEventsRepo, 'record'>) =>
+  (event: AuthEventKind, userId: number | null, origin: EventOrigin, detail: string | null = null): Promise<void> =>
+    events.record({ event, userId, ...origin, detail });

@@ -1,4 +1,4 @@
-import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
+import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import type { Logger } from '../http/logging.js';
 import type { Mailer } from '../mail/mail-queue.js';
 import type { FactorChange } from '../mail/mail-templates.js';
@@ -45,8 +45,7 @@ const greetingFor = (user: User, address: string): { name?: string } =>
 
 /** What mail does for an account: password reset, address verification, security notices. No HTTP here. */
 export function emailFlows({ users, tokens, browsers, events, accounts, mailer, logger, publicUrl }: EmailFlowsDeps) {
-  const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
-    events.record({ event, userId, ...origin, detail });
+  const record = recorder(events);
 
   /**
    * A notice tells the owner of something that has already happened: one that cannot be built

@@ -1,4 +1,4 @@
-import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
+import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import { type SealedBox, sealedBox } from '../crypto/sealed-box.js';
 import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
@@ -76,8 +76,7 @@ export function secondFactor({
   // Stored secrets and the one in an enrolling session are sealed apart: neither opens as the other.
   const stored: SealedBox = sealedBox(secrets, 'gatehouse totp secret v1');
   const enrolling: SealedBox = sealedBox(secrets, 'gatehouse totp enrolment v1');
-  const record = (event: AuthEventKind, userId: number, origin: Origin, detail: string | null = null) =>
-    events.record({ event, userId, ...origin, detail });
+  const record = recorder(events);
 
   const openEnrolment = (userId: number, enrolment: TotpEnrolment | undefined): Buffer | null => {
     if (!enrolment || !(Date.now() - enrolment.startedAt < ENROLMENT_MS)) return null;

@@ -5,7 +5,7 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
+import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import type { Origin } from '../users/origin.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
 import type { Passkey, PasskeysRepo } from './passkeys-repo.js';
@@ -57,8 +57,7 @@ const challengeHash = (challenge: string) => createHash('sha256').update(challen
  * its credential owner's. No HTTP here: the caller keeps the challenges.
  */
 export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }: PasskeysDeps) {
-  const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
-    events.record({ event, userId, ...origin, detail });
+  const record = recorder(events);
 
   const handleOf = async (userId: number): Promise<Buffer> => {
     const handle = await users.webauthnHandle(userId, randomBytes(32));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuthEventKind, AuthEventsRepo } from '../audit/auth-events-repo.js';
+import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import { MAX_PASSWORD_BYTES, type PasswordHasher, passwordBytes } from './passwords.js';
 import type { OpenSessionsPage, SessionsRepo } from '../sessions/sessions-repo.js';
 import type { AccountTokensRepo } from './account-tokens-repo.js';
@@ -46,8 +46,7 @@ export function accounts(
   sessions: SessionsRepo,
   tokens: AccountTokensRepo,
 ) {
-  const record = (event: AuthEventKind, userId: number | null, origin: Origin, detail: string | null = null) =>
-    events.record({ event, userId, ...origin, detail });
+  const record = recorder(events);
   const cancelEmailChange = (userId: number, origin: Origin, why: string) =>
     cancelPendingEmail({ users, tokens, events }, userId, origin, why);
 

@@ -1,4 +1,4 @@
-import type { AuthEventsRepo } from '../audit/auth-events-repo.js';
+import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import type { AccountTokensRepo } from './account-tokens-repo.js';
 import type { Origin } from './origin.js';
 import type { UsersRepo } from './users-repo.js';
@@ -26,11 +26,6 @@ export async function cancelPendingEmail(
   const pending = await users.cancelPendingEmail(userId);
   await tokens.voidPendingChangeLinks(userId);
   if (pending === null) return false;
-  await events.record({
-    event: 'email_change_cancelled',
-    userId,
-    ...origin,
-    detail: `the change to ${pending}, ${why}`,
-  });
+  await recorder(events)('email_change_cancelled', userId, origin, `the change to ${pending}, ${why}`);
   return true;
 }
