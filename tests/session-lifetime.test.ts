@@ -3,6 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { createSessions } from '../src/http/session.js';
 import { type TestApp, sqlDuring, startTestApp, TEST_SECRET } from './support/test-app.js';
+import { loginAgo, sidOf } from './support/account.js';
 import { Browser, signedUpBrowser, signupFields } from './support/browser.js';
 
 let t: TestApp;
@@ -13,15 +14,6 @@ afterAll(async () => {
   await t.close();
 });
 
-const sidOf = (browser: Browser) => {
-  const cookie = browser.sessionCookie();
-  if (!cookie) throw new Error('no session cookie');
-  return (
-    decodeURIComponent(cookie.split('=')[1] ?? '')
-      .replace(/^s:/, '')
-      .split('.')[0] ?? ''
-  );
-};
 const rowOf = async (browser: Browser) =>
   (
     await t.pool.query<{ sess: Record<string, unknown>; seconds_left: number }>(
@@ -99,11 +91,7 @@ describe('idle timeout and absolute lifetime', () => {
       remember: '1',
     });
     expect(login.status).toBe(303);
-    const thirtyOneDaysAgo = Date.now() - 31 * 24 * 60 * 60 * 1000;
-    await t.pool.query(
-      `UPDATE sessions SET sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb($2::bigint))::json WHERE sid = $1`,
-      [sidOf(browser), thirtyOneDaysAgo],
-    );
+    await loginAgo(t, browser, 31 * 24 * 60); // 31 days
     const response = await browser.get('/');
     expect(response.status).toBe(302);
     const page = await browser.get(response.headers['location'] ?? '/login');

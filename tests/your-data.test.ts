@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from './support/browser.js';
 import { PASSWORD } from './support/browser.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { detailsOf, sidOf } from './support/account.js';
+import { detailsOf, loginAgo, sidOf } from './support/account.js';
 import {
   FIREFOX_LINUX,
   expectCleanRefusal,
@@ -41,17 +41,6 @@ async function failedLogin(email: string, ip = uniqueIp(), userAgent = FIREFOX_L
     password: 'not the password',
   });
   expect(answer.status).toBe(422);
-}
-
-/** Moves the session's login `minutes` into the past, as if the user had logged in that long ago. */
-async function loginAgo(browser: Browser, minutes: number): Promise<number> {
-  const authAt = Date.now() - minutes * 60_000;
-  const { rowCount } = await t.pool.query(
-    `UPDATE sessions SET sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb($2::bigint))::json WHERE sid = $1`,
-    [sidOf(browser), authAt],
-  );
-  expect(rowCount).toBe(1);
-  return authAt;
 }
 
 const sessionJson = async (browser: Browser) =>
@@ -215,7 +204,7 @@ describe('/account/export', () => {
 describe('a login too old for the export: confirm it is you, then back', () => {
   it('sends the user to confirm with the password and back to the export; a wrong one is a 422', async () => {
     const user = await signUp(t);
-    const authAt = await loginAgo(user.browser, 11);
+    const authAt = await loginAgo(t, user.browser, 11);
 
     const asked = await user.browser.get('/account/export');
     expect(asked.status).toBe(302);
@@ -266,19 +255,19 @@ describe('a login too old for the export: confirm it is you, then back', () => {
 
   it('lets the page through for ten minutes after the login, and not after', async () => {
     const user = await signUp(t);
-    await loginAgo(user.browser, 9);
+    await loginAgo(t, user.browser, 9);
     expect((await user.browser.get('/account/export')).status).toBe(200);
-    await loginAgo(user.browser, 10.5);
+    await loginAgo(t, user.browser, 10.5);
     expect((await user.browser.get('/account/export')).status).toBe(302);
     // A login time from the future (a forged or garbled session) counts as old, not as fresh.
-    await loginAgo(user.browser, -30);
+    await loginAgo(t, user.browser, -30);
     expect((await user.browser.get('/account/export')).status).not.toBe(200);
   });
 
   it('accepts a code from the authenticator app instead; a wrong code is a 422 and is recorded', async () => {
     const user = await signUp(t);
     const { secret } = await enrolApp(user.browser);
-    await loginAgo(user.browser, 30);
+    await loginAgo(t, user.browser, 30);
     const form = await user.browser.get('/account/confirm?next=%2Faccount%2Fexport');
     expect(form.text).toContain('action="/account/confirm/code"');
     expect(form.text).toContain('autocomplete="one-time-code"');
@@ -310,7 +299,7 @@ describe('a login too old for the export: confirm it is you, then back', () => {
     const other = await signUp(t);
     const theirs = new SoftwareAuthenticator(ORIGIN, RP_ID);
     expect((await addPasskey(other.browser, theirs)).status).toBe(200);
-    await loginAgo(user.browser, 30);
+    await loginAgo(t, user.browser, 30);
 
     const page = await user.browser.get('/account/confirm?next=%2Faccount%2Fexport');
     expect(page.text).toContain('data-passkey-button');
@@ -342,7 +331,7 @@ describe('a login too old for the export: confirm it is you, then back', () => {
 
   it('goes back only to a page of this site', async () => {
     const user = await signUp(t);
-    await loginAgo(user.browser, 30);
+    await loginAgo(t, user.browser, 30);
     for (const next of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'javascript:alert(1)']) {
       const form = await user.browser.get(`/account/confirm?next=${encodeURIComponent(next)}`);
       expect(form.text, next).toContain('<input type="hidden" name="next" value="/">');
@@ -354,7 +343,7 @@ describe('a login too old for the export: confirm it is you, then back', () => {
   it('counts wrong passwords like logins: over the limit, 429', async () => {
     const strict = await t.sibling({ LOGIN_FAILURES_PER_ACCOUNT: '2' });
     const user = await signUp(strict);
-    await loginAgo(user.browser, 30);
+    await loginAgo(t, user.browser, 30);
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) {
       const answer = await user.browser.submit('/account/confirm', '/account/confirm', { password: `wrong ${i}` });

@@ -136,6 +136,20 @@ export async function sessionCount(t: TestApp): Promise<number> {
   return n;
 }
 
+/**
+ * Moves the login of the session `browser` holds `minutes` into the past (its `authAt`), as if the
+ * user had logged in that long ago; returns the new login time (ms since the epoch).
+ */
+export async function loginAgo(t: TestApp, browser: Browser, minutes: number): Promise<number> {
+  const authAt = Date.now() - minutes * 60_000;
+  const { rowCount } = await t.pool.query(
+    `UPDATE sessions SET sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb($2::bigint))::json WHERE sid = $1`,
+    [sidOf(browser), authAt],
+  );
+  if (rowCount !== 1) throw new Error(`moving the login time back changed ${rowCount ?? 0} session rows, not 1`);
+  return authAt;
+}
+
 /** The session rows of a user, by the user_id column. */
 export const sessionRowsOf = async (t: TestApp, userId: string) =>
   (
