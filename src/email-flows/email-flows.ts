@@ -1,7 +1,7 @@
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import type { Logger } from '../http/logging.js';
 import type { Mailer } from '../mail/mail-queue.js';
-import type { FactorChange } from '../mail/mail-templates.js';
+import type { FactorChange, TemplateData, TemplateName } from '../mail/mail-templates.js';
 import { browserName } from '../sessions/browser-name.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
 import type { Accounts } from '../users/accounts.js';
@@ -37,11 +37,18 @@ export type CancelResult =
   | { outcome: 'taken'; email: string };
 
 /**
- * The name to greet with: only in mail to the user's own address once it has proven itself.
- * Mail to any other address carries no text a visitor typed.
+ * The name to greet with, in mail to the user's own address: only once it has proven itself.
+ * Mail to any other address (a new one being verified) has no greeting: it carries no text a visitor typed.
  */
-const greetingFor = (user: User, address: string): { name?: string } =>
-  user.emailVerifiedAt !== null && address.toLowerCase() === user.email.toLowerCase() ? { name: user.name } : {};
+const greetingFor = (user: User): { name?: string } => (user.emailVerifiedAt !== null ? { name: user.name } : {});
+
+/** What every notice of something done to an account tells: the greeting, when, and from which address and browser. */
+interface NoticeFacts {
+  readonly name?: string;
+  readonly when: Date;
+  readonly ip: string;
+  readonly browser: string;
+}
 
 /** What mail does for an account: password reset, address verification, security notices. No HTTP here. */
 export function emailFlows({ users, tokens, browsers, events, accounts, mailer, logger, publicUrl }: EmailFlowsDeps) {
@@ -61,6 +68,30 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
     }
   }
 
+  /**
+   * Tells the owner, at the account's address, of something done from `origin`: `data` makes the
+   * template's data from the facts every such notice has. Never fails the request (notify).
+   */
+  const tellOwner = <T extends TemplateName>(
+    user: User,
+    origin: Origin,
+    template: T,
+    data: (facts: NoticeFacts) => TemplateData<T>,
+    what: string = template,
+  ): Promise<boolean> =>
+    notify(what, user.id, () =>
+      mailer.send({
+        to: user.email,
+        template,
+        data: data({
+          ...greetingFor(user),
+          when: new Date(),
+          ip: origin.ip ?? 'unknown',
+          browser: browserName(origin.userAgent),
+        }),
+      }),
+    );
+
   async function sendVerification(user: User, address: string): Promise<void> {
     const token = newLinkToken();
     await tokens.replace(user.id, 'verify_email', token.hash, address, VERIFY_LINK_HOURS * 3600);
@@ -71,19 +102,9 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
     });
   }
 
+  // (This template's key for the browser is userAgent: mail already queued is parsed with it.)
   const notifyPasswordChanged = (user: User, origin: Origin) =>
-    notify('password-changed', user.id, () =>
-      mailer.send({
-        to: user.email,
-        template: 'password-changed',
-        data: {
-          ...greetingFor(user, user.email),
-          when: new Date(),
-          ip: origin.ip ?? 'unknown',
-          userAgent: browserName(origin.userAgent),
-        },
-      }),
-    );
+    tellOwner(user, origin, 'password-changed', ({ browser, ...facts }) => ({ ...facts, userAgent: browser }));
 
   /** Sends a reset link when the address belongs to an active account; does nothing otherwise. */
   async function requestPasswordReset(email: string, origin: Origin): Promise<void> {
@@ -95,7 +116,7 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
       to: found.email,
       template: 'password-reset',
       data: {
-        ...greetingFor(found, found.email),
+        ...greetingFor(found),
         link: `${publicUrl}/password/reset?token=${token.raw}`,
         expiresInMinutes: RESET_LINK_MINUTES,
       },
@@ -175,7 +196,7 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
           to: user.email,
           template: 'email-change-requested',
           data: {
-            ...greetingFor(user, user.email),
+            ...greetingFor(user),
             newEmail,
             cancelLink: `${publicUrl}/email/change/cancel?token=${cancel.raw}`,
             expiresInDays: CANCEL_LINK_DAYS,
@@ -254,54 +275,25 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
     async signedIn(user: User, origin: Origin): Promise<void> {
       const fingerprint = browserFingerprint(origin.ip, origin.userAgent);
       if (!(await browsers.seen(user.id, fingerprint))) return;
-      const sent = await notify('new-sign-in', user.id, () =>
-        mailer.send({
-          to: user.email,
-          template: 'new-sign-in',
-          data: {
-            ...greetingFor(user, user.email),
-            when: new Date(),
-            ip: origin.ip ?? 'unknown',
-            browser: browserName(origin.userAgent),
-          },
-        }),
-      );
+      const sent = await tellOwner(user, origin, 'new-sign-in', (facts) => facts);
       // Not told, so not known: the next sign-in from this browser tries again.
       if (!sent) await browsers.forget(user.id, fingerprint);
     },
 
     /** A change to how the account signs in (a second factor on or off, recovery codes, passkeys). */
     async factorChanged(user: User, change: FactorChange, origin: Origin, codesLeft?: number): Promise<void> {
-      await notify(`security-change ${change}`, user.id, () =>
-        mailer.send({
-          to: user.email,
-          template: 'security-change',
-          data: {
-            ...greetingFor(user, user.email),
-            change,
-            when: new Date(),
-            ip: origin.ip ?? 'unknown',
-            browser: browserName(origin.userAgent),
-            ...(codesLeft === undefined ? {} : { codesLeft }),
-          },
-        }),
+      await tellOwner(
+        user,
+        origin,
+        'security-change',
+        (facts) => ({ ...facts, change, ...(codesLeft === undefined ? {} : { codesLeft }) }),
+        `security-change ${change}`,
       );
     },
 
     /** The right password, then wrong second-factor codes: the owner is told someone may have it. */
     async secondFactorFailing(user: User, origin: Origin): Promise<void> {
-      await notify('second-factor-failed', user.id, () =>
-        mailer.send({
-          to: user.email,
-          template: 'second-factor-failed',
-          data: {
-            ...greetingFor(user, user.email),
-            when: new Date(),
-            ip: origin.ip ?? 'unknown',
-            browser: browserName(origin.userAgent),
-          },
-        }),
-      );
+      await tellOwner(user, origin, 'second-factor-failed', (facts) => facts);
     },
 
     /** At signup: this browser is the user's first, and the address needs proving. */

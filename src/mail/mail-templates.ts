@@ -26,6 +26,8 @@ const clamped = (max: number) =>
 const greeting = clamped(100).optional();
 // A Date from the caller, or the ISO string it became in the queue's JSON.
 const instant = z.union([z.date(), z.iso.datetime()]).transform((value) => new Date(value));
+/** What a notice of something done to the account tells: whom it greets, when, and from which address and browser. */
+const noticeFacts = { name: greeting, when: instant, ip: clamped(64), browser: clamped(100) };
 
 /** Each template's data, checked when a message is queued (a mistake fails in the request, not later). */
 export const templateSchemas = {
@@ -40,10 +42,10 @@ export const templateSchemas = {
     cancelLink: httpLink,
     expiresInDays: z.number().int().positive(),
   }),
-  'new-sign-in': z.object({ name: greeting, when: instant, ip: clamped(64), browser: clamped(100) }),
+  'new-sign-in': z.object(noticeFacts),
   // A change to how the account signs in: a second factor on or off, recovery codes, passkeys.
   'security-change': z.object({
-    name: greeting,
+    ...noticeFacts,
     change: z.enum([
       'totp-enabled',
       'totp-disabled',
@@ -53,13 +55,10 @@ export const templateSchemas = {
       'passkey-added',
       'passkey-removed',
     ]),
-    when: instant,
-    ip: clamped(64),
-    browser: clamped(100),
     codesLeft: z.number().int().min(0).optional(),
   }),
   // The right password, then wrong second-factor codes: someone may have the password.
-  'second-factor-failed': z.object({ name: greeting, when: instant, ip: clamped(64), browser: clamped(100) }),
+  'second-factor-failed': z.object(noticeFacts),
 } as const;
 
 /**
