@@ -12,7 +12,6 @@ import { authEventsRepo } from './audit/auth-events-repo.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
 import { createThrottle } from './login/throttle.js';
 import { deviceCookies } from './login/device-cookie.js';
-import { originOf } from './http/request-origin.js';
 import { passwordChecks } from './login/password-checks.js';
 import { loginSteps } from './login/login-steps.js';
 import { recoveryCodesRepo } from './mfa/recovery-codes-repo.js';
@@ -201,14 +200,12 @@ export async function createApp({
     twoFactorRoutes({
       factors,
       passwordChecks: checks,
-      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
       otherSessions,
     }),
     passkeyRoutes({
       ceremonies,
       factors,
       passwordChecks: checks,
-      confirmPassword: (userId, password, req, what) => accounts.confirmPassword(userId, password, originOf(req), what),
       otherSessions,
     }),
     sessionsRoutes(accounts),

@@ -13,7 +13,7 @@ import type { User } from '../users/users-repo.js';
 import { confirmCodeForm, confirmPasswordForm } from './account-forms.js';
 
 export interface ConfirmRouteDeps {
-  readonly accounts: Pick<Accounts, 'confirmPassword' | 'loginConfirmed' | 'throttled'>;
+  readonly accounts: Pick<Accounts, 'loginConfirmed' | 'throttled'>;
   readonly passwordChecks: PasswordChecks;
   readonly throttle: Pick<Throttle, 'secondFactorAttempt' | 'secondFactorSucceeded'>;
   /** The user's second factors (mfa/ has them; wired in app.ts). */
@@ -55,13 +55,21 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
     const next = safeNext(form.ok ? form.data.next : form.values['next']);
     if (!form.ok) return res.status(422).render('account/confirm.njk', await page(req, next, form.errors));
     const { user } = req;
-    await passwordChecks.count(req, user.email, messages.limits.passwordAttempts);
-    if (!(await accounts.confirmPassword(user.id, form.data.password, originOf(req), 'confirming it is you'))) {
+    const { password } = form.data;
+    if (
+      !(await passwordChecks.confirm(
+        req,
+        res,
+        user,
+        password,
+        'confirming it is you',
+        messages.limits.passwordAttempts,
+      ))
+    ) {
       return res
         .status(422)
         .render('account/confirm.njk', await page(req, next, { password: messages.fields.wrongPassword }));
     }
-    await passwordChecks.succeeded(req, res, user.email);
     await proven(req, 'password');
     res.redirect(303, next);
   });

@@ -1,9 +1,10 @@
 import type { Request, Response } from 'express';
 import { ipOf, originOf } from '../http/request-origin.js';
 import type { Accounts } from '../users/accounts.js';
+import type { User } from '../users/users-repo.js';
 import type { DeviceCookies } from './device-cookie.js';
 import type { LoginClient, Throttle } from './throttle.js';
-import { tooMany } from './too-many.js';
+import { refuseIfThrottled } from './too-many.js';
 
 /**
  * Password checks (logging in, and re-entering the password on the account
@@ -17,20 +18,31 @@ export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accou
     ip: ipOf(req),
     device: devices.trusted(req, email),
   });
+  /** Counts a check of `email`'s password; throws the 429 (and records it) when over a limit. */
+  const count = async (req: Request, email: string, what: string): Promise<void> =>
+    refuseIfThrottled(accounts, req, await throttle.loginAttempt(client(req, email)), what, email);
+
+  /** The password was right: the failure counts get their point back, and this browser is remembered. */
+  const succeeded = async (req: Request, res: Response, email: string): Promise<void> => {
+    await throttle.loginSucceeded(client(req, email));
+    devices.remember(req, res, email);
+  };
+
   return {
-    /** Counts a check of `email`'s password; throws the 429 (and records it) when over a limit. */
-    async count(req: Request, email: string, what: string): Promise<void> {
-      const verdict = await throttle.loginAttempt(client(req, email));
-      if (verdict.allowed) return;
-      await accounts.throttled(originOf(req), verdict, email);
-      throw tooMany(verdict, what);
-    },
+    count,
+    succeeded,
     /** A new account: its first browser is one that has logged in to it. */
     remember: (req: Request, res: Response, email: string): void => devices.remember(req, res, email),
-    /** The password was right: the failure counts get their point back, and this browser is remembered. */
-    async succeeded(req: Request, res: Response, email: string): Promise<void> {
-      await throttle.loginSucceeded(client(req, email));
-      devices.remember(req, res, email);
+    /**
+     * The signed-in user's password, re-entered before a change (`what`, for the audit trail):
+     * counted like a login (the 429 names `limitText`), true when right. A wrong one is recorded
+     * as a failed login.
+     */
+    async confirm(req: Request, res: Response, user: User, password: string, what: string, limitText: string) {
+      await count(req, user.email, limitText);
+      if (!(await accounts.confirmPassword(user.id, password, originOf(req), what))) return false;
+      await succeeded(req, res, user.email);
+      return true;
     },
   };
 }

@@ -21,8 +21,6 @@ declare module 'express-session' {
 export interface TwoFactorRouteDeps {
   readonly factors: SecondFactor;
   readonly passwordChecks: PasswordChecks;
-  /** True when `password` is the signed-in user's (a wrong one is recorded as a failed login). */
-  readonly confirmPassword: (userId: number, password: string, req: Request, what: string) => Promise<boolean>;
   /** How many other sessions the user has: after a change the page offers to sign them out. */
   readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
 }
@@ -33,21 +31,8 @@ export interface TwoFactorRouteDeps {
  * make new recovery codes. Every change needs the current password, sends a notice, is audited,
  * and offers to sign out every other session.
  */
-export function twoFactorRoutes({
-  factors,
-  passwordChecks,
-  confirmPassword,
-  otherSessions,
-}: TwoFactorRouteDeps): Routes {
+export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoFactorRouteDeps): Routes {
   const routes = new Routes();
-
-  /** The password re-check every change here needs, counted like a login (a 429 when over). */
-  async function passwordIsRight(req: Request, res: Response, user: User, password: string, what: string) {
-    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
-    if (!(await confirmPassword(user.id, password, req, what))) return false;
-    await passwordChecks.succeeded(req, res, user.email);
-    return true;
-  }
 
   async function showEnrolment(req: Request, res: Response, user: User, status = 200, errors = {}) {
     const enrolment = factors.enrolment(user.id, req.session.totpEnrolment);
@@ -91,7 +76,16 @@ export function twoFactorRoutes({
     const { user } = req;
     const form = parseForm(totpConfirmForm, req.body);
     if (!form.ok) return showEnrolment(req, res, user, 422, form.errors);
-    if (!(await passwordIsRight(req, res, user, form.data.password, 'setting up an authenticator app'))) {
+    if (
+      !(await passwordChecks.confirm(
+        req,
+        res,
+        user,
+        form.data.password,
+        'setting up an authenticator app',
+        messages.limits.wrongPasswords,
+      ))
+    ) {
       return showEnrolment(req, res, user, 422, { password: messages.fields.wrongPassword });
     }
     const result = await factors.confirm(user, req.session.totpEnrolment, form.data.code, originOf(req));
@@ -112,7 +106,17 @@ export function twoFactorRoutes({
     const { user } = req;
     const form = parseForm(passwordForm, req.body);
     const status = await factors.status(user.id);
-    if (!form.ok || !(await passwordIsRight(req, res, user, form.data.password, 'turning off the authenticator app'))) {
+    if (
+      !form.ok ||
+      !(await passwordChecks.confirm(
+        req,
+        res,
+        user,
+        form.data.password,
+        'turning off the authenticator app',
+        messages.limits.wrongPasswords,
+      ))
+    ) {
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
       return res.status(422).render('account/security.njk', {
         status,
@@ -136,7 +140,17 @@ export function twoFactorRoutes({
       flash(res, 'info', messages.recoveryCodes.needAFactor);
       return res.redirect(303, '/account/security');
     }
-    if (!form.ok || !(await passwordIsRight(req, res, user, form.data.password, 'new recovery codes'))) {
+    if (
+      !form.ok ||
+      !(await passwordChecks.confirm(
+        req,
+        res,
+        user,
+        form.data.password,
+        'new recovery codes',
+        messages.limits.wrongPasswords,
+      ))
+    ) {
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
       return res.status(422).render('account/security.njk', {
         status,

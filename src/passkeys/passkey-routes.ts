@@ -32,7 +32,6 @@ export interface PasskeyRouteDeps {
   readonly ceremonies: PasskeyCeremonies;
   readonly factors: PasskeyFactorHooks;
   readonly passwordChecks: PasswordChecks;
-  readonly confirmPassword: (userId: number, password: string, req: Request, what: string) => Promise<boolean>;
   readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
 }
 
@@ -44,13 +43,7 @@ const MAX_CEREMONIES = 4;
  * the current password) and removing one (the password again). Each change is mailed to the
  * owner and audited.
  */
-export function passkeyRoutes({
-  ceremonies,
-  factors,
-  passwordChecks,
-  confirmPassword,
-  otherSessions,
-}: PasskeyRouteDeps): Routes {
+export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessions }: PasskeyRouteDeps): Routes {
   const routes = new Routes();
 
   async function showPage(req: Request, res: Response, user: User, status = 200, extra: Record<string, unknown> = {}) {
@@ -62,13 +55,6 @@ export function passkeyRoutes({
       errors: {},
       ...extra,
     });
-  }
-
-  async function passwordIsRight(req: Request, res: Response, user: User, password: string, what: string) {
-    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
-    if (!(await confirmPassword(user.id, password, req, what))) return false;
-    await passwordChecks.succeeded(req, res, user.email);
-    return true;
   }
 
   routes.get('/account/passkeys', async (req, res) => {
@@ -95,7 +81,7 @@ export function passkeyRoutes({
     const form = parseForm(addPasskeyForm, req.body);
     if (!form.ok) return showPage(req, res, user, 422, { errors: form.errors, values: form.values });
     const { name, password, credential } = form.data;
-    if (!(await passwordIsRight(req, res, user, password, 'adding a passkey'))) {
+    if (!(await passwordChecks.confirm(req, res, user, password, 'adding a passkey', messages.limits.wrongPasswords))) {
       return showPage(req, res, user, 422, { errors: { password: messages.fields.wrongPassword }, values: { name } });
     }
     const response = registrationFrom(credential);
@@ -128,7 +114,16 @@ export function passkeyRoutes({
     const { user } = req;
     const form = parseForm(removePasskeyForm, req.body);
     if (!form.ok) return showPage(req, res, user, 422, { removeErrors: form.errors });
-    if (!(await passwordIsRight(req, res, user, form.data.password, 'removing a passkey'))) {
+    if (
+      !(await passwordChecks.confirm(
+        req,
+        res,
+        user,
+        form.data.password,
+        'removing a passkey',
+        messages.limits.wrongPasswords,
+      ))
+    ) {
       return showPage(req, res, user, 422, {
         removeErrors: { password: messages.fields.wrongPassword },
         removing: form.data.id,
