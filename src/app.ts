@@ -191,12 +191,11 @@ export async function createApp({
       steps,
       throttle,
       recordThrottled: accounts,
-      confirmed: accounts.loginConfirmed,
       secondStepStatus: (userId) => factors.status(userId),
     }),
     emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }),
     accountRoutes({ accounts, mail, throttle, passwordChecks: checks }),
-    confirmRoutes({ accounts, passwordChecks: checks, throttle, secondFactor: factors }),
+    confirmRoutes({ accounts, passwordChecks: checks, steps, throttle, secondFactor: factors }),
     twoFactorRoutes({
       factors,
       passwordChecks: checks,

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { parseForm } from '../forms/parse-form.js';
-import { loginConfirmed } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
 import { Routes, type SignedInRequest } from '../http/routes.js';
 import { safeNext } from '../http/safe-next.js';
+import type { LoginSteps } from '../login/login-steps.js';
 import type { PasswordChecks } from '../login/password-checks.js';
 import type { Throttle } from '../login/throttle.js';
 import { refuseIfThrottled } from '../login/too-many.js';
@@ -13,8 +13,9 @@ import type { User } from '../users/users-repo.js';
 import { confirmCodeForm, confirmPasswordForm } from './account-forms.js';
 
 export interface ConfirmRouteDeps {
-  readonly accounts: Pick<Accounts, 'loginConfirmed' | 'throttled'>;
+  readonly accounts: Pick<Accounts, 'throttled'>;
   readonly passwordChecks: PasswordChecks;
+  readonly steps: Pick<LoginSteps, 'confirmed'>;
   readonly throttle: Pick<Throttle, 'secondFactorAttempt' | 'secondFactorSucceeded'>;
   /** The user's second factors (mfa/ has them; wired in app.ts). */
   readonly secondFactor: {
@@ -32,7 +33,7 @@ const confirmQuery = z.object({ next: z.string().optional() }).catch({});
  * /login/passkey) proves it; each attempt counts against the same limits as at login, and the
  * user goes back to the page they asked for.
  */
-export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor }: ConfirmRouteDeps): Routes {
+export function confirmRoutes({ accounts, passwordChecks, steps, throttle, secondFactor }: ConfirmRouteDeps): Routes {
   const routes = new Routes();
 
   const page = async (req: SignedInRequest, next: string, errors: Record<string, string> = {}) => ({
@@ -40,11 +41,6 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
     errors,
     status: await secondFactor.status(req.user.id),
   });
-
-  const proven = async (req: SignedInRequest, how: string) => {
-    await loginConfirmed(req);
-    await accounts.loginConfirmed(req.user.id, originOf(req), how);
-  };
 
   routes.get('/account/confirm', async (req, res) => {
     res.render('account/confirm.njk', await page(req, safeNext(confirmQuery.parse(req.query).next)));
@@ -70,7 +66,7 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
         .status(422)
         .render('account/confirm.njk', await page(req, next, { password: messages.fields.wrongPassword }));
     }
-    await proven(req, 'password');
+    await steps.confirmed(req, 'password');
     res.redirect(303, next);
   });
 
@@ -88,7 +84,7 @@ export function confirmRoutes({ accounts, passwordChecks, throttle, secondFactor
     );
     if (form.ok && (await secondFactor.checkCode(user.id, form.data.code))) {
       await throttle.secondFactorSucceeded(user.id);
-      await proven(req, 'authenticator app');
+      await steps.confirmed(req, 'authenticator app');
       return res.redirect(303, next);
     }
     // Recorded; no warning mail: whoever typed it is already logged in to the account.

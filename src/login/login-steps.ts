@@ -2,7 +2,9 @@ import type { Request, Response } from 'express';
 import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import { logIn, startPendingLogin } from '../http/current-user.js';
+import { loginConfirmed } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
+import type { SignedInRequest } from '../http/routes.js';
 
 /** Notices a login sends: the new-sign-in mail (to a browser not seen before). */
 export interface LoginNotices {
@@ -42,6 +44,15 @@ export function loginSteps({ accounts, notices, needsSecondFactor, sessionMaxSec
 
   return {
     complete,
+
+    /**
+     * A logged-in user proved it is them again (`how`: 'password', 'passkey', …): sensitive pages
+     * open to this session for a while, on a new session id, and the audit trail says so.
+     */
+    async confirmed(req: SignedInRequest, how: string): Promise<void> {
+      await loginConfirmed(req);
+      await accounts.loginConfirmed(req.user.id, originOf(req), how);
+    },
 
     /**
      * The first step was right (`after`: 'password' or 'password reset'). With a second factor the

@@ -11,9 +11,8 @@ import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
-import { CONFIRM_PATH, loginConfirmed } from '../http/recent-login.js';
+import { CONFIRM_PATH } from '../http/recent-login.js';
 import type { SignedInRequest } from '../http/routes.js';
-import type { Origin } from '../users/origin.js';
 import type { ChallengeCookie } from './challenge-cookie.js';
 import { authenticationFrom, passkeyLoginForm } from './passkey-forms.js';
 import type { PasskeyCeremonies } from './passkeys.js';
@@ -24,8 +23,6 @@ export interface PasskeyLoginRouteDeps {
   readonly steps: LoginSteps;
   readonly throttle: Throttle;
   readonly recordThrottled: Parameters<typeof refuseIfThrottled>[0];
-  /** Records that a logged-in user confirmed it was them (accounts.loginConfirmed). */
-  readonly confirmed: (userId: number, origin: Origin, how: string) => Promise<void>;
   /** The second step's state, for its page when the passkey did not work. */
   readonly secondStepStatus: (userId: number) => Promise<unknown>;
 }
@@ -43,7 +40,6 @@ export function passkeyLoginRoutes({
   throttle,
   recordThrottled,
   secondStepStatus,
-  confirmed,
 }: PasskeyLoginRouteDeps): Routes {
   const routes = new Routes();
 
@@ -91,8 +87,7 @@ export function passkeyLoginRoutes({
       flash(res, 'error', messages.passkeys.didntWork);
       return res.redirect(303, `${CONFIRM_PATH}?next=${encodeURIComponent(next)}`);
     }
-    await loginConfirmed(req);
-    await confirmed(req.user.id, originOf(req), 'passkey');
+    await steps.confirmed(req, 'passkey');
     res.redirect(303, next);
   }
 
