@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { expect, it, vi } from 'vitest';
+import { afterAll, expect, it, vi } from 'vitest';
+import { ROOT, cleanUpProcesses, killAll, run, within } from './support/processes.js';
 
 /**
  * The README's "Add a protected page" recipe, followed literally: its page, template and test
@@ -12,10 +11,9 @@ import { expect, it, vi } from 'vitest';
  * is written into this project, and the app is not told about the page: it finds it.
  */
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
 // A child vitest: its start-up and a fresh database, on a busy machine.
 vi.setConfig({ testTimeout: 180_000 });
+afterAll(cleanUpProcesses);
 
 /** The code block that follows the bold file name `file` in the README. */
 function block(readme: string, file: string): string {
@@ -25,17 +23,6 @@ function block(readme: string, file: string): string {
   const match = /```[a-z]*\n([\s\S]*?)\n```/.exec(readme.slice(at + heading.length));
   if (!match?.[1]) throw new Error(`README.md's ${file} has no code block after its name`);
   return `${match[1]}\n`;
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string) {
-  return new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
 }
 
 it("the README's recipe (a page, its template and its test) works as written, with nothing else edited", async () => {
@@ -66,9 +53,9 @@ it("the README's recipe (a page, its template and its test) works as written, wi
       "export default { test: { include: ['tests/**/*.test.ts'], pool: 'forks', testTimeout: 60_000, hookTimeout: 120_000 } };\n",
     );
 
-    const { code, output } = await run(
-      process.execPath,
-      [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', scratch, '--reporter', 'verbose'],
+    // The child vitest in a process group of its own, killed with its workers if it hangs or the test fails.
+    const child = run(
+      path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'),
       {
         ...process.env,
         // The app's own pages are in this project's src/pages/; the recipe's page is in the scratch one.
@@ -78,7 +65,10 @@ it("the README's recipe (a page, its template and its test) works as written, wi
         NO_COLOR: '1',
       },
       scratch,
+      ['run', '--root', scratch, '--reporter', 'verbose'],
     );
+    const { code } = await within(170_000, "the recipe's vitest exiting", child.exited).finally(() => killAll());
+    const output = `${child.out.stdout}${child.out.stderr}`;
     expect(code, output).toBe(0);
     expect(output).toMatch(/greets a logged-in user by name/);
     expect(output).toMatch(/sends a visitor to log in first/);

@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../src/db/database.js';
 import { migrate } from '../src/db/migrate.js';
 import { signedUpBrowser, uniqueEmail } from './support/browser.js';
-import { USERS_CLI, cleanUpProcesses, killGroup, running, tempDir, within } from './support/processes.js';
+import { USERS_CLI, cleanUpProcesses, killGroup, run, running, tempDir, within } from './support/processes.js';
 import { type TestApp, freshDatabase, startTestApp } from './support/test-app.js';
 
 // `npm run users -- …` run as a real process against a fresh database. On a real Postgres
@@ -42,35 +41,14 @@ interface Result {
 
 /** Runs the admin command with only the given environment, in an empty directory (no stray .env). */
 async function users(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = spawn(process.execPath, [USERS_CLI, ...args], {
-    cwd: tempDir(),
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: process.env['HOME'] ?? '',
-      NODE_ENV: 'test',
-      BCRYPT_COST: '4',
-      ...databaseEnv,
-      ...env,
-    },
-    // No terminal on stdin: what cron, CI or a pipe gives the command.
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  running.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  // run() gives the child no terminal on stdin: what cron, CI or a pipe gives the command.
+  const command = run(USERS_CLI, { NODE_ENV: 'test', BCRYPT_COST: '4', ...databaseEnv, ...env }, tempDir(), args);
   try {
-    const code = await within(
-      60_000,
-      `users ${args.join(' ')} exiting`,
-      new Promise<number | null>((resolve) => child.once('close', (exit) => resolve(exit))),
-    );
-    return { code, stdout, stderr };
+    const { code } = await within(60_000, `users ${args.join(' ')} exiting`, command.exited);
+    return { code, stdout: command.out.stdout, stderr: command.out.stderr };
   } finally {
-    killGroup(child);
-    running.delete(child);
+    killGroup(command.child);
+    running.delete(command.child);
   }
 }
 

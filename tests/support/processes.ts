@@ -37,12 +37,17 @@ export function tempDir(): string {
 }
 
 /**
- * Runs a compiled script with node, with only the given environment (nothing
- * inherited from the test runner but PATH and HOME), in `cwd` (so no stray .env
+ * Runs a compiled script with node (and `args` after it), with only the given environment
+ * (nothing inherited from the test runner but PATH and HOME), in `cwd` (so no stray .env
  * is read), in its own process group.
  */
-export function run(script: string, env: Record<string, string>, cwd: string): Run {
-  const child = spawn(process.execPath, [script], {
+export function run(
+  script: string,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+  args: readonly string[] = [],
+): Run {
+  const child = spawn(process.execPath, [script, ...args], {
     cwd,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? cwd, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
