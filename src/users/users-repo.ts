@@ -33,9 +33,6 @@ interface UserRow {
 
 const UNIQUE_VIOLATION = '23505';
 
-const COLUMNS =
-  'id, name, email, password_hash, website, is_active, created_at, last_login_at, email_verified_at, pending_email';
-
 const toUser = (row: UserRow): UserWithHash => ({
   id: row.id,
   name: row.name,
@@ -64,6 +61,9 @@ const PUBLIC_COLUMNS = [
   'pending_email',
 ] as const;
 
+/** The public columns and the hash: what this repo reads, for the code that checks passwords. */
+const COLUMNS = [...PUBLIC_COLUMNS, 'password_hash'].join(', ');
+
 /**
  * The user's columns (never the hash) as `alias.column`, for a query of another repo that joins
  * users: the sessions repo loads a session and its user in one statement. Read them back with userFromJoin.
@@ -84,6 +84,12 @@ export interface NewUser {
 }
 
 export function usersRepo(db: Db) {
+  /** With the hash, for re-checking the password of a signed-in (active) user. */
+  async function findActiveWithHash(id: number): Promise<UserWithHash | null> {
+    const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1 AND is_active`, [id]);
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
   return {
     /** Inserts the user, logged in from the start; null when the email is taken (any case). */
     async insert(user: NewUser): Promise<User | null> {
@@ -105,19 +111,15 @@ export function usersRepo(db: Db) {
     },
 
     async findActiveById(id: number): Promise<User | null> {
-      const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1 AND is_active`, [id]);
-      return rows[0] ? withoutHash(toUser(rows[0])) : null;
+      const found = await findActiveWithHash(id);
+      return found ? withoutHash(found) : null;
     },
 
     async recordLogin(id: number): Promise<void> {
       await db.query('UPDATE users SET last_login_at = now() WHERE id = $1', [id]);
     },
 
-    /** With the hash, for re-checking the password of a signed-in (active) user. */
-    async findActiveWithHash(id: number): Promise<UserWithHash | null> {
-      const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1 AND is_active`, [id]);
-      return rows[0] ? toUser(rows[0]) : null;
-    },
+    findActiveWithHash,
 
     async updateProfile(id: number, name: string, website: string | null): Promise<void> {
       await db.query('UPDATE users SET name = $2, website = $3 WHERE id = $1', [id, name, website]);
