@@ -1,14 +1,14 @@
+import { UNPRINTABLE } from '../mail/mail-templates.js';
+
 /** What a table cell can hold; each kind has one way of being shown. */
 export type Cell = string | number | boolean | Date | null;
 
-// Control characters (C0, C1, DEL), bidirectional marks and overrides, zero-width characters,
-// and the line and paragraph separators. A user agent, an IP or an audit detail comes from a
-// visitor: printed raw, it could move the cursor, recolour or rewrite the admin's terminal,
-// reorder what they read, hide text between two letters, or start a line of its own.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-/** Text made safe to print on a terminal: every unsafe character becomes "?". */
-export const printable = (text: string): string => text.replace(UNSAFE, '?');
+/**
+ * Text made safe to print on a terminal: every unprintable character becomes "?". A user agent,
+ * an IP or an audit detail comes from a visitor: printed raw, it could move the cursor, recolour
+ * or rewrite the admin's terminal, reorder what they read, or start a line of its own.
+ */
+export const printable = (text: string): string => text.replace(UNPRINTABLE, '?');
 
 /** A moment as "2026-11-27 12:34 UTC": the same on every server, whatever its zone. */
 export const formatTime = (date: Date): string => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;

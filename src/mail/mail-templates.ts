@@ -6,8 +6,14 @@ const PRODUCT = 'Gatehouse';
 
 const httpLink = z.url({ protocol: /^https?$/ });
 
-// Controls (line breaks included) and the characters that reorder or hide text.
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+/**
+ * Control characters (C0, C1, DEL; line breaks included), bidirectional marks and overrides,
+ * zero-width characters, and the line and paragraph separators: what could move a terminal's
+ * cursor, start a line of its own, reorder what is read or hide text between two letters. For
+ * String.replace only (it is /g, so .test would keep state); each caller picks the replacement:
+ * mail a space, the admin command's tables "?".
+ */
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
 /**
  * What people type (names) or browsers send (user agents, addresses) goes into mail clamped,
