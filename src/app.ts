@@ -166,6 +166,7 @@ export async function createApp({
   const steps = loginSteps({
     accounts,
     notices: mail,
+    throttle,
     needsSecondFactor: (userId) => factors.required(userId),
     sessionMaxSeconds: config.sessionMaxSeconds,
   });

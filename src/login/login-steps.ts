@@ -1,10 +1,11 @@
 import type { Request, Response } from 'express';
 import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
-import { logIn, startPendingLogin } from '../http/current-user.js';
+import { type PendingLogin, logIn, startPendingLogin } from '../http/current-user.js';
 import { loginConfirmed } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
 import type { SignedInRequest } from '../http/routes.js';
+import type { Throttle } from './throttle.js';
 
 /** Notices a login sends: the new-sign-in mail (to a browser not seen before). */
 export interface LoginNotices {
@@ -14,6 +15,7 @@ export interface LoginNotices {
 export interface LoginStepsDeps {
   readonly accounts: Accounts;
   readonly notices: LoginNotices;
+  readonly throttle: Pick<Throttle, 'secondFactorSucceeded'>;
   /** True when the user has a second factor (an authenticator app, a passkey): a password is then not enough. */
   readonly needsSecondFactor: (userId: number) => Promise<boolean>;
   readonly sessionMaxSeconds: number;
@@ -32,7 +34,7 @@ export interface LoginIntent {
  * complete when every step is done, and only then gets a session, an audit
  * row, the new-sign-in notice and its redirect.
  */
-export function loginSteps({ accounts, notices, needsSecondFactor, sessionMaxSeconds }: LoginStepsDeps) {
+export function loginSteps({ accounts, notices, throttle, needsSecondFactor, sessionMaxSeconds }: LoginStepsDeps) {
   /** Logs the user in on a new session id and sends the browser on. */
   async function complete(req: Request, res: Response, user: User, intent: LoginIntent, how: string): Promise<void> {
     const origin = originOf(req);
@@ -44,6 +46,15 @@ export function loginSteps({ accounts, notices, needsSecondFactor, sessionMaxSec
 
   return {
     complete,
+
+    /**
+     * The second step of `pending` was right (`factor`: 'authenticator app', 'recovery code',
+     * 'passkey'): the user's wrong-code count starts again, and the login is complete.
+     */
+    async secondStepDone(req: Request, res: Response, user: User, pending: PendingLogin, factor: string) {
+      await throttle.secondFactorSucceeded(user.id);
+      await complete(req, res, user, pending, `${pending.after} + ${factor}`);
+    },
 
     /**
      * A logged-in user proved it is them again (`how`: 'password', 'passkey', …): sensitive pages

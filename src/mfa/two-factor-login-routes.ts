@@ -1,5 +1,6 @@
 import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
+import type { z } from 'zod';
 import { parseForm } from '../forms/parse-form.js';
 import { type PendingLogin, endSession, pendingLogin, saveSession } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
@@ -61,6 +62,18 @@ export function twoFactorLoginRoutes({
     await refuseIfThrottled(recordThrottled, req, verdict, messages.limits.wrongCodes, user.email);
   }
 
+  /**
+   * A code posted to the second step: the form read, the pending login and its user (null after
+   * sending the browser back to /login), and the attempt counted before the code is checked.
+   */
+  async function codeAttempt<S extends z.ZodObject>(req: Request, res: Response, schema: S) {
+    const form = parseForm(schema, req.body);
+    const found = await pendingOrBack(req, res);
+    if (!found) return null;
+    await countAttempt(req, found.pending, found.user);
+    return { form, ...found };
+  }
+
   /** A wrong code: recorded; the owner is mailed at the third in this login. */
   async function wrong(req: Request, pending: PendingLogin, user: User, what: string) {
     pending.failures += 1;
@@ -79,14 +92,11 @@ export function twoFactorLoginRoutes({
   });
 
   routes.public.post('/login/two-factor', async (req, res) => {
-    const form = parseForm(loginCodeForm, req.body);
-    const found = await pendingOrBack(req, res);
-    if (!found) return;
-    const { pending, user } = found;
-    await countAttempt(req, pending, user);
+    const attempt = await codeAttempt(req, res, loginCodeForm);
+    if (!attempt) return;
+    const { form, pending, user } = attempt;
     if (form.ok && (await factors.checkCode(user.id, form.data.code))) {
-      await throttle.secondFactorSucceeded(user.id);
-      return steps.complete(req, res, user, pending, `${pending.after} + authenticator app`);
+      return steps.secondStepDone(req, res, user, pending, 'authenticator app');
     }
     await wrong(req, pending, user, 'a wrong authenticator code');
     res.status(422).render('login-two-factor.njk', {
@@ -101,11 +111,9 @@ export function twoFactorLoginRoutes({
   });
 
   routes.public.post('/login/recovery-code', async (req, res) => {
-    const form = parseForm(recoveryCodeForm, req.body);
-    const found = await pendingOrBack(req, res);
-    if (!found) return;
-    const { pending, user } = found;
-    await countAttempt(req, pending, user);
+    const attempt = await codeAttempt(req, res, recoveryCodeForm);
+    if (!attempt) return;
+    const { form, pending, user } = attempt;
     const used = form.ok ? await factors.useRecoveryCode(user, form.data.recovery_code, originOf(req)) : null;
     if (!used) {
       await wrong(req, pending, user, 'a wrong recovery code');
@@ -113,10 +121,9 @@ export function twoFactorLoginRoutes({
         .status(422)
         .render('login-recovery-code.njk', { errors: { recovery_code: messages.recoveryCodes.didntWork } });
     }
-    await throttle.secondFactorSucceeded(user.id);
     if (used.few) flash(res, 'error', messages.recoveryCodes.fewLeft(used.left));
     else flash(res, 'info', messages.recoveryCodes.left(used.left));
-    await steps.complete(req, res, user, pending, `${pending.after} + recovery code`);
+    await steps.secondStepDone(req, res, user, pending, 'recovery code');
   });
 
   return routes;

@@ -108,10 +108,7 @@ export function passkeyLoginRoutes({
     const forUser = pending?.userId ?? null;
     const user = await verifiedAnswer(req, res, form.credential, forUser);
     if (!user) return didntWork(req, res, forUser, next);
-    if (pending) {
-      await throttle.secondFactorSucceeded(user.id);
-      return steps.complete(req, res, user, pending, `${pending.after} + passkey`);
-    }
+    if (pending) return steps.secondStepDone(req, res, user, pending, 'passkey');
     await steps.complete(req, res, user, { remember: form.remember, next }, 'passkey');
   });
 
