@@ -215,6 +215,25 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
     }
   }
 
+  /**
+   * Checks a message's or a job's address and data (throwing before anything is queued), seals
+   * the data to its row's address and name, queues it `into` the outbox, and nudges the worker.
+   */
+  async function enqueue(
+    to: string,
+    name: TemplateName | JobName,
+    schema: z.ZodType,
+    data: unknown,
+    into: MailOutboxRepo = repo,
+  ): Promise<number> {
+    const address = recipient.parse(to);
+    const parsed: unknown = schema.parse(data);
+    const payload = sealer.seal(JSON.stringify(parsed), context(address, name));
+    const id = await into.enqueue({ recipient: address, template: name, payload, maxAttempts: t.maxAttempts });
+    if (running) schedule(0);
+    return id;
+  }
+
   function schedule(delayMs: number): void {
     clearTimeout(timer);
     if (running) timer = setTimeout(tick, delayMs);
@@ -238,23 +257,9 @@ export function createMailer({ config, pool, logger: parentLogger, secrets, timi
   }
 
   return {
-    async send({ to, template, data }, options = {}) {
-      const address = recipient.parse(to);
-      const parsed: unknown = templateSchemas[template].parse(data);
-      const payload = sealer.seal(JSON.stringify(parsed), context(address, template));
-      const into = options.db ? mailOutboxRepo(options.db) : repo;
-      const id = await into.enqueue({ recipient: address, template, payload, maxAttempts: t.maxAttempts });
-      if (running) schedule(0);
-      return id;
-    },
-    async queueJob(job, data) {
-      const address = recipient.parse(data.email);
-      const parsed: unknown = jobSchemas[job].parse(data);
-      const payload = sealer.seal(JSON.stringify(parsed), context(address, job));
-      const id = await repo.enqueue({ recipient: address, template: job, payload, maxAttempts: t.maxAttempts });
-      if (running) schedule(0);
-      return id;
-    },
+    send: ({ to, template, data }, options = {}) =>
+      enqueue(to, template, templateSchemas[template], data, options.db ? mailOutboxRepo(options.db) : repo),
+    queueJob: (job, data) => enqueue(data.email, job, jobSchemas[job], data),
     onJob(job, handler) {
       jobHandlers.set(job, handler as (data: unknown) => Promise<void>);
     },
