@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
-import { Browser, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
+import { Browser, NEW_PASSWORD, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { badFields } from './support/corpus.js';
 import { followLink } from './support/mail-flows.js';
 import {
@@ -33,7 +33,6 @@ const EMAIL_TAKEN = 'A user already exists with that email address.';
 const PASSWORD_CHANGED = 'Your password was changed, and every other session of your account has been signed out.';
 const DELETED = 'Your account and its sessions have been deleted. Goodbye.';
 const CONFIRM_DELETE = 'Tick the box to confirm that the account should be deleted.';
-const NEW_PASSWORD = 'a brand new passphrase 42';
 
 let t: TestApp;
 beforeAll(async () => {

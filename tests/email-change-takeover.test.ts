@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from './support/browser.js';
-import { PASSWORD, uniqueEmail } from './support/browser.js';
+import { NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
 import {
   TRUST_LOOPBACK,
   eventKindsOf,
@@ -37,8 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-const NEW_PASSWORD = 'a brand new passphrase 42';
 
 /** The attacker, logged in with the stolen password from a browser of their own, asks to move the account. */
 async function attackerAsksForChange(victimEmail: string) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMail } from '../src/mail/mail-transport.js';
-import { PASSWORD, uniqueEmail } from './support/browser.js';
+import { NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
 import {
   CHROME_WINDOWS,
   FIREFOX_LINUX,
@@ -21,8 +21,6 @@ import {
   waitForMailTo,
 } from './support/mail-flows.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
-
-const NEW_PASSWORD = 'a brand new passphrase 42';
 
 let t: TestApp;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, PASSWORD, uniqueEmail } from './support/browser.js';
+import { Browser, NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
 import { badFields, corpus } from './support/corpus.js';
 import {
   LINK_SENT,
@@ -30,7 +30,6 @@ import {
 } from './support/mail-flows.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
-const NEW_PASSWORD = 'a brand new passphrase 42';
 const RESET_DONE = 'Your password has been reset, and every other session of your account has been signed out.';
 
 let t: TestApp;

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
+import { Browser, NEW_PASSWORD, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { sidOf } from './support/account.js';
 import {
   TRUST_LOOPBACK,
@@ -25,7 +25,6 @@ import { type TestApp, startTestApp } from './support/test-app.js';
  * unbounded sessions, and the smaller items.
  */
 
-const NEW_PASSWORD = 'a brand new passphrase 42';
 /** "Opera/" and 504 digits: a 511-character browser name, longer than any mail field allowed. */
 const LONG_AGENT = `Opera/${'9'.repeat(504)}`;
 

@@ -308,10 +308,9 @@ describe('throttled attempts are one audit row per count and window', () => {
   it('30 refused attempts write one "throttled" row that counts 30', async () => {
     const user = await signUp(t);
     const ip = uniqueIp();
-    const browser = new Browser(t.app);
-    browser.agent.set('X-Forwarded-For', ip);
+    const browser = visitor(t.app, ip);
     for (let i = 0; i < 2; i += 1) expect((await logIn(browser, user.email, WRONG)).status).toBe(422);
-    const csrf = /name="_csrf" value="([^"]+)"/.exec((await browser.get('/login')).text)?.[1] ?? '';
+    const csrf = await browser.csrfFrom('/login');
     for (let i = 0; i < 30; i += 1) {
       const refused = await browser.agent
         .post('/login')

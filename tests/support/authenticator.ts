@@ -96,14 +96,7 @@ export class SoftwareAuthenticator {
         ]),
       ),
     );
-    const clientDataJSON = Buffer.from(
-      JSON.stringify({
-        type: 'webauthn.create',
-        challenge: lies.challenge ?? options.challenge,
-        origin: lies.origin ?? this.origin,
-        crossOrigin: false,
-      }),
-    );
+    const clientDataJSON = this.clientData('webauthn.create', options.challenge, lies);
     return {
       id: b64(id),
       rawId: b64(id),
@@ -118,6 +111,18 @@ export class SoftwareAuthenticator {
     };
   }
 
+  /** The clientDataJSON a browser makes for a ceremony: the challenge and origin asked for, unless `lies` says otherwise. */
+  private clientData(type: 'webauthn.create' | 'webauthn.get', challenge: string, lies: Lies): Buffer {
+    return Buffer.from(
+      JSON.stringify({
+        type,
+        challenge: lies.challenge ?? challenge,
+        origin: lies.origin ?? this.origin,
+        crossOrigin: false,
+      }),
+    );
+  }
+
   /** Signs in (navigator.credentials.get) with one of its passkeys: the one asked for, or the first it has. */
   authenticate(options: AuthenticationOptions, credentialId?: string, lies: Lies = {}) {
     const allowed = options.allowCredentials?.map((credential) => credential.id) ?? [];
@@ -129,14 +134,7 @@ export class SoftwareAuthenticator {
     counter.writeUInt32BE(key.counter);
     const flags = FLAG_UP | (lies.userVerified === false ? 0 : FLAG_UV);
     const authData = Buffer.concat([sha256(lies.rpId ?? options.rpId ?? this.rpId), Buffer.from([flags]), counter]);
-    const clientDataJSON = Buffer.from(
-      JSON.stringify({
-        type: 'webauthn.get',
-        challenge: lies.challenge ?? options.challenge,
-        origin: lies.origin ?? this.origin,
-        crossOrigin: false,
-      }),
-    );
+    const clientDataJSON = this.clientData('webauthn.get', options.challenge, lies);
     const signature = sign('sha256', Buffer.concat([authData, sha256(clientDataJSON)]), key.privateKey);
     if (lies.badSignature) signature[signature.length - 1] = (signature[signature.length - 1] ?? 0) ^ 0x01;
     return {

@@ -49,6 +49,8 @@ export const uniqueEmail = (label = 'user') =>
   `${label}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}@example.com`;
 
 export const PASSWORD = 'correct horse battery staple';
+/** The password the tests change to (a reset, a password change). */
+export const NEW_PASSWORD = 'a brand new passphrase 42';
 
 export interface SignupFields {
   name: string;
