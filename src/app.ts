@@ -182,7 +182,6 @@ export async function createApp({
       throttle,
       passwordChecks: checks,
       steps,
-      sessionMaxSeconds: config.sessionMaxSeconds,
       requireVerifiedEmail: config.requireVerifiedEmail,
     }),
     twoFactorLoginRoutes({ factors, steps, throttle, activeUser: accounts.activeUser, recordThrottled: accounts }),

@@ -2,7 +2,7 @@ import { Routes } from '../http/routes.js';
 import type { Accounts, Origin } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import { parseForm } from '../forms/parse-form.js';
-import { logOut, renewSession } from '../http/current-user.js';
+import { endSession, renewSession } from '../http/current-user.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
@@ -129,7 +129,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
         .render('account/delete.njk', { values: {}, errors: { password: messages.fields.wrongPassword } });
     }
     await passwordChecks.succeeded(req, res, user.email);
-    await logOut(req);
+    await endSession(req);
     flash(res, 'info', messages.account.deleted);
     res.redirect(303, '/login');
   });

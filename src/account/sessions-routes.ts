@@ -1,7 +1,7 @@
 import { Routes } from '../http/routes.js';
 import type { Accounts } from '../users/accounts.js';
 import { parseFixedForm } from '../forms/parse-form.js';
-import { logOut } from '../http/current-user.js';
+import { endSession } from '../http/current-user.js';
 import { originOf } from '../http/request-origin.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
@@ -42,7 +42,7 @@ export function sessionsRoutes(accounts: Accounts): Routes {
     // Another user's session id matches nothing: it reads as one that has already ended.
     const ended = await accounts.endSession(user.id, form.id, req.sessionID, originOf(req));
     if (ended?.current) {
-      await logOut(req);
+      await endSession(req);
       flash(res, 'info', messages.logout.loggedOut);
       return res.redirect(303, '/login');
     }

@@ -6,7 +6,7 @@ import { flash } from '../http/flash.js';
 import { confirmMatches, parseFixedForm, parseForm } from '../forms/parse-form.js';
 import { loginForm, signupForm } from './auth-forms.js';
 import { buttonForm } from '../forms/fields.js';
-import { logIn, logOut, requireAnonymous } from '../http/current-user.js';
+import { endSession, logIn, requireAnonymous } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import { safeNext } from '../http/safe-next.js';
 import { type PasswordChecks } from '../login/password-checks.js';
@@ -24,7 +24,6 @@ export interface AuthRouteDeps {
   readonly throttle: Throttle;
   readonly passwordChecks: PasswordChecks;
   readonly steps: LoginSteps;
-  readonly sessionMaxSeconds: number;
   /** Logging in needs a verified address; signing up then waits for the link. */
   readonly requireVerifiedEmail: boolean;
 }
@@ -35,7 +34,6 @@ export function authRoutes({
   throttle,
   passwordChecks,
   steps,
-  sessionMaxSeconds,
   requireVerifiedEmail,
 }: AuthRouteDeps): Routes {
   const routes = new Routes();
@@ -62,7 +60,7 @@ export function authRoutes({
       flash(res, 'info', messages.signup.linkSent(email));
       return res.redirect(303, '/login');
     }
-    await logIn(req, result.user, false, sessionMaxSeconds);
+    await logIn(req, result.user, null);
     // A fixed text: the session keeps nothing about the user but the id.
     flash(res, 'success', messages.signup.welcome);
     res.redirect(303, '/');
@@ -110,7 +108,7 @@ export function authRoutes({
     parseFixedForm(buttonForm, req.body);
     const user = res.locals.currentUser;
     if (user) {
-      await logOut(req);
+      await endSession(req);
       await accounts.loggedOut(user.id, originOf(req));
       flash(res, 'info', messages.logout.loggedOut);
     }

@@ -1,10 +1,11 @@
-import type { Request, RequestHandler, Response } from 'express';
-import { HttpError } from './errors.js';
+import type { Request, RequestHandler } from 'express';
+import type { SessionData } from 'express-session';
 import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
-import { bindCsrfToSession } from './csrf.js';
+import { bindCsrfToSession, hasSessionRow } from './csrf.js';
 import { flash } from './flash.js';
-import { type PendingLogin, REMEMBER_ME_MS, type Sessions, loadedUser } from './session.js';
+import { originOf } from './request-origin.js';
+import { type PendingLogin, type Sessions, loadedUser } from './session.js';
 import { safeNext } from './safe-next.js';
 
 declare global {
@@ -29,8 +30,17 @@ export type { PendingLogin } from './session.js';
 /** A login waiting for its second factor lasts this long. */
 export const PENDING_LOGIN_MS = 10 * 60 * 1000;
 
-/** Instances' clocks may differ a little; a login time further ahead than this is not believed. */
+/** Instances' clocks may differ a little; a time further ahead than this is not believed. */
 const CLOCK_SKEW_MS = 60_000;
+
+/**
+ * True when `sinceMs` (ms since the epoch) is at most `limitMs` ago, allowing for another
+ * instance's clock; false for a time further ahead, or one that is not a finite number.
+ */
+export function isRecent(sinceMs: number, limitMs: number): boolean {
+  const age = Date.now() - sinceMs;
+  return age >= -CLOCK_SKEW_MS && age <= limitMs;
+}
 
 /**
  * A new, empty session in place of the request's (whose row, if any, is deleted). Through the
@@ -70,8 +80,7 @@ export const loadCurrentUser =
     const { userId, authAt } = req.session;
     if (userId !== undefined) {
       // A login time that is not a number, or lies in the future, is no login time: the session ends.
-      const age = typeof authAt === 'number' && Number.isFinite(authAt) ? Date.now() - authAt : Number.NaN;
-      const expired = !(age >= -CLOCK_SKEW_MS && age <= maxLifetimeSeconds * 1000);
+      const expired = !isRecent(typeof authAt === 'number' ? authAt : Number.NaN, maxLifetimeSeconds * 1000);
       const user = expired ? null : loadedUser(req);
       if (user && user.id === userId) {
         res.locals.currentUser = user;
@@ -82,11 +91,8 @@ export const loadCurrentUser =
       }
     }
     const pending = req.session?.pendingLogin;
-    if (pending && !(Date.now() - pending.startedAt <= PENDING_LOGIN_MS)) await endSession(req);
-    // The session type says it is always there; after endSession() it is not.
-    const session = req.session as typeof req.session | undefined;
-    const anonymous = session?.userId === undefined && session?.pendingLogin === undefined;
-    if (anonymous && (req.method === 'GET' || req.method === 'HEAD') && sessions.hasCookie(req)) {
+    if (pending && !isRecent(pending.startedAt, PENDING_LOGIN_MS)) await endSession(req);
+    if (!hasSessionRow(req) && (req.method === 'GET' || req.method === 'HEAD') && sessions.hasCookie(req)) {
       sessions.forgetCookie(res);
     }
     next();
@@ -118,55 +124,49 @@ export const requireLogin: RequestHandler = (req, res, next) => {
   res.redirect(302, `/login?next=${encodeURIComponent(returnPath(req))}`);
 };
 
-/** The user requireLogin let through (a route behind it cannot run without one). */
-export function signedIn(res: Response): User {
-  const user = res.locals.currentUser;
-  if (!user) throw new HttpError(401, messages.login.required);
-  return user;
-}
-
 export const requireAnonymous: RequestHandler = (_req, res, next) => {
   if (res.locals.currentUser) res.redirect(303, '/');
   else next();
 };
 
 /**
- * A new session id for the logged-in user (the old one stops working: no
- * fixation), holding the user id, the login time and the CSRF token its forms
- * will carry; "remember me" makes the cookie last 30 days (never longer than
- * the absolute lifetime). This is where a session row is first written.
+ * A new session id (the old one stops working: no fixation) holding `fields`, where the request
+ * came from, and the CSRF token its forms will carry; the cookie lasts `maxAgeMs` (null: until the
+ * browser closes). This is where a session row is first written.
  */
-export async function logIn(req: Request, user: User, remember: boolean, maxLifetimeSeconds: number): Promise<void> {
+async function freshSession(req: Request, fields: Partial<SessionData>, maxAgeMs: number | null): Promise<void> {
   await regenerate(req);
-  req.session.userId = user.id;
-  req.session.authAt = Date.now();
-  req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
+  Object.assign(req.session, fields);
+  req.session.client = originOf(req);
   bindCsrfToSession(req);
-  if (remember) req.session.cookie.maxAge = Math.min(REMEMBER_ME_MS, maxLifetimeSeconds * 1000);
+  if (maxAgeMs !== null) req.session.cookie.maxAge = maxAgeMs;
   await save(req);
 }
+
+/**
+ * Logs the user in on a new session holding the user id and the login time; "remember me"
+ * makes the cookie last `rememberMs` (the caller keeps it within the absolute lifetime).
+ */
+export const logIn = (req: Request, user: User, rememberMs: number | null): Promise<void> =>
+  freshSession(req, { userId: user.id, authAt: Date.now() }, rememberMs);
 
 /**
  * The first step of a login was right and the account has a second factor: a new session id
  * holding only the pending login (no user is logged in by it), for PENDING_LOGIN_MS.
  */
-export async function startPendingLogin(
+export const startPendingLogin = (
   req: Request,
   pending: Omit<PendingLogin, 'startedAt' | 'failures' | 'warned'>,
-): Promise<void> {
-  await regenerate(req);
-  req.session.pendingLogin = { ...pending, startedAt: Date.now(), failures: 0, warned: false };
-  req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
-  bindCsrfToSession(req);
-  req.session.cookie.maxAge = PENDING_LOGIN_MS;
-  await save(req);
-}
+): Promise<void> =>
+  freshSession(
+    req,
+    { pendingLogin: { ...pending, startedAt: Date.now(), failures: 0, warned: false } },
+    PENDING_LOGIN_MS,
+  );
 
-/** The login waiting for its second factor in this session, while it is still good. */
-export const pendingLogin = (req: Request): PendingLogin | null => {
-  const pending = (req.session as typeof req.session | undefined)?.pendingLogin;
-  return pending && Date.now() - pending.startedAt <= PENDING_LOGIN_MS ? pending : null;
-};
+/** The login waiting for its second factor in this session (loadCurrentUser has ended one past its time). */
+export const pendingLogin = (req: Request): PendingLogin | null =>
+  (req.session as typeof req.session | undefined)?.pendingLogin ?? null;
 
 /** Saves a change to the session (a pending login's count of wrong codes). */
 export const saveSession = save;
@@ -177,16 +177,6 @@ export const saveSession = save;
  */
 export async function renewSession(req: Request): Promise<void> {
   const { userId, authAt, confirmedAt } = req.session;
-  const maxAge = req.session.cookie.originalMaxAge;
-  await regenerate(req);
-  req.session.userId = userId;
-  req.session.authAt = authAt;
-  if (confirmedAt !== undefined) req.session.confirmedAt = confirmedAt;
-  req.session.client = { ip: req.ip ?? null, userAgent: req.get('user-agent') ?? null };
-  bindCsrfToSession(req);
-  if (maxAge !== null) req.session.cookie.maxAge = maxAge;
-  await save(req);
+  const kept = confirmedAt === undefined ? { userId, authAt } : { userId, authAt, confirmedAt };
+  await freshSession(req, kept, req.session.cookie.originalMaxAge);
 }
-
-/** Destroys the session row and makes no other: the browser keeps no session (a goodbye goes in the flash cookie). */
-export const logOut = endSession;

@@ -1,10 +1,8 @@
 import type { Request, RequestHandler } from 'express';
-import { renewSession, requireLogin, returnPath } from './current-user.js';
+import { isRecent, renewSession, requireLogin, returnPath } from './current-user.js';
 
 /** Where a user proves it is them again before a sensitive page. */
 export const CONFIRM_PATH = '/account/confirm';
-/** Instances' clocks may differ a little. */
-const CLOCK_SKEW_MS = 60_000;
 
 /** When this session last proved who it is: its login, or a later confirmation. */
 const provenAt = (req: Request): number => Math.max(req.session.authAt ?? 0, req.session.confirmedAt ?? 0);
@@ -26,8 +24,7 @@ export function requireRecentLogin(minutes: number): RequestHandler {
       requireLogin(req, res, next);
       return;
     }
-    const age = Date.now() - provenAt(req);
-    if (age >= -CLOCK_SKEW_MS && age <= minutes * 60_000) {
+    if (isRecent(provenAt(req), minutes * 60_000)) {
       next();
       return;
     }

@@ -4,6 +4,7 @@ import session, { type Session, type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 import { sessionsRepo } from '../sessions/sessions-repo.js';
+import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
 
 export interface SessionOptions {
@@ -71,7 +72,7 @@ declare module 'express-session' {
     confirmedAt?: number;
     pendingLogin?: PendingLogin;
     /** Where a login came from: written to the row's own columns at the next save, not kept in the JSON. */
-    client?: { ip: string | null; userAgent: string | null };
+    client?: Origin;
   }
 }
 

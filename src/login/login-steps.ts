@@ -4,6 +4,7 @@ import type { User } from '../users/users-repo.js';
 import { type PendingLogin, logIn, startPendingLogin } from '../http/current-user.js';
 import { loginConfirmed } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
+import { REMEMBER_ME_MS } from '../http/session.js';
 import type { SignedInRequest } from '../http/routes.js';
 import type { Throttle } from './throttle.js';
 
@@ -39,7 +40,8 @@ export function loginSteps({ accounts, notices, throttle, needsSecondFactor, ses
   async function complete(req: Request, res: Response, user: User, intent: LoginIntent, how: string): Promise<void> {
     const origin = originOf(req);
     const current = await accounts.loggedIn(user, origin, how);
-    await logIn(req, current, intent.remember, sessionMaxSeconds);
+    // "Remember me" never outlasts the absolute lifetime.
+    await logIn(req, current, intent.remember ? Math.min(REMEMBER_ME_MS, sessionMaxSeconds * 1000) : null);
     await notices.signedIn(current, origin);
     res.redirect(303, intent.next);
   }
@@ -68,17 +70,13 @@ export function loginSteps({ accounts, notices, throttle, needsSecondFactor, ses
     /**
      * The first step was right (`after`: 'password' or 'password reset'). With a second factor the
      * browser goes to /login/two-factor holding a pending login, and nobody is logged in yet;
-     * without one, the login is complete. True when it is now pending.
+     * without one, the login is complete.
      */
-    async firstStepDone(req: Request, res: Response, user: User, intent: LoginIntent, after: string): Promise<boolean> {
-      if (!(await needsSecondFactor(user.id))) {
-        await complete(req, res, user, intent, after);
-        return false;
-      }
+    async firstStepDone(req: Request, res: Response, user: User, intent: LoginIntent, after: string): Promise<void> {
+      if (!(await needsSecondFactor(user.id))) return complete(req, res, user, intent, after);
       await accounts.secondFactorRequired(user.id, originOf(req), after);
       await startPendingLogin(req, { userId: user.id, remember: intent.remember, next: intent.next, after });
       res.redirect(303, '/login/two-factor');
-      return true;
     },
   };
 }
