@@ -10,7 +10,8 @@ export type SignedInRequest = Request & { user: User };
 /** A route's handler (or one of its middlewares); Express 5 passes on what an async one throws. */
 export type Handler<R extends Request = Request> = (req: R, res: Response, next: NextFunction) => unknown;
 
-export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+/** The methods a route is declared with: forms post, pages get (HEAD comes with GET). */
+export type Method = 'GET' | 'POST';
 
 export interface Route {
   readonly method: Method;
@@ -36,17 +37,11 @@ export class Routes {
 
   readonly get: Declare<SignedInRequest> = (path, ...handlers) => this.#add('GET', path, false, handlers);
   readonly post: Declare<SignedInRequest> = (path, ...handlers) => this.#add('POST', path, false, handlers);
-  readonly put: Declare<SignedInRequest> = (path, ...handlers) => this.#add('PUT', path, false, handlers);
-  readonly patch: Declare<SignedInRequest> = (path, ...handlers) => this.#add('PATCH', path, false, handlers);
-  readonly delete: Declare<SignedInRequest> = (path, ...handlers) => this.#add('DELETE', path, false, handlers);
 
   /** Routes anyone may use, logged in or not. `req.user` is the user when there is one. */
-  readonly public: Readonly<Record<'get' | 'post' | 'put' | 'patch' | 'delete', Declare<Request>>> = {
+  readonly public: Readonly<Record<'get' | 'post', Declare<Request>>> = {
     get: (path, ...handlers) => this.#add('GET', path, true, handlers),
     post: (path, ...handlers) => this.#add('POST', path, true, handlers),
-    put: (path, ...handlers) => this.#add('PUT', path, true, handlers),
-    patch: (path, ...handlers) => this.#add('PATCH', path, true, handlers),
-    delete: (path, ...handlers) => this.#add('DELETE', path, true, handlers),
   };
 
   /** Everything declared so far, in order. */
@@ -68,7 +63,7 @@ export class Routes {
 const pathKey = (path: string): string => path.toLowerCase().replace(/(.)\/$/, '$1');
 const samePath = (a: string, b: string): boolean => pathKey(a) === pathKey(b);
 
-const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+const METHOD_ORDER = ['GET', 'HEAD', 'POST'];
 
 /** The methods each path answers (GET brings HEAD, as Express answers HEAD with the GET route). */
 export function allowedMethodsOf(routes: readonly Route[]): Map<string, { path: string; methods: string[] }> {
@@ -125,33 +120,15 @@ export function clashes(routes: readonly Route[]): string[] {
 
 /**
  * One router for `routes`: each protected route runs `requireLogin` (a visitor goes to the login
- * page) before its handlers.
- * Throws at start-up when two routes clash.
+ * page) before its handlers. (Clashes are app.ts's check, over every route at once.)
  */
 export function routerFor(routes: readonly Route[]): Router {
-  const clashing = clashes(routes);
-  if (clashing.length > 0) throw new Error(`Routes declared twice: ${clashing.join(', ')}`);
   const router = Router();
   for (const { method, path, isPublic, handlers } of routes) {
     // The guard makes `req.user` present for a protected route's handlers, as their type says.
     const chain = [...(isPublic ? [] : [requireLogin]), ...(handlers as readonly RequestHandler[])];
-    switch (method) {
-      case 'GET':
-        router.get(path, ...chain);
-        break;
-      case 'POST':
-        router.post(path, ...chain);
-        break;
-      case 'PUT':
-        router.put(path, ...chain);
-        break;
-      case 'PATCH':
-        router.patch(path, ...chain);
-        break;
-      case 'DELETE':
-        router.delete(path, ...chain);
-        break;
-    }
+    if (method === 'GET') router.get(path, ...chain);
+    else router.post(path, ...chain);
   }
   return router;
 }
