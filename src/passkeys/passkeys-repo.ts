@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js';
+import { type User, userColumnsOf, userFromJoin } from '../users/users-repo.js';
 
 export interface Passkey {
   /** A public handle (a random UUID), for the forms that name a passkey. */
@@ -19,6 +20,14 @@ export interface Passkey {
 
 export type NewPasskey = Omit<Passkey, 'id' | 'createdAt' | 'lastUsedAt'>;
 
+/** A passkey as a sign-in answer finds it: with its owner, when active, and the owner's user handle. */
+export interface PasskeyWithOwner {
+  readonly passkey: Passkey;
+  readonly owner: User | null;
+  /** The WebAuthn user handle of the owner, or null when there is none (or no active owner). */
+  readonly ownerHandle: Buffer | null;
+}
+
 interface PasskeyRow {
   id: string;
   user_id: number;
@@ -34,8 +43,13 @@ interface PasskeyRow {
   last_used_at: Date | null;
 }
 
-const COLUMNS =
-  'id::text AS id, user_id, credential_id, public_key, sign_count, transports, device_type, backed_up, aaguid, name, created_at, last_used_at';
+/** The columns toPasskey reads (the id as text), as `table.column` when a table is named (a join). */
+const columnsOf = (table?: string): string => {
+  const of = table === undefined ? '' : `${table}.`;
+  return `${of}id::text AS id, ${of}user_id, ${of}credential_id, ${of}public_key, ${of}sign_count, ${of}transports,
+    ${of}device_type, ${of}backed_up, ${of}aaguid, ${of}name, ${of}created_at, ${of}last_used_at`;
+};
+const COLUMNS = columnsOf();
 
 const toPasskey = (row: PasskeyRow): Passkey => ({
   id: row.id,
@@ -53,6 +67,8 @@ const toPasskey = (row: PasskeyRow): Passkey => ({
 });
 
 const UNIQUE_VIOLATION = '23505';
+// The owner's columns in a join are named owner_id, owner_name, ...: the passkey has an id and a name too.
+const OWNER = 'owner_';
 
 /** Every SQL statement on passkeys. */
 export function passkeysRepo(db: Db) {
@@ -97,12 +113,21 @@ export function passkeysRepo(db: Db) {
       return rows[0]?.n ?? 0;
     },
 
-    async findByCredentialId(credentialId: string): Promise<Passkey | null> {
+    /**
+     * The passkey a sign-in answer names, its active owner and the owner's user handle, in one
+     * read-only statement (an answer, forged or not, writes nothing before it is verified).
+     */
+    async findByCredentialId(credentialId: string): Promise<PasskeyWithOwner | null> {
       if (credentialId.length > 1400) return null;
-      const { rows } = await db.query<PasskeyRow>(`SELECT ${COLUMNS} FROM passkeys WHERE credential_id = $1`, [
-        credentialId,
-      ]);
-      return rows[0] ? toPasskey(rows[0]) : null;
+      const { rows } = await db.query<PasskeyRow & { owner_handle: Buffer | null } & Record<string, unknown>>(
+        `SELECT ${columnsOf('p')}, u.webauthn_handle AS owner_handle, ${userColumnsOf('u', OWNER)}
+           FROM passkeys p LEFT JOIN users u ON u.id = p.user_id AND u.is_active
+          WHERE p.credential_id = $1`,
+        [credentialId],
+      );
+      const row = rows[0];
+      if (!row) return null;
+      return { passkey: toPasskey(row), owner: userFromJoin(row, OWNER), ownerHandle: row.owner_handle };
     },
 
     /**

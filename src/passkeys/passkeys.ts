@@ -170,15 +170,16 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
     ): Promise<
       { ok: true; user: User; passkey: Passkey } | { ok: false; reason: RefusedBecause; userId: number | null }
     > {
-      const passkey = await passkeys.findByCredentialId(response.id);
-      if (!passkey) return { ok: false, reason: 'unknown credential', userId: null };
+      const found = await passkeys.findByCredentialId(response.id);
+      if (!found) return { ok: false, reason: 'unknown credential', userId: null };
+      const { passkey, owner: user, ownerHandle } = found;
       const refuse = (reason: RefusedBecause) => ({ ok: false as const, reason, userId: passkey.userId });
       if (forUser !== null && passkey.userId !== forUser) return refuse('not this user');
-      const user = await users.findActiveById(passkey.userId);
       if (!user) return refuse('unknown credential');
       // The authenticator says whose passkey it is: it must be the owner's handle, not just any.
-      const handle = await handleOf(user.id);
-      if (response.response.userHandle !== handle.toString('base64url')) return refuse('user handle');
+      if (ownerHandle === null || response.response.userHandle !== ownerHandle.toString('base64url')) {
+        return refuse('user handle');
+      }
 
       let challengeOk = false;
       let verified;

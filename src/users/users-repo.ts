@@ -64,16 +64,26 @@ const PUBLIC_COLUMNS = [
 /** The public columns and the hash: what this repo reads, for the code that checks passwords. */
 const COLUMNS = [...PUBLIC_COLUMNS, 'password_hash'].join(', ');
 
+type PublicUserRow = Omit<UserRow, 'password_hash'>;
+
 /**
  * The user's columns (never the hash) as `alias.column`, for a query of another repo that joins
- * users: the sessions repo loads a session and its user in one statement. Read them back with userFromJoin.
+ * users: the sessions repo loads a session and its user in one statement, the passkeys repo a
+ * passkey and its owner. Named `prefix` + column when the other table has an id or a name too.
+ * Read them back with userFromJoin, with the same prefix.
  */
-export const userColumnsOf = (alias: string): string => PUBLIC_COLUMNS.map((column) => `${alias}.${column}`).join(', ');
+export const userColumnsOf = (alias: string, prefix = ''): string =>
+  PUBLIC_COLUMNS.map((column) => `${alias}.${column}${prefix === '' ? '' : ` AS ${prefix}${column}`}`).join(', ');
 
 /** The user in a row selected with userColumnsOf, or null when the join found none. */
-export function userFromJoin(row: Partial<Omit<UserRow, 'password_hash'>>): User | null {
-  if (row.id === null || row.id === undefined) return null;
-  return withoutHash(toUser({ ...(row as Omit<UserRow, 'password_hash'>), password_hash: '' }));
+export function userFromJoin(row: Partial<PublicUserRow> | Record<string, unknown>, prefix = ''): User | null {
+  const columns = (
+    prefix === ''
+      ? row
+      : Object.fromEntries(PUBLIC_COLUMNS.map((column) => [column, (row as Record<string, unknown>)[prefix + column]]))
+  ) as Partial<PublicUserRow>;
+  if (columns.id === null || columns.id === undefined) return null;
+  return withoutHash(toUser({ ...(columns as PublicUserRow), password_hash: '' }));
 }
 
 export interface NewUser {
@@ -190,7 +200,8 @@ export function usersRepo(db: Db) {
 
     /**
      * The user's WebAuthn user handle (what a passkey stores as its user), made on first use:
-     * 32 random bytes, never the numeric id. One statement, so two first uses agree.
+     * 32 random bytes, never the numeric id. One statement, so two first uses agree. For adding
+     * a passkey only: signing in reads the handle with the passkey, and writes nothing.
      */
     async webauthnHandle(id: number, fresh: Buffer): Promise<Buffer | null> {
       const { rows } = await db.query<{ webauthn_handle: Buffer }>(
