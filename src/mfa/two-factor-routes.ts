@@ -1,4 +1,4 @@
-import { Routes } from '../http/routes.js';
+import { Routes, type SignedInRequest } from '../http/routes.js';
 import { type Request, type Response } from 'express';
 import { parseForm } from '../forms/parse-form.js';
 import { saveSession } from '../http/current-user.js';
@@ -55,12 +55,18 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
     });
   }
 
-  routes.get('/account/security', async (req, res) => {
+  /** The security page: the factors, the offer to sign out other sessions, and `extra` (a form's errors). */
+  async function showSecurity(req: SignedInRequest, res: Response, statusCode = 200, extra = {}) {
     const { user } = req;
-    res.render('account/security.njk', {
+    res.status(statusCode).render('account/security.njk', {
       status: await factors.status(user.id),
       others: await otherSessions(user.id, req.sessionID),
+      ...extra,
     });
+  }
+
+  routes.get('/account/security', async (req, res) => {
+    await showSecurity(req, res);
   });
 
   routes.get('/account/two-factor/totp', async (req, res) => {
@@ -105,7 +111,6 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
   routes.post('/account/two-factor/totp/disable', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordForm, req.body);
-    const status = await factors.status(user.id);
     if (
       !form.ok ||
       !(await passwordChecks.confirm(
@@ -118,11 +123,7 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
       ))
     ) {
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
-      return res.status(422).render('account/security.njk', {
-        status,
-        others: await otherSessions(user.id, req.sessionID),
-        disableErrors: errors,
-      });
+      return showSecurity(req, res, 422, { disableErrors: errors });
     }
     if (await factors.disable(user, originOf(req))) {
       flash(res, 'success', messages.twoFactor.turnedOff);
@@ -135,8 +136,8 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
   routes.post('/account/two-factor/recovery-codes', async (req, res) => {
     const { user } = req;
     const form = parseForm(passwordForm, req.body);
-    const status = await factors.status(user.id);
-    if (!status.totpSince && status.passkeys === 0) {
+    // Recovery codes stand in for a second factor: with none, there is nothing for them to replace.
+    if (!(await factors.required(user.id))) {
       flash(res, 'info', messages.recoveryCodes.needAFactor);
       return res.redirect(303, '/account/security');
     }
@@ -152,11 +153,7 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
       ))
     ) {
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
-      return res.status(422).render('account/security.njk', {
-        status,
-        others: await otherSessions(user.id, req.sessionID),
-        codesErrors: errors,
-      });
+      return showSecurity(req, res, 422, { codesErrors: errors });
     }
     const codes = await factors.newRecoveryCodes(user, originOf(req));
     await showCodes(req, res, user, codes, messages.recoveryCodes.newCodesHeading);
