@@ -33,8 +33,8 @@ export interface SecondFactorDeps {
   readonly secrets: readonly string[];
   /** The issuer an authenticator app shows beside the account ("Gatehouse"). */
   readonly issuer: string;
-  /** How many passkeys the user has (they are a second factor too); none until passkeys exist. */
-  readonly passkeyCount?: (userId: number) => Promise<number>;
+  /** How many passkeys the user has (they are a second factor too). */
+  readonly passkeyCount: (userId: number) => Promise<number>;
 }
 
 export interface SecondFactorStatus {
@@ -58,21 +58,13 @@ export interface EnrolmentPage {
 }
 
 /** An enrolment is good this long; then a new secret is made (the page shows it again). */
-export const ENROLMENT_MS = 30 * 60 * 1000;
+const ENROLMENT_MS = 30 * 60 * 1000;
 
 /**
  * The second factor's use cases: enrolling an authenticator app (TOTP), recovery codes,
  * turning them off, and checking them at login. No HTTP here.
  */
-export function secondFactor({
-  totp,
-  codes,
-  events,
-  notices,
-  secrets,
-  issuer,
-  passkeyCount = async () => 0,
-}: SecondFactorDeps) {
+export function secondFactor({ totp, codes, events, notices, secrets, issuer, passkeyCount }: SecondFactorDeps) {
   // Stored secrets and the one in an enrolling session are sealed apart: neither opens as the other.
   const stored: SealedBox = sealedBox(secrets, 'gatehouse totp secret v1');
   const enrolling: SealedBox = sealedBox(secrets, 'gatehouse totp enrolment v1');
@@ -226,7 +218,7 @@ export function secondFactor({
     async reset(
       user: User,
       origin: Origin,
-      alsoRemoved: () => Promise<number> = async () => 0,
+      alsoRemoved: () => Promise<number>,
     ): Promise<{ totp: boolean; codes: number; passkeys: number }> {
       const hadApp = await totp.disable(user.id);
       const hadCodes = await codes.deleteAll(user.id);

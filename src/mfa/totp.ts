@@ -6,7 +6,7 @@ import { ScureBase32Plugin, generateURI, verify } from 'otplib';
 const PERIOD = 30;
 const DIGITS = 6;
 /** 20 random bytes (160 bits), what RFC 4226 recommends and every app reads. */
-export const SECRET_BYTES = 20;
+const SECRET_BYTES = 20;
 
 const crypto = new NodeCryptoPlugin();
 const base32 = new ScureBase32Plugin();

@@ -33,13 +33,7 @@ export interface PasskeysDeps {
 
 /** Why an answer from the browser was not accepted (said to nobody but the audit trail). */
 export type RefusedBecause =
-  | 'malformed'
-  | 'unknown credential'
-  | 'challenge'
-  | 'not verified'
-  | 'user handle'
-  | 'not this user'
-  | 'already registered';
+  'unknown credential' | 'challenge' | 'not verified' | 'user handle' | 'not this user' | 'already registered';
 
 // @simplewebauthn/server and what it brings (ASN.1, CBOR, COSE) are a fifth of a serving
 // process's memory: loaded with the first ceremony, not at start-up.
@@ -98,7 +92,7 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
       isExpected: (challenge: string) => boolean,
       name: string,
       origin: Origin,
-    ): Promise<{ ok: true; passkey: Passkey } | { ok: false; reason: RefusedBecause }> {
+    ): Promise<{ ok: true } | { ok: false; reason: RefusedBecause }> {
       let verified;
       try {
         verified = await (
@@ -129,7 +123,7 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
       if (!passkey) return { ok: false, reason: 'already registered' };
       await record('passkey_added', user.id, origin, name);
       await notices.factorChanged(user, 'passkey-added', origin);
-      return { ok: true, passkey };
+      return { ok: true };
     },
 
     /** Removes one of the user's passkeys (the caller has checked the password); its name, or null. */
@@ -140,8 +134,6 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
       await notices.factorChanged(user, 'passkey-removed', origin);
       return name;
     },
-
-    removeAll: (userId: number): Promise<number> => passkeys.removeAll(userId),
 
     /**
      * The options for signing in: for anyone (the browser offers the site's passkeys, autofill
@@ -167,9 +159,7 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
       response: AuthenticationResponseJSON,
       held: (challenge: string) => { expiresAt: number } | null,
       forUser: number | null,
-    ): Promise<
-      { ok: true; user: User; passkey: Passkey } | { ok: false; reason: RefusedBecause; userId: number | null }
-    > {
+    ): Promise<{ ok: true; user: User } | { ok: false; reason: RefusedBecause; userId: number | null }> {
       const found = await passkeys.findByCredentialId(response.id);
       if (!found) return { ok: false, reason: 'unknown credential', userId: null };
       const { passkey, owner: user, ownerHandle } = found;
@@ -209,7 +199,7 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
       }
       if (!verified.verified || !verified.authenticationInfo.userVerified) return refuse('not verified');
       await passkeys.recordUse(passkey.id, verified.authenticationInfo.newCounter);
-      return { ok: true, user, passkey };
+      return { ok: true, user };
     },
 
     /** A refused answer, for the audit trail (never its content). */

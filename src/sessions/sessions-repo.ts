@@ -110,10 +110,6 @@ export function sessionsRepo(db: Db) {
       ]);
     },
 
-    async destroy(sid: string): Promise<void> {
-      await db.query('DELETE FROM sessions WHERE sid = $1', [sid]);
-    },
-
     /** A page of the user's sessions that have not expired: `currentSid` first, then the most recently used. */
     async openFor(userId: number, currentSid: string | null, limit: number, offset = 0): Promise<OpenSessionsPage> {
       const { rows } = await db.query<OpenSessionRow & { total: number }>(

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 const TABLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/common-passwords.bin');
 
 /** The first 8 bytes of SHA-256 of the text: the key the table is sorted by. */
-export const commonPasswordKey = (text: string): bigint =>
+const commonPasswordKey = (text: string): bigint =>
   createHash('sha256').update(text, 'utf8').digest().readBigUInt64BE(0);
 
 let table: Buffer | undefined;

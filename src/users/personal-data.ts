@@ -97,4 +97,3 @@ export function personalData({ sessions, events, knownBrowsers, factors, maxSess
 }
 
 export type PersonalData = ReturnType<typeof personalData>;
-export type PersonalDataDocument = Awaited<ReturnType<PersonalData['of']>>;
