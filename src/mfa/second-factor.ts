@@ -2,7 +2,13 @@ import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import { type SealedBox, sealedBox } from '../crypto/sealed-box.js';
 import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
-import { FEW_RECOVERY_CODES, hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
+import {
+  FEW_RECOVERY_CODES,
+  RECOVERY_CODES,
+  hashRecoveryCode,
+  newRecoveryCodes,
+  normalizeRecoveryCode,
+} from './recovery-codes.js';
 import type { RecoveryCodesRepo } from './recovery-codes-repo.js';
 import { matchingStep, newTotpSecret, normalizeCode, otpauthUri, qrCodeImage, readableKey } from './totp.js';
 import type { TotpRepo } from './totp-repo.js';
@@ -41,6 +47,10 @@ export interface SecondFactorStatus {
   /** When the authenticator app was turned on, or null when it is off. */
   readonly totpSince: Date | null;
   readonly recoveryCodesLeft: number;
+  /** How many codes a new set has ("3 of 10 left"). */
+  readonly recoveryCodesPerSet: number;
+  /** At or below this many left, the user is offered new ones. */
+  readonly fewRecoveryCodes: number;
   readonly passkeys: number;
 }
 
@@ -92,7 +102,13 @@ export function secondFactor({ totp, codes, events, notices, secrets, issuer, pa
   return {
     async status(userId: number): Promise<SecondFactorStatus> {
       const [app, left, passkeys] = await Promise.all([totp.find(userId), codes.count(userId), passkeyCount(userId)]);
-      return { totpSince: app?.createdAt ?? null, recoveryCodesLeft: left, passkeys };
+      return {
+        totpSince: app?.createdAt ?? null,
+        recoveryCodesLeft: left,
+        recoveryCodesPerSet: RECOVERY_CODES,
+        fewRecoveryCodes: FEW_RECOVERY_CODES,
+        passkeys,
+      };
     },
 
     /** True when a password alone does not log this user in. */
