@@ -22,7 +22,7 @@ import { twoFactorRoutes } from './mfa/two-factor-routes.js';
 import { challengeCookie } from './passkeys/challenge-cookie.js';
 import { passkeyLoginRoutes } from './passkeys/passkey-login-routes.js';
 import { passkeyRoutes } from './passkeys/passkey-routes.js';
-import { CHALLENGE_MS, passkeyCeremonies } from './passkeys/passkeys.js';
+import { passkeyCeremonies } from './passkeys/passkeys.js';
 import { passkeysRepo } from './passkeys/passkeys-repo.js';
 import { relyingParty } from './passkeys/relying-party.js';
 import { usedChallengesRepo } from './passkeys/used-challenges-repo.js';
@@ -187,7 +187,7 @@ export async function createApp({
     twoFactorLoginRoutes({ factors, steps, throttle, activeUser: accounts.activeUser, recordThrottled: accounts }),
     passkeyLoginRoutes({
       ceremonies,
-      challenges: challengeCookie(sessionSecrets, config.isProduction, CHALLENGE_MS),
+      challenges: challengeCookie(sessionSecrets, config.isProduction),
       steps,
       throttle,
       recordThrottled: accounts,

@@ -1,14 +1,7 @@
 import type { CookieOptions, Request, Response } from 'express';
 import { keyring, signedJson } from '../crypto/keyring.js';
-
-/** A login ceremony's challenge and when it stops being good (ms since the epoch). */
-export interface PendingChallenge {
-  readonly challenge: string;
-  readonly expiresAt: number;
-}
-
-/** A browser may have a few ceremonies going (an autofill request, a button, another tab). */
-const MAX_CEREMONIES = 4;
+import { CHALLENGE_MS } from './passkeys.js';
+import { type PendingChallenge, addChallenge, takeChallenge } from './pending-challenges.js';
 
 /**
  * The challenges of a browser's login ceremonies, kept in the browser: a signed, HttpOnly,
@@ -17,7 +10,7 @@ const MAX_CEREMONIES = 4;
  * new one (the button after the autofill request, another tab) does not overwrite one in
  * flight; a challenge is taken out when its answer arrives.
  */
-export function challengeCookie(secrets: readonly string[], secure: boolean, lifetimeMs: number) {
+export function challengeCookie(secrets: readonly string[], secure: boolean) {
   const codec = signedJson(keyring(secrets, 'webauthn challenge cookie v1'));
   // __Host- needs Path=/; __Secure- still makes the cookie https-only.
   const name = secure ? '__Secure-gatehouse.webauthn' : 'gatehouse.webauthn';
@@ -31,8 +24,7 @@ export function challengeCookie(secrets: readonly string[], secure: boolean, lif
         typeof item === 'object' &&
         item !== null &&
         typeof (item as PendingChallenge).challenge === 'string' &&
-        typeof (item as PendingChallenge).expiresAt === 'number' &&
-        (item as PendingChallenge).expiresAt > Date.now(),
+        typeof (item as PendingChallenge).expiresAt === 'number',
     );
   };
 
@@ -41,23 +33,18 @@ export function challengeCookie(secrets: readonly string[], secure: boolean, lif
       res.clearCookie(name, options);
       return;
     }
-    res.cookie(name, codec.seal(list), { ...options, maxAge: lifetimeMs });
+    res.cookie(name, codec.seal(list), { ...options, maxAge: CHALLENGE_MS });
   };
 
   return {
     /** Keeps a new ceremony's challenge (with the ones still going). */
     add(req: Request, res: Response, challenge: string): void {
-      write(res, [...read(req), { challenge, expiresAt: Date.now() + lifetimeMs }].slice(-MAX_CEREMONIES));
+      write(res, addChallenge(read(req), challenge));
     },
     /** Takes a challenge out when this browser holds it and it is still good; null otherwise. */
     take(req: Request, res: Response, challenge: string): PendingChallenge | null {
-      const list = read(req);
-      const found = list.find((item) => item.challenge === challenge) ?? null;
-      if (found)
-        write(
-          res,
-          list.filter((item) => item !== found),
-        );
+      const { found, rest } = takeChallenge(read(req), challenge);
+      if (found) write(res, rest);
       return found;
     },
   };

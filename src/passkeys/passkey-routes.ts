@@ -11,12 +11,13 @@ import { messages } from '../messages.js';
 import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
 import { addPasskeyForm, registrationFrom, removePasskeyForm } from './passkey-forms.js';
-import { CHALLENGE_MS, type PasskeyCeremonies } from './passkeys.js';
+import type { PasskeyCeremonies } from './passkeys.js';
+import { type PendingChallenge, addChallenge, takeChallenge } from './pending-challenges.js';
 
 declare module 'express-session' {
   interface SessionData {
     /** Challenges of passkey registrations going on in this session, one per ceremony. */
-    passkeyRegistrations?: Array<{ challenge: string; expiresAt: number }>;
+    passkeyRegistrations?: PendingChallenge[];
   }
 }
 
@@ -34,8 +35,6 @@ export interface PasskeyRouteDeps {
   readonly passwordChecks: PasswordChecks;
   readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
 }
-
-const MAX_CEREMONIES = 4;
 
 /**
  * The account's passkeys: the list (name, added, last used), adding one (the browser makes
@@ -67,11 +66,7 @@ export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessio
     parseFixedForm(buttonForm, req.body);
     if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     const options = await ceremonies.registrationOptions(user);
-    const going = (req.session.passkeyRegistrations ?? []).filter((item) => item.expiresAt > Date.now());
-    req.session.passkeyRegistrations = [
-      ...going,
-      { challenge: options.challenge, expiresAt: Date.now() + CHALLENGE_MS },
-    ].slice(-MAX_CEREMONIES);
+    req.session.passkeyRegistrations = addChallenge(req.session.passkeyRegistrations ?? [], options.challenge);
     await saveSession(req);
     res.json(options);
   });
@@ -85,12 +80,11 @@ export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessio
       return showPage(req, res, user, 422, { errors: { password: messages.fields.wrongPassword }, values: { name } });
     }
     const response = registrationFrom(credential);
-    const going = req.session.passkeyRegistrations ?? [];
     // The answer's challenge must be one this session issued, still good; it is used up either way.
     const isExpected = (challenge: string) => {
-      const found = going.find((item) => item.challenge === challenge && item.expiresAt > Date.now());
-      req.session.passkeyRegistrations = going.filter((item) => item.challenge !== challenge);
-      return found !== undefined;
+      const { found, rest } = takeChallenge(req.session.passkeyRegistrations ?? [], challenge);
+      req.session.passkeyRegistrations = rest;
+      return found !== null;
     };
     const result = response ? await ceremonies.register(user, response, isExpected, name, originOf(req)) : null;
     await saveSession(req);
