@@ -111,16 +111,13 @@ async function main(): Promise<void> {
         send({ type: 'heap', heapUsedBytes: memory.heapUsed, rssBytes: memory.rss });
         break;
       }
-      case 'stop':
-        void stop();
-        break;
     }
   });
   process.on('disconnect', () => void stop());
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
 
-  send({ type: 'ready', port: (server.address() as AddressInfo).port, embedded: db.embedded });
+  send({ type: 'ready', port: (server.address() as AddressInfo).port });
 }
 
 main().catch((error: unknown) => {

@@ -86,17 +86,22 @@ function childrenOf(pid: number | undefined): number[] {
 
 // ---------------------------------------------------------------- every process this run started
 
+/** SIGKILL for each of `pids`, skipping those already gone. */
+function killPids(pids: readonly number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
 /** Stopped at the end, and killed outright if the runner exits first. */
 const started = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of started) {
-    for (const pid of childrenOf(child.pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    killPids(childrenOf(child.pid));
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 });
@@ -110,13 +115,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const children = childrenOf(child.pid);
   const killer = setTimeout(() => {
-    for (const pid of childrenOf(child.pid).concat(children)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }
+    killPids(childrenOf(child.pid).concat(children));
     child.kill('SIGKILL');
   }, 15_000);
   child.kill('SIGTERM');
@@ -144,10 +143,7 @@ const cleanEnv = (env: Readonly<Record<string, string>>, cwd: string): Record<st
 // ---------------------------------------------------------------- Gatehouse as deployed, and the cluster
 
 export interface Server {
-  readonly label: string;
   readonly port: number;
-  readonly pid: number;
-  readonly logFile: string;
   /** The process's memory; for the cluster, also each worker's. */
   memory(): { self: Memory | null; workers: Memory[] };
   /** False once the process has exited (a crash, since only stop() ends it). */
@@ -199,10 +195,7 @@ export async function startServer(
   }
   const pid = child.pid as number;
   return {
-    label,
     port,
-    pid,
-    logFile,
     memory: () => ({
       self: memoryOf(pid),
       workers: childrenOf(pid)
@@ -250,7 +243,6 @@ export async function startHello(flags: readonly string[], cwd: string): Promise
 
 export interface Copy {
   readonly port: number;
-  readonly embedded: boolean;
   ask<T extends CopyReply['type']>(request: CopyRequest, reply: T): Promise<Extract<CopyReply, { type: T }>>;
   memory(): Memory | null;
   stop(): Promise<void>;
@@ -296,7 +288,6 @@ export async function startCopy(
   });
   return {
     port: ready.port,
-    embedded: ready.embedded,
     ask,
     memory: () => memoryOf(child.pid),
     stop: () => stopProcess(child),

@@ -5,8 +5,7 @@ export type CopyRequest =
   /** Sequential bare bcrypt.compare calls at the app's cost: at least `min`, for at least `ms`. */
   | { readonly type: 'bcrypt'; readonly min: number; readonly ms: number }
   /** global.gc() (the copy runs with --expose-gc), then process.memoryUsage(). */
-  | { readonly type: 'heap' }
-  | { readonly type: 'stop' };
+  | { readonly type: 'heap' };
 
 export interface Counters {
   readonly type: 'counters';
@@ -19,7 +18,7 @@ export interface Counters {
 }
 
 export type CopyReply =
-  | { readonly type: 'ready'; readonly port: number; readonly embedded: boolean }
+  | { readonly type: 'ready'; readonly port: number }
   | Counters
   | { readonly type: 'bcrypt'; readonly times: number[] }
   | {

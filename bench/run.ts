@@ -324,17 +324,15 @@ async function main(): Promise<void> {
         views: warmup.requests.total + timed.requests,
         seconds: warmup.duration + timed.duration,
         tally: tallyDelta(before, after),
+        rssAfterBytes: deployedRss(),
       };
     };
     log(`anonymous GET /login (each request a new visitor: no cookies), alternating with hello`);
     const anonLogin = await againstHello(anonRun('/login'));
-    const anonLoginRss = deployedRss();
     log(`anonymous GET /signup (each request a new visitor: no cookies), alternating with hello`);
     const anonSignup = await againstHello(anonRun('/signup'));
-    const anonSignupRss = deployedRss();
     log(`authenticated GET /, alternating with hello`);
     const auth = await againstHello(authRun);
-    const authRss = deployedRss();
     await removeSessionCounter(connect);
     const helloMemory = hello.memory();
 
@@ -357,36 +355,24 @@ async function main(): Promise<void> {
       goal: `beside each page: ${hellos.map((figure) => rounded(figure.requestsPerSecond)).join(', ')} req/s`,
       met: null,
     });
-    const { duration: _authDuration, ...authStat } = auth.timed;
-    loads.push({
-      name: 'authenticated GET /',
-      served: 'deployed',
-      ...authStat,
-      ratioToCeiling: auth.ratio,
-      goal: '≥ 30% of hello (aim 40%)',
-      met: auth.ratio >= 0.3,
-      rssAfterBytes: authRss,
-    });
-    const { duration: _loginDuration, ...loginStat } = anonLogin.timed;
-    loads.push({
-      name: 'anonymous GET /login (new visitor)',
-      served: 'deployed',
-      ...loginStat,
-      ratioToCeiling: anonLogin.ratio,
-      goal: '≥ 35% of hello',
-      met: anonLogin.ratio >= 0.35,
-      rssAfterBytes: anonLoginRss,
-    });
-    const { duration: _signupDuration, ...signupStat } = anonSignup.timed;
-    loads.push({
-      name: 'anonymous GET /signup (new visitor)',
-      served: 'deployed',
-      ...signupStat,
-      ratioToCeiling: anonSignup.ratio,
-      goal: null,
-      met: null,
-      rssAfterBytes: anonSignupRss,
-    });
+    // Each page against the hello beside it: its goal as a least ratio to hello (none for /signup).
+    const pages = [
+      { name: 'authenticated GET /', figure: auth, goal: '≥ 30% of hello (aim 40%)', least: 0.3 },
+      { name: 'anonymous GET /login (new visitor)', figure: anonLogin, goal: '≥ 35% of hello', least: 0.35 },
+      { name: 'anonymous GET /signup (new visitor)', figure: anonSignup, goal: null, least: null },
+    ];
+    for (const { name, figure, goal, least } of pages) {
+      const { duration: _duration, ...timed } = figure.timed;
+      loads.push({
+        name,
+        served: 'deployed',
+        ...timed,
+        ratioToCeiling: figure.ratio,
+        goal,
+        met: least === null ? null : figure.ratio >= least,
+        rssAfterBytes: figure.rssAfterBytes,
+      });
+    }
 
     const tallyText = (tally: SessionTally, views: number) =>
       `${((tally.inserts + tally.updates) / Math.max(views, 1)).toFixed(4)} (${tally.rows} rows added, ${tally.inserts} inserts, ${tally.updates} updates in ${views.toLocaleString('en')} views)`;
