@@ -7,11 +7,11 @@
  * temporary data directory, as `npm start` does without DATABASE_URL; the runner reaches the
  * deployed one through the unix socket it serves.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { SOCKET_PORT, socketDirFor } from '../src/db/embedded-socket.js';
 
 export interface BenchDatabases {
   readonly real: boolean;
@@ -23,12 +23,6 @@ export interface BenchDatabases {
   /** A new connection to the deployed process's database (for the embedded one: once it is running). */
   connect(): Promise<pg.Client>;
   drop(): Promise<void>;
-}
-
-/** Where PGlite's socket is for a data directory (src/db/embedded.ts: socketDirFor, port 5432). */
-function embeddedSocketDir(dataDir: string): string {
-  if (dataDir.length <= 90) return dataDir;
-  return path.join(tmpdir(), `gatehouse-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`);
 }
 
 export async function benchDatabases(workDir: string, adminUrl: string | undefined): Promise<BenchDatabases> {
@@ -44,8 +38,8 @@ export async function benchDatabases(workDir: string, adminUrl: string | undefin
       copyEnv: { DATA_DIR: copyDir },
       async connect() {
         const client = new pg.Client({
-          host: embeddedSocketDir(deployedDir),
-          port: 5432,
+          host: socketDirFor(deployedDir),
+          port: SOCKET_PORT,
           user: 'postgres',
           database: 'postgres',
         });

@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { EmbeddedLockedError } from './embedded-locked-error.js';
+import { SOCKET_PORT, socketDirFor } from './embedded-socket.js';
 
 /** Where pg should connect: a unix socket directory and the port that names the socket file. */
 export interface EmbeddedPostgres {
@@ -12,10 +11,6 @@ export interface EmbeddedPostgres {
   readonly port: number;
   stop(): Promise<void>;
 }
-
-const SOCKET_PORT = 5432;
-// sun_path is 108 bytes on Linux; keep a margin for the socket file name.
-const MAX_SOCKET_DIR = 90;
 
 /**
  * Starts PGlite on the files in dataDir and serves it on a unix socket, so the
@@ -82,10 +77,4 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-function socketDirFor(dataDir: string): string {
-  if (dataDir.length <= MAX_SOCKET_DIR) return dataDir;
-  const digest = createHash('sha256').update(dataDir).digest('hex').slice(0, 16);
-  return path.join(tmpdir(), `gatehouse-${digest}`);
 }
