@@ -13,13 +13,10 @@ import { passkeysRepo } from '../passkeys/passkeys-repo.js';
 import { sessionsRepo } from '../sessions/sessions-repo.js';
 import { accountTokensRepo } from '../users/account-tokens-repo.js';
 import { accounts as makeAccounts } from '../users/accounts.js';
-import type { Origin } from '../users/origin.js';
+import { ADMIN_ORIGIN } from '../users/origin.js';
 import { createPasswordHasher } from '../users/passwords.js';
 import { usersRepo } from '../users/users-repo.js';
 import type { AdminFactors } from './admin-commands.js';
-
-/** The admin command acts from no address and no browser; the trail says who. */
-const ADMIN: Origin = { ip: null, userAgent: 'admin command' };
 
 /**
  * The use cases the admin command runs, built on the same configuration and database as the
@@ -58,7 +55,7 @@ export function adminServices(config: Config, pool: pg.Pool) {
   });
   const adminFactors: AdminFactors = {
     status: (userId) => factors.status(userId),
-    reset: (user) => factors.reset(user, ADMIN, () => passkeys.removeAll(user.id)),
+    reset: (user) => factors.reset(user, ADMIN_ORIGIN, () => passkeys.removeAll(user.id)),
     passkeys: (userId) => passkeys.listFor(userId),
   };
   return { accounts, factors: adminFactors };

@@ -3,7 +3,7 @@ import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import { MAX_PASSWORD_BYTES, type PasswordHasher, passwordBytes } from './passwords.js';
 import type { OpenSessionsPage, SessionsRepo } from '../sessions/sessions-repo.js';
 import type { AccountTokensRepo } from './account-tokens-repo.js';
-import type { Origin } from './origin.js';
+import { ADMIN_ORIGIN, type Origin } from './origin.js';
 import { cancelPendingEmail } from './pending-email.js';
 import { type User, type UserWithHash, type UsersRepo, withoutHash } from './users-repo.js';
 
@@ -34,9 +34,6 @@ export type Change<Reason extends string = never> = { ok: true } | { ok: false; 
 
 /** What the admin command does to an account found by email. */
 export type AdminResult<T = Record<never, never>> = ({ found: true; changed: boolean } & T) | { found: false };
-
-/** The admin command acts from no address and no browser; the trail says who. */
-const ADMIN: Origin = { ip: null, userAgent: 'admin command' };
 
 /** The account use cases; no HTTP here, so routes and commands share them. */
 export function accounts(
@@ -286,9 +283,9 @@ export function accounts(
       const found = await users.findByEmail(email);
       if (!found) return { found: false };
       const changed = await users.setActive(found.id, false);
-      const sessionsEnded = await secureAccount(found.id, ADMIN, 'at deactivation', {
+      const sessionsEnded = await secureAccount(found.id, ADMIN_ORIGIN, 'at deactivation', {
         ended: async (count) => {
-          if (changed) await record('deactivated', found.id, ADMIN, `${count} session(s) ended`);
+          if (changed) await record('deactivated', found.id, ADMIN_ORIGIN, `${count} session(s) ended`);
         },
       });
       return { found: true, changed, sessionsEnded };
@@ -298,7 +295,7 @@ export function accounts(
       const found = await users.findByEmail(email);
       if (!found) return { found: false };
       const changed = await users.setActive(found.id, true);
-      if (changed) await record('activated', found.id, ADMIN);
+      if (changed) await record('activated', found.id, ADMIN_ORIGIN);
       return { found: true, changed };
     },
 
@@ -307,7 +304,7 @@ export function accounts(
       if (!found) return { found: false };
       const sessionsEnded = await sessions.endAll(found.id);
       const changed = await users.delete(found.id);
-      if (changed) await record('account_deleted', found.id, ADMIN, `by the admin command; was ${found.email}`);
+      if (changed) await record('account_deleted', found.id, ADMIN_ORIGIN, `by the admin command; was ${found.email}`);
       return { found: true, changed, sessionsEnded };
     },
 
