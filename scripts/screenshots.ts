@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.js';
+import { addVirtualAuthenticator, launchChromium } from './chromium.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = path.join(ROOT, 'docs/screenshots');
@@ -98,18 +98,7 @@ async function shoot(browser: Browser, base: string, scheme: 'light' | 'dark'): 
   await save('two-factor-setup');
 
   // A passkey, made by Chromium's virtual authenticator standing in for the laptop.
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  await addVirtualAuthenticator(page);
   await page.goto(`${base}/account/passkeys`);
   await page.fill('#name', 'Work laptop');
   await page.fill('#password', 'analytical engine 1843');

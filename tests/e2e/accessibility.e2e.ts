@@ -399,10 +399,7 @@ const STATES: State[] = [
   {
     name: 'a reset link for another account, opened while logged in',
     async reach(page, e2e) {
-      const other = await registeredUser(e2e.app);
-      await page.goto(e2e.app.url('/password/forgot'));
-      await page.getByLabel('Email', { exact: true }).fill(other.email);
-      await navigation(page, () => page.getByRole('button', { name: 'Send me a link' }).click());
+      const other = await resetRequested(page, e2e);
       await loggedIn(page, e2e);
       expect((await page.goto(await linkFromMail(e2e.app, other.email, 'password-reset')))?.status()).toBe(409);
     },

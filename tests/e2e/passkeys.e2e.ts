@@ -1,7 +1,9 @@
 import type { CDPSession, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { addVirtualAuthenticator } from '../../scripts/chromium.js';
 import {
   AXE_CONTEXT,
+  type NewUser,
   expectNoAxeViolations,
   logInWith,
   navigation,
@@ -29,18 +31,7 @@ interface VirtualAuthenticator {
 
 /** Attaches a virtual authenticator to the page's browser tab; it answers every request at once. */
 async function virtualAuthenticator(page: Page): Promise<VirtualAuthenticator> {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable', { enableUI: false });
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
+  const { cdp, authenticatorId } = await addVirtualAuthenticator(page);
   return {
     cdp,
     id: authenticatorId,
@@ -61,6 +52,14 @@ async function addPasskey(page: Page, name: string, password: string): Promise<n
   await page.getByLabel('Name of the passkey').fill(name);
   await page.getByLabel('Current password', { exact: true }).fill(password);
   return navigation(page, () => page.getByRole('button', { name: 'Add a passkey' }).click());
+}
+
+/** Signs `user` up, adds a passkey named `name` on /account/passkeys, and passes the recovery codes it shows ("I have saved them"). */
+async function signUpWithPasskey(page: Page, user: NewUser, name: string): Promise<void> {
+  expect(await signUpWith(page, e2e.app, user)).toBe(200);
+  await page.goto(e2e.app.url('/account/passkeys'));
+  expect(await addPasskey(page, name, user.password)).toBe(200);
+  expect(await navigation(page, () => page.getByRole('link', { name: 'I have saved them' }).click())).toBe(200);
 }
 
 describe('passkeys in a real browser', () => {
@@ -141,10 +140,7 @@ describe('passkeys in a real browser', () => {
     const user = newUser({ name: 'Second Step Sam' });
     const page = await e2e.freshPage();
     const authenticator = await virtualAuthenticator(page);
-    expect(await signUpWith(page, e2e.app, user)).toBe(200);
-    await page.goto(e2e.app.url('/account/passkeys'));
-    expect(await addPasskey(page, 'Phone', user.password)).toBe(200);
-    expect(await navigation(page, () => page.getByRole('link', { name: 'I have saved them' }).click())).toBe(200);
+    await signUpWithPasskey(page, user, 'Phone');
     // The person types their password and passes over the autofill offer on the login pages.
     await authenticator.answering(false);
     expect(await navigation(page, () => page.getByRole('button', { name: 'Log out' }).click())).toBe(200);
@@ -162,10 +158,7 @@ describe('passkeys in a real browser', () => {
     const user = newUser();
     const page = await e2e.freshPage();
     const authenticator = await virtualAuthenticator(page);
-    expect(await signUpWith(page, e2e.app, user)).toBe(200);
-    await page.goto(e2e.app.url('/account/passkeys'));
-    expect(await addPasskey(page, 'Laptop', user.password)).toBe(200);
-    expect(await navigation(page, () => page.getByRole('link', { name: 'I have saved them' }).click())).toBe(200);
+    await signUpWithPasskey(page, user, 'Laptop');
     // The login page after "Log out" makes its own offer: ignored (and left behind) here.
     await authenticator.answering(false);
     expect(await navigation(page, () => page.getByRole('button', { name: 'Log out' }).click())).toBe(200);
