@@ -40,7 +40,8 @@
   function signIn(form) {
     var csrf = form.querySelector('input[name="_csrf"]').value;
     var error = form.querySelector('[data-passkey-error]');
-    var remember = document.querySelector('input[name="remember"]');
+    // The login form's "remember me" checkbox, by its id (the passkey form has its own hidden copy).
+    var remember = document.getElementById('remember');
     // Once the button is pressed, an autofill request that had not started yet never starts: it
     // would cancel the button's ceremony.
     var pressed = false;

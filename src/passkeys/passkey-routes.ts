@@ -48,7 +48,6 @@ export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessio
   async function showPage(req: Request, res: Response, user: User, status = 200, extra: Record<string, unknown> = {}) {
     res.status(status).render('account/passkeys.njk', {
       passkeys: await ceremonies.list(user.id),
-      available: ceremonies.rp.available,
       others: await otherSessions(user.id, req.sessionID),
       values: {},
       errors: {},
