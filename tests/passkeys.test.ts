@@ -12,6 +12,7 @@ import {
   visitor,
   waitForMailTo,
 } from './support/mail-flows.js';
+import { sessionCount } from './support/account.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { codesOnPage, enrolApp, toSecondStep } from './support/two-factor.js';
 
@@ -38,9 +39,6 @@ async function userWithPasskey() {
   expect([200, 303]).toContain(added.status);
   return { ...user, authenticator };
 }
-
-const sessionRows = async () =>
-  (await t.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sessions')).rows[0]?.n ?? -1;
 
 describe('adding a passkey', () => {
   it('offers options for a resident, user-verified passkey with no attestation, under a random user handle', async () => {
@@ -181,7 +179,7 @@ describe('signing in with a passkey', () => {
     const user = await userWithPasskey();
     await enrolApp(user.browser); // even with an authenticator app, a passkey needs no second step
     const browser = visitor(t.app);
-    const before = await sessionRows();
+    const before = await sessionCount(t);
     const { options, csrf, answer } = await signInOptions(browser);
     expect(options.rpId).toBe(RP_ID);
     expect(options.allowCredentials ?? []).toEqual([]); // discoverable: the browser offers the site's passkeys
@@ -191,7 +189,7 @@ describe('signing in with a passkey', () => {
       /gatehouse\.webauthn=[^;]+; Max-Age=300; Path=\/login; Expires=[^;]+; HttpOnly; SameSite=Strict/,
     );
     expect(cookie).not.toContain(options.challenge);
-    expect(await sessionRows()).toBe(before);
+    expect(await sessionCount(t)).toBe(before);
     expect(browser.sessionCookie()).toBeUndefined();
 
     const mark = await mailMark(t);

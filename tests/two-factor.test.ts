@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, PASSWORD } from './support/browser.js';
+import { Browser, NEW_PASSWORD, PASSWORD } from './support/browser.js';
+import { eventRowsOf } from './support/account.js';
 import {
   expectCleanRefusal,
   fieldError,
   flashesOn,
   isLoggedIn,
-  linkIn,
   logIn,
   mailMark,
   mailsAfter,
-  pathOf,
+  openResetLink,
+  resetLinkFor,
   signUp,
   uniqueIp,
   visitor,
@@ -26,7 +27,6 @@ import { codesOnPage, enrolApp, sendCode, sendRecoveryCode, toSecondStep } from 
  */
 
 const CODE_DIDNT_WORK = "That code didn't work. Try the newest code from your app.";
-const NEW_PASSWORD = 'a brand new passphrase 42';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -35,14 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-const eventsOf = async (userId: string) =>
-  (
-    await t.pool.query<{ event: string; detail: string | null }>(
-      'SELECT event, detail FROM auth_events WHERE user_id = $1 ORDER BY id',
-      [userId],
-    )
-  ).rows;
 
 /** A user with the app set up, logged in in `browser`. */
 async function enrolledUser() {
@@ -112,7 +104,7 @@ describe('setting up the authenticator app', () => {
     expect(wrongPassword.text).not.toContain('not my password at all');
     const { rows } = await t.pool.query('SELECT 1 FROM user_totp WHERE user_id = $1', [user.id]);
     expect(rows).toEqual([]);
-    expect((await eventsOf(user.id)).map((row) => row.event)).toContain('login_failed');
+    expect((await eventRowsOf(t, user.id)).map((row) => row.event)).toContain('login_failed');
   });
 
   it('with a current code and the password: on, ten recovery codes shown once with a .txt download, only hashes kept, a notice, the audit', async () => {
@@ -164,7 +156,7 @@ describe('setting up the authenticator app', () => {
 
     const notice = await waitForMailTo(t, user.email, 'security-change', mark);
     expect(notice.text).toMatch(/Two-step sign-in was turned on/);
-    expect((await eventsOf(user.id)).map((row) => row.event)).toEqual(
+    expect((await eventRowsOf(t, user.id)).map((row) => row.event)).toEqual(
       expect.arrayContaining(['totp_enabled', 'recovery_codes_generated']),
     );
     expect(t.logs.join('\n')).not.toContain(key.replaceAll(' ', ''));
@@ -212,7 +204,7 @@ describe('logging in with the app', () => {
     expect(await isLoggedIn(browser)).toBe(true);
     // The new-sign-in notice, as after any login from a browser not seen before.
     await waitForMailTo(t, user.email, 'new-sign-in', mark);
-    const events = (await eventsOf(user.id)).map((row) => `${row.event}:${row.detail ?? ''}`);
+    const events = (await eventRowsOf(t, user.id)).map((row) => `${row.event}:${row.detail ?? ''}`);
     expect(events).toContain('second_factor_required:password');
     expect(events).toContain('login:password + authenticator app');
   });
@@ -403,7 +395,7 @@ describe('recovery codes', () => {
     const notice = await waitForMailTo(t, user.email, 'security-change', mark);
     expect(notice.text).toMatch(/A recovery code was used/);
     expect(notice.text).toMatch(/9 codes are left/);
-    expect((await eventsOf(user.id)).map((row) => row.event)).toContain('recovery_code_used');
+    expect((await eventRowsOf(t, user.id)).map((row) => row.event)).toContain('recovery_code_used');
 
     const again = visitor(t.app);
     await toSecondStep(again, user.email);
@@ -442,7 +434,7 @@ describe('recovery codes', () => {
 
   it('new codes send a notice and are recorded', async () => {
     const user = await enrolledUser();
-    const before = (await eventsOf(user.id)).length;
+    const before = (await eventRowsOf(t, user.id)).length;
     const mark = await mailMark(t);
     const fresh = await user.browser.submit('/account/security', '/account/two-factor/recovery-codes', {
       password: PASSWORD,
@@ -451,7 +443,7 @@ describe('recovery codes', () => {
     expect(codesOnPage(fresh.text)).toHaveLength(10);
     const notice = await waitForMailTo(t, user.email, 'security-change', mark);
     expect(notice.text).toMatch(/recovery codes/i);
-    const events = (await eventsOf(user.id)).slice(before).map((row) => row.event);
+    const events = (await eventRowsOf(t, user.id)).slice(before).map((row) => row.event);
     expect(events).toContain('recovery_codes_generated');
   });
 
@@ -495,7 +487,9 @@ describe('limits on wrong codes, per user', () => {
     );
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.text).toMatch(/wrong codes/);
-    expect((await eventsOf(user.id)).filter((row) => row.event === 'second_factor_failed').length).toBeGreaterThan(3);
+    expect(
+      (await eventRowsOf(t, user.id)).filter((row) => row.event === 'second_factor_failed').length,
+    ).toBeGreaterThan(3);
   });
 
   it('the wait grows: once the first one is over, 5 more wrong codes earn a longer one', async () => {
@@ -531,10 +525,7 @@ describe('a password reset never logs a second-factor user in', () => {
   it('ends at the second step; the code then logs in', async () => {
     const user = await enrolledUser();
     const browser = visitor(t.app);
-    const mark = await mailMark(t);
-    await browser.submit('/password/forgot', '/password/forgot', { email: user.email });
-    const link = linkIn(await waitForMailTo(t, user.email, 'password-reset', mark), '/password/reset');
-    await browser.get(pathOf(link));
+    await openResetLink(browser, await resetLinkFor(t, user.email, browser));
     const reset = await browser.submit('/password/reset', '/password/reset', {
       password: NEW_PASSWORD,
       confirm: NEW_PASSWORD,
@@ -569,7 +560,7 @@ describe('turning the app off', () => {
     expect(flashesOn(page.text)).toEqual(['Two-step sign-in with your authenticator app is off.']);
     const notice = await waitForMailTo(t, user.email, 'security-change', mark);
     expect(notice.text).toMatch(/turned off/);
-    expect((await eventsOf(user.id)).map((row) => row.event)).toContain('totp_disabled');
+    expect((await eventRowsOf(t, user.id)).map((row) => row.event)).toContain('totp_disabled');
     const { rows } = await t.pool.query('SELECT 1 FROM recovery_codes WHERE user_id = $1', [user.id]);
     expect(rows).toEqual([]);
     const login = await logIn(visitor(t.app), user.email);
