@@ -169,6 +169,7 @@ export async function createApp({
     throttle,
     needsSecondFactor: (userId) => factors.required(userId),
     sessionMaxSeconds: config.sessionMaxSeconds,
+    requireVerifiedEmail: config.requireVerifiedEmail,
   });
   const otherSessions = async (userId: number, currentSid: string) =>
     Math.max(0, (await accounts.openSessions(userId, currentSid, 1)).total - 1);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, PASSWORD, uniqueEmail } from './support/browser.js';
+import { SoftwareAuthenticator } from './support/authenticator.js';
 import { corpus } from './support/corpus.js';
 import {
   NOT_YOU,
@@ -26,6 +27,7 @@ import {
   visitor,
   waitForMailTo,
 } from './support/mail-flows.js';
+import { ORIGIN, RP_ID, addPasskey, signInOptions, signInWith } from './support/passkeys.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 const CONFIRMED = 'Your email address is confirmed.';
@@ -430,6 +432,26 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
     const wrong = await logIn(visitor(t.app), user.email, 'not the password at all');
     expect(wrong.status).toBe(422);
     expect(wrong.text).not.toContain('Confirm your email address');
+  });
+
+  it('a passkey before verifying is refused like a password: the same 403 page, and nobody logged in', async () => {
+    const user = await signUpWithLink(t);
+    expect((await followLink(visitor(t.app), user.link)).status).toBe(303);
+    const owner = visitor(t.app);
+    expect((await logIn(owner, user.email)).status).toBe(303);
+    const authenticator = new SoftwareAuthenticator(ORIGIN, RP_ID);
+    expect([200, 303]).toContain((await addPasskey(owner, authenticator)).status);
+    // The address no longer counts as confirmed (as for an account from before the rule was on).
+    await t.pool.query('UPDATE users SET email_verified_at = NULL WHERE id = $1', [user.id]);
+
+    const browser = visitor(t.app);
+    const { options, csrf } = await signInOptions(browser);
+    const login = await signInWith(browser, csrf, authenticator.authenticate(options));
+    expectCleanRefusal(login, 403);
+    expect(login.text).toContain('Confirm your email address before you log in');
+    expect(login.text).toMatch(/<form[^>]*action="\/email\/verify\/send"/);
+    expect(login.text).toContain(`name="email" value="${user.email}"`);
+    expect(await isLoggedIn(browser)).toBe(false);
   });
 
   it('the anonymous resend answers the same for any address and sends only to an unverified existing account', async () => {

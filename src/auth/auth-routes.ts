@@ -85,12 +85,7 @@ export function authRoutes({
       return res.status(422).render('login.njk', { values, errors: { form: messages.login.badLogin } });
     }
     await passwordChecks.succeeded(req, res, email);
-    if (requireVerifiedEmail && user.emailVerifiedAt === null) {
-      const values = { email, next: safeNext(form.data.next) };
-      return res
-        .status(403)
-        .render('login.njk', { values, errors: { form: messages.login.unverified }, unverified: email });
-    }
+    // With REQUIRE_VERIFIED_EMAIL, an unconfirmed address is refused there, as on every way in.
     await steps.firstStepDone(
       req,
       res,

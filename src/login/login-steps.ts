@@ -6,6 +6,7 @@ import { loginConfirmed } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
 import { REMEMBER_ME_MS } from '../http/session.js';
 import type { SignedInRequest } from '../http/routes.js';
+import { messages } from '../messages.js';
 import type { Throttle } from './throttle.js';
 
 /** Notices a login sends: the new-sign-in mail (to a browser not seen before). */
@@ -20,6 +21,8 @@ export interface LoginStepsDeps {
   /** True when the user has a second factor (an authenticator app, a passkey): a password is then not enough. */
   readonly needsSecondFactor: (userId: number) => Promise<boolean>;
   readonly sessionMaxSeconds: number;
+  /** REQUIRE_VERIFIED_EMAIL: no way in logs in a user whose address is not confirmed. */
+  readonly requireVerifiedEmail: boolean;
 }
 
 export interface LoginIntent {
@@ -35,9 +38,31 @@ export interface LoginIntent {
  * complete when every step is done, and only then gets a session, an audit
  * row, the new-sign-in notice and its redirect.
  */
-export function loginSteps({ accounts, notices, throttle, needsSecondFactor, sessionMaxSeconds }: LoginStepsDeps) {
+export function loginSteps({
+  accounts,
+  notices,
+  throttle,
+  needsSecondFactor,
+  sessionMaxSeconds,
+  requireVerifiedEmail,
+}: LoginStepsDeps) {
+  /**
+   * With REQUIRE_VERIFIED_EMAIL, a user whose address is not confirmed gets the login page's
+   * 403 (it explains, and offers the link again), whichever way they came in. True when refused.
+   */
+  function refusedUnverified(res: Response, user: User, intent: LoginIntent): boolean {
+    if (!requireVerifiedEmail || user.emailVerifiedAt !== null) return false;
+    res.status(403).render('login.njk', {
+      values: { email: user.email, next: intent.next },
+      errors: { form: messages.login.unverified },
+      unverified: user.email,
+    });
+    return true;
+  }
+
   /** Logs the user in on a new session id and sends the browser on. */
   async function complete(req: Request, res: Response, user: User, intent: LoginIntent, how: string): Promise<void> {
+    if (refusedUnverified(res, user, intent)) return;
     const origin = originOf(req);
     const current = await accounts.loggedIn(user, origin, how);
     // "Remember me" never outlasts the absolute lifetime.
@@ -73,6 +98,7 @@ export function loginSteps({ accounts, notices, throttle, needsSecondFactor, ses
      * without one, the login is complete.
      */
     async firstStepDone(req: Request, res: Response, user: User, intent: LoginIntent, after: string): Promise<void> {
+      if (refusedUnverified(res, user, intent)) return;
       if (!(await needsSecondFactor(user.id))) return complete(req, res, user, intent, after);
       await accounts.secondFactorRequired(user.id, originOf(req), after);
       await startPendingLogin(req, { userId: user.id, remember: intent.remember, next: intent.next, after });
