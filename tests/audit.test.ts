@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH_EVENT_KINDS } from '../src/audit/auth-events-repo.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, PASSWORD, signupFields, uniqueEmail } from './support/browser.js';
 
@@ -325,6 +326,16 @@ const sidOf = (cookieValue: string): string => {
   if (!match?.[1]) throw new Error(`not a signed session cookie value: ${cookieValue}`);
   return match[1];
 };
+
+describe('the kinds of audit event', () => {
+  it('are exactly the rows of auth_event_kinds, and the database refuses any other', async () => {
+    const { rows } = await t.pool.query<{ kind: string }>('SELECT kind FROM auth_event_kinds ORDER BY kind');
+    expect(rows.map((row) => row.kind)).toEqual([...AUTH_EVENT_KINDS].sort());
+    await expect(t.pool.query("INSERT INTO auth_events (event) VALUES ('made_up')")).rejects.toThrow(
+      /auth_events_event_fkey/,
+    );
+  });
+});
 
 describe('the request log', () => {
   it('writes one line per request, carrying a request id equal to the X-Request-Id response header', async () => {

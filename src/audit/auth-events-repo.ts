@@ -1,37 +1,41 @@
 import type { Db } from '../db/database.js';
 
-export type AuthEventKind =
-  | 'signup'
-  | 'login'
-  | 'login_failed'
-  | 'throttled'
-  | 'logout'
-  | 'profile_changed'
-  | 'email_changed'
-  | 'email_change_requested'
-  | 'email_verified'
-  | 'email_change_cancelled'
-  | 'email_change_reverted'
-  | 'password_changed'
-  | 'password_reset_requested'
-  | 'password_reset'
-  | 'session_ended'
-  | 'sessions_ended'
-  | 'account_deleted'
-  | 'deactivated'
-  | 'activated'
-  | 'second_factor_required'
-  | 'second_factor_failed'
-  | 'totp_enabled'
-  | 'totp_disabled'
-  | 'recovery_codes_generated'
-  | 'recovery_code_used'
-  | 'mfa_reset'
-  | 'passkey_added'
-  | 'passkey_removed'
-  | 'passkey_failed'
-  | 'login_confirmed'
-  | 'data_exported';
+/** Every kind of audit event; each is a row of auth_event_kinds (migration 012), which a test checks. */
+export const AUTH_EVENT_KINDS = [
+  'signup',
+  'login',
+  'login_failed',
+  'throttled',
+  'logout',
+  'profile_changed',
+  'email_changed',
+  'email_change_requested',
+  'email_verified',
+  'email_change_cancelled',
+  'email_change_reverted',
+  'password_changed',
+  'password_reset_requested',
+  'password_reset',
+  'session_ended',
+  'sessions_ended',
+  'account_deleted',
+  'deactivated',
+  'activated',
+  'second_factor_required',
+  'second_factor_failed',
+  'totp_enabled',
+  'totp_disabled',
+  'recovery_codes_generated',
+  'recovery_code_used',
+  'mfa_reset',
+  'passkey_added',
+  'passkey_removed',
+  'passkey_failed',
+  'login_confirmed',
+  'data_exported',
+] as const;
+
+export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];
 
 export interface AuthEvent {
   readonly event: AuthEventKind;
