@@ -7,7 +7,7 @@ import {
   NOT_YOU,
   TOKEN_SHAPE,
   TRUST_LOOPBACK,
-  eventsOf,
+  eventKindsOf,
   expectCleanRefusal,
   fieldError,
   flashesOn,
@@ -120,7 +120,7 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
     expect(hasBanner(after.text)).toBe(false);
     expect(after.text).not.toContain('Send the link again');
     expect((await userById(t, user.id))?.email_verified_at).toBeInstanceOf(Date);
-    expect(await eventsOf(t, user.id)).toContain('email_verified');
+    expect(await eventKindsOf(t, user.id)).toContain('email_verified');
     // Reloading the dashboard: the flash is gone, the banner stays gone.
     const again = await user.browser.get('/');
     expect(flashesOn(again.text)).toEqual([]);
@@ -146,14 +146,14 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
     expectCleanRefusal(again, 400);
     expect(again.text).toContain('This link does not work');
     expect((await userById(t, user.id))?.email_verified_at).toEqual(verifiedAt);
-    expect((await eventsOf(t, user.id)).filter((event) => event === 'email_verified')).toHaveLength(1);
+    expect((await eventKindsOf(t, user.id)).filter((event) => event === 'email_verified')).toHaveLength(1);
   });
 
   it('of two clicks at once, one confirms and the other is a 400; the token never reaches the logs', async () => {
     const user = await signUpWithLink(t);
     const answers = await Promise.all([followLink(visitor(t.app), user.link), followLink(visitor(t.app), user.link)]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([303, 400]);
-    expect((await eventsOf(t, user.id)).filter((event) => event === 'email_verified')).toHaveLength(1);
+    expect((await eventKindsOf(t, user.id)).filter((event) => event === 'email_verified')).toHaveLength(1);
     expect(t.logs.join('\n')).not.toContain(tokenOf(user.link));
   });
 
@@ -299,7 +299,7 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
           [user.email, 'email-change-requested'],
         ].sort(),
       );
-      expect(await eventsOf(t, user.id)).toContain('email_change_requested');
+      expect(await eventKindsOf(t, user.id)).toContain('email_change_requested');
 
       const follow = await followLink(user.browser, link);
       expect(follow.status).toBe(303);
@@ -312,7 +312,7 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
       expect(row?.email).toBe(newEmail);
       expect(row?.pending_email).toBeNull();
       expect(row?.email_verified_at).toBeInstanceOf(Date);
-      expect(await eventsOf(t, user.id)).toContain('email_changed');
+      expect(await eventKindsOf(t, user.id)).toContain('email_changed');
       expect(await loginStatus(t, newEmail)).toBe(303);
       expect(await loginStatus(t, user.email)).toBe(422);
       // The link is used up.
@@ -388,7 +388,7 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
       expect(after?.email).toBe(user.email);
       expect(after?.email_verified_at).toEqual(before?.email_verified_at);
       expect((await userById(t, other.id))?.email).toBe(wanted);
-      expect(await eventsOf(t, user.id)).not.toContain('email_changed');
+      expect(await eventKindsOf(t, user.id)).not.toContain('email_changed');
       expect(await loginStatus(t, user.email)).toBe(303);
       expect(await isLoggedIn(user.browser)).toBe(true);
     });

@@ -107,9 +107,6 @@ export async function eventKindsOf(t: TestApp, userId: string): Promise<string[]
   return rows.map((row) => row.event);
 }
 
-/** @deprecated The old name of eventKindsOf, still imported by tests/email-verification.test.ts. */
-export const eventsOf = eventKindsOf;
-
 export const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
 
 // ---- mail --------------------------------------------------------------------
