@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import { ipOf, originOf } from '../http/request-origin.js';
+import { messages } from '../messages.js';
 import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import type { DeviceCookies } from './device-cookie.js';
@@ -35,10 +36,17 @@ export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accou
     remember: (req: Request, res: Response, email: string): void => devices.remember(req, res, email),
     /**
      * The signed-in user's password, re-entered before a change (`what`, for the audit trail):
-     * counted like a login (the 429 names `limitText`), true when right. A wrong one is recorded
+     * counted like a login (the 429 names `limitText`, by default the wrong-passwords limit), true when right. A wrong one is recorded
      * as a failed login.
      */
-    async confirm(req: Request, res: Response, user: User, password: string, what: string, limitText: string) {
+    async confirm(
+      req: Request,
+      res: Response,
+      user: User,
+      password: string,
+      what: string,
+      limitText: string = messages.limits.wrongPasswords,
+    ) {
       await count(req, user.email, limitText);
       if (!(await accounts.confirmPassword(user.id, password, originOf(req), what))) return false;
       await succeeded(req, res, user.email);

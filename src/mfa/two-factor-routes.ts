@@ -82,16 +82,7 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
     const { user } = req;
     const form = parseForm(totpConfirmForm, req.body);
     if (!form.ok) return showEnrolment(req, res, user, 422, form.errors);
-    if (
-      !(await passwordChecks.confirm(
-        req,
-        res,
-        user,
-        form.data.password,
-        'setting up an authenticator app',
-        messages.limits.wrongPasswords,
-      ))
-    ) {
+    if (!(await passwordChecks.confirm(req, res, user, form.data.password, 'setting up an authenticator app'))) {
       return showEnrolment(req, res, user, 422, { password: messages.fields.wrongPassword });
     }
     const result = await factors.confirm(user, req.session.totpEnrolment, form.data.code, originOf(req));
@@ -113,14 +104,7 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
     const form = parseForm(passwordForm, req.body);
     if (
       !form.ok ||
-      !(await passwordChecks.confirm(
-        req,
-        res,
-        user,
-        form.data.password,
-        'turning off the authenticator app',
-        messages.limits.wrongPasswords,
-      ))
+      !(await passwordChecks.confirm(req, res, user, form.data.password, 'turning off the authenticator app'))
     ) {
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
       return showSecurity(req, res, 422, { disableErrors: errors });
@@ -141,17 +125,7 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
       flash(res, 'info', messages.recoveryCodes.needAFactor);
       return res.redirect(303, '/account/security');
     }
-    if (
-      !form.ok ||
-      !(await passwordChecks.confirm(
-        req,
-        res,
-        user,
-        form.data.password,
-        'new recovery codes',
-        messages.limits.wrongPasswords,
-      ))
-    ) {
+    if (!form.ok || !(await passwordChecks.confirm(req, res, user, form.data.password, 'new recovery codes'))) {
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
       return showSecurity(req, res, 422, { codesErrors: errors });
     }

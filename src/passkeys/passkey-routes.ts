@@ -75,7 +75,7 @@ export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessio
     const form = parseForm(addPasskeyForm, req.body);
     if (!form.ok) return showPage(req, res, user, 422, { errors: form.errors, values: form.values });
     const { name, password, credential } = form.data;
-    if (!(await passwordChecks.confirm(req, res, user, password, 'adding a passkey', messages.limits.wrongPasswords))) {
+    if (!(await passwordChecks.confirm(req, res, user, password, 'adding a passkey'))) {
       return showPage(req, res, user, 422, { errors: { password: messages.fields.wrongPassword }, values: { name } });
     }
     const response = registrationFrom(credential);
@@ -107,16 +107,7 @@ export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessio
     const { user } = req;
     const form = parseForm(removePasskeyForm, req.body);
     if (!form.ok) return showPage(req, res, user, 422, { removeErrors: form.errors });
-    if (
-      !(await passwordChecks.confirm(
-        req,
-        res,
-        user,
-        form.data.password,
-        'removing a passkey',
-        messages.limits.wrongPasswords,
-      ))
-    ) {
+    if (!(await passwordChecks.confirm(req, res, user, form.data.password, 'removing a passkey'))) {
       return showPage(req, res, user, 422, {
         removeErrors: { password: messages.fields.wrongPassword },
         removing: form.data.id,
