@@ -71,7 +71,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
         messages.limits.linksToAddress,
       );
     }
-    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
+    const client = await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const result = await accounts.requestEmailChange(user.id, password, email, originOf(req));
     if (!result.ok) {
       const errors =
@@ -80,7 +80,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
           : { email: messages.fields.emailTaken };
       return res.status(422).render('account/email.njk', { values: { email }, errors });
     }
-    await passwordChecks.succeeded(req, res, user.email);
+    await passwordChecks.succeeded(client);
     if (result.pending) {
       await mail.emailChangeRequested(user, email);
       flash(res, 'info', messages.email.changeLinkSent(email));
@@ -98,7 +98,7 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     const { user } = req;
     const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
     if (!form.ok) return res.status(422).render('account/password.njk', form);
-    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
+    const client = await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const { current, password } = form.data;
     const result = await accounts.changePassword(user.id, current, password, req.sessionID, originOf(req));
     if (!result.ok) {
@@ -106,8 +106,10 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
         .status(422)
         .render('account/password.njk', { values: {}, errors: { current: messages.fields.wrongPassword } });
     }
-    await passwordChecks.succeeded(req, res, user.email);
+    await passwordChecks.succeeded(client);
     await renewSession(req);
+    // The device key changed with the password: this browser, where the owner changed it, stays trusted.
+    await passwordChecks.remember(req, res, user.email);
     await mail.passwordChanged(user, originOf(req));
     flash(res, 'success', messages.account.passwordChanged);
     res.redirect(303, '/account');
@@ -121,14 +123,14 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     const { user } = req;
     const form = parseForm(deleteAccountForm, req.body);
     if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
-    await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
+    const client = await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const result = await accounts.deleteAccount(user.id, form.data.password, originOf(req));
     if (!result.ok) {
       return res
         .status(422)
         .render('account/delete.njk', { values: {}, errors: { password: messages.fields.wrongPassword } });
     }
-    await passwordChecks.succeeded(req, res, user.email);
+    await passwordChecks.succeeded(client);
     await endSession(req);
     flash(res, 'info', messages.account.deleted);
     res.redirect(303, '/login');

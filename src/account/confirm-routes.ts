@@ -3,20 +3,18 @@ import { parseForm } from '../forms/parse-form.js';
 import { originOf } from '../http/request-origin.js';
 import { Routes, type SignedInRequest } from '../http/routes.js';
 import { safeNext } from '../http/safe-next.js';
+import type { CodeChecks } from '../login/code-checks.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import type { PasswordChecks } from '../login/password-checks.js';
-import type { Throttle } from '../login/throttle.js';
-import { refuseIfThrottled } from '../login/too-many.js';
 import { messages } from '../messages.js';
-import type { Accounts, Origin } from '../users/accounts.js';
+import type { Origin } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import { confirmCodeForm, confirmPasswordForm } from './account-forms.js';
 
 export interface ConfirmRouteDeps {
-  readonly accounts: Pick<Accounts, 'throttled'>;
   readonly passwordChecks: PasswordChecks;
+  readonly codes: Pick<CodeChecks, 'count' | 'right'>;
   readonly steps: Pick<LoginSteps, 'confirmed'>;
-  readonly throttle: Pick<Throttle, 'secondFactorAttempt' | 'secondFactorSucceeded'>;
   /** The user's second factors (mfa/ has them; wired in app.ts). */
   readonly secondFactor: {
     status(userId: number): Promise<{ totpSince: Date | null; passkeys: number }>;
@@ -33,7 +31,7 @@ const confirmQuery = z.object({ next: z.string().optional() }).catch({});
  * /login/passkey) proves it; each attempt counts against the same limits as at login, and the
  * user goes back to the page they asked for.
  */
-export function confirmRoutes({ accounts, passwordChecks, steps, throttle, secondFactor }: ConfirmRouteDeps): Routes {
+export function confirmRoutes({ passwordChecks, codes, steps, secondFactor }: ConfirmRouteDeps): Routes {
   const routes = new Routes();
 
   const page = async (req: SignedInRequest, next: string, errors: Record<string, string> = {}) => ({
@@ -74,16 +72,10 @@ export function confirmRoutes({ accounts, passwordChecks, steps, throttle, secon
     const form = parseForm(confirmCodeForm, req.body);
     const next = safeNext(form.ok ? form.data.next : form.values['next']);
     const { user } = req;
-    // Counted per user before it is checked, like the second step of a login.
-    await refuseIfThrottled(
-      accounts,
-      req,
-      await throttle.secondFactorAttempt(user.id),
-      messages.limits.wrongCodes,
-      user.email,
-    );
+    // Counted before it is checked, like the second step of a login.
+    const attempt = await codes.count(req, user);
     if (form.ok && (await secondFactor.checkCode(user.id, form.data.code))) {
-      await throttle.secondFactorSucceeded(user.id);
+      await codes.right(attempt);
       await steps.confirmed(req, 'authenticator app');
       return res.redirect(303, next);
     }

@@ -55,12 +55,13 @@ export function authRoutes({
         .render('signup.njk', { values: { name, email, website }, errors: { email: messages.fields.emailTaken } });
     }
     await mail.signedUp(result.user, originOf(req));
-    passwordChecks.remember(req, res, email);
     if (requireVerifiedEmail) {
       flash(res, 'info', messages.signup.linkSent(email));
       return res.redirect(303, '/login');
     }
     await logIn(req, result.user, null);
+    // Signing up is a whole login: this browser is the account's first.
+    await passwordChecks.remember(req, res, email);
     // A fixed text: the session keeps nothing about the user but the id.
     flash(res, 'success', messages.signup.welcome);
     res.redirect(303, '/');
@@ -75,7 +76,7 @@ export function authRoutes({
     const form = parseForm(loginForm, req.body);
     const email = form.ok ? form.data.email : (form.values['email'] ?? '');
     // Counted before any password is checked, so a throttled guess learns nothing.
-    await passwordChecks.count(req, email, messages.limits.failedLogins);
+    const client = await passwordChecks.count(req, email, messages.limits.failedLogins);
     const user = form.ok
       ? await accounts.authenticate(email, form.data.password, originOf(req))
       : await accounts.refuseLogin(email, originOf(req)).then(() => null);
@@ -84,7 +85,7 @@ export function authRoutes({
       const values = { ...(form.ok ? { email } : form.values), next: next ? safeNext(next) : '' };
       return res.status(422).render('login.njk', { values, errors: { form: messages.login.badLogin } });
     }
-    await passwordChecks.succeeded(req, res, email);
+    await passwordChecks.succeeded(client);
     // With REQUIRE_VERIFIED_EMAIL, an unconfirmed address is refused there, as on every way in.
     await steps.firstStepDone(
       req,

@@ -7,7 +7,9 @@ import { originOf } from '../http/request-origin.js';
 import { REMEMBER_ME_MS } from '../http/session.js';
 import type { SignedInRequest } from '../http/routes.js';
 import { messages } from '../messages.js';
-import type { Throttle } from './throttle.js';
+import type { CodeChecks } from './code-checks.js';
+import type { DeviceCookies } from './device-cookie.js';
+import type { CodeAttempt } from './throttle.js';
 
 /** Notices a login sends: the new-sign-in mail (to a browser not seen before). */
 export interface LoginNotices {
@@ -17,7 +19,10 @@ export interface LoginNotices {
 export interface LoginStepsDeps {
   readonly accounts: Accounts;
   readonly notices: LoginNotices;
-  readonly throttle: Pick<Throttle, 'secondFactorSucceeded'>;
+  /** A right second factor starts the account's count of wrong codes again. */
+  readonly codes: Pick<CodeChecks, 'right'>;
+  /** A whole login earns the browser the account's device cookie. */
+  readonly devices: Pick<DeviceCookies, 'remember'>;
   /** True when the user has a second factor (an authenticator app, a passkey): a password is then not enough. */
   readonly needsSecondFactor: (userId: number) => Promise<boolean>;
   readonly sessionMaxSeconds: number;
@@ -41,7 +46,8 @@ export interface LoginIntent {
 export function loginSteps({
   accounts,
   notices,
-  throttle,
+  codes,
+  devices,
   needsSecondFactor,
   sessionMaxSeconds,
   requireVerifiedEmail,
@@ -60,13 +66,17 @@ export function loginSteps({
     return true;
   }
 
-  /** Logs the user in on a new session id and sends the browser on. */
+  /**
+   * Logs the user in on a new session id and sends the browser on. Only here, with every step
+   * done, does the browser get the account's device cookie: a right password alone earns none.
+   */
   async function complete(req: Request, res: Response, user: User, intent: LoginIntent, how: string): Promise<void> {
     if (refusedUnverified(res, user, intent)) return;
     const origin = originOf(req);
     const current = await accounts.loggedIn(user, origin, how);
     // "Remember me" never outlasts the absolute lifetime.
     await logIn(req, current, intent.remember ? Math.min(REMEMBER_ME_MS, sessionMaxSeconds * 1000) : null);
+    await devices.remember(req, res, current.email);
     await notices.signedIn(current, origin);
     res.redirect(303, intent.next);
   }
@@ -76,10 +86,18 @@ export function loginSteps({
 
     /**
      * The second step of `pending` was right (`factor`: 'authenticator app', 'recovery code',
-     * 'passkey'): the user's wrong-code count starts again, and the login is complete.
+     * 'passkey'; `attempt`, the guess a code spent): the user's wrong-code count starts again,
+     * and the login is complete.
      */
-    async secondStepDone(req: Request, res: Response, user: User, pending: PendingLogin, factor: string) {
-      await throttle.secondFactorSucceeded(user.id);
+    async secondStepDone(
+      req: Request,
+      res: Response,
+      user: User,
+      pending: PendingLogin,
+      factor: string,
+      attempt: CodeAttempt = { userId: user.id, device: null },
+    ) {
+      await codes.right(attempt);
       await complete(req, res, user, pending, `${pending.after} + ${factor}`);
     },
 

@@ -16,6 +16,18 @@ export function tooMany(verdict: Extract<Verdict, { allowed: false }>, what: str
   return new HttpError(429, messages.limits.tooMany(what, minutes, at), { 'Retry-After': String(seconds) });
 }
 
+/** Records the refusal and throws its 429. */
+export async function refuse(
+  accounts: Pick<Accounts, 'throttled'>,
+  req: Request,
+  verdict: Extract<Verdict, { allowed: false }>,
+  what: string,
+  email?: string,
+): Promise<never> {
+  await accounts.throttled(originOf(req), verdict, email);
+  throw tooMany(verdict, what);
+}
+
 /** Refuses with the 429 when `verdict` is over a limit, recording the refusal. */
 export async function refuseIfThrottled(
   accounts: Pick<Accounts, 'throttled'>,
@@ -24,7 +36,5 @@ export async function refuseIfThrottled(
   what: string,
   email?: string,
 ): Promise<void> {
-  if (verdict.allowed) return;
-  await accounts.throttled(originOf(req), verdict, email);
-  throw tooMany(verdict, what);
+  if (!verdict.allowed) await refuse(accounts, req, verdict, what, email);
 }

@@ -2,11 +2,11 @@ import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
 import type { z } from 'zod';
 import { parseForm } from '../forms/parse-form.js';
-import { type PendingLogin, endSession, pendingLogin, saveSession } from '../http/current-user.js';
+import { type PendingLogin, endSession, pendingLogin } from '../http/current-user.js';
+import type { CodeChecks } from '../login/code-checks.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import { originOf } from '../http/request-origin.js';
-import { refuseIfThrottled } from '../login/too-many.js';
-import type { Throttle } from '../login/throttle.js';
+import type { CodeAttempt } from '../login/throttle.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
@@ -16,28 +16,19 @@ import type { SecondFactor } from './second-factor.js';
 export interface TwoFactorLoginRouteDeps {
   readonly factors: SecondFactor;
   readonly steps: LoginSteps;
-  readonly throttle: Throttle;
+  readonly codes: CodeChecks;
   /** The user behind a pending login, while they are still there and active. */
   readonly activeUser: (userId: number) => Promise<User | null>;
-  readonly recordThrottled: Parameters<typeof refuseIfThrottled>[0];
 }
-
-/** After this many wrong codes in one pending login, the owner is mailed (before the limit's wait). */
-const WARN_AFTER = 3;
 
 /**
  * The second step of a login: a code from the authenticator app, or a recovery code. The
  * first step (a password, a reset link) left a pending login in the session; nobody is logged
- * in until this step is done. Wrong codes count per user (5, then growing waits), survive a
- * restarted login, and after a few the owner is told someone has their password.
+ * in until this step is done. Wrong codes count per account (codeChecks: the owner's own
+ * browsers have guesses of their own), survive a restarted login, and at the third in a day
+ * the owner is told someone has their password.
  */
-export function twoFactorLoginRoutes({
-  factors,
-  steps,
-  throttle,
-  activeUser,
-  recordThrottled,
-}: TwoFactorLoginRouteDeps): Routes {
+export function twoFactorLoginRoutes({ factors, steps, codes, activeUser }: TwoFactorLoginRouteDeps): Routes {
   const routes = new Routes();
 
   /** The pending login and its user, or null after sending the browser back to /login. */
@@ -51,17 +42,6 @@ export function twoFactorLoginRoutes({
     return null;
   }
 
-  /** A code is about to be checked: counted against its user first (a 429 when over, the owner told once). */
-  async function countAttempt(req: Request, pending: PendingLogin, user: User) {
-    const verdict = await throttle.secondFactorAttempt(user.id);
-    if (!verdict.allowed && verdict.started) {
-      await factors.failed(user, originOf(req), 'the limit of wrong codes was reached', !pending.warned);
-      pending.warned = true;
-      await saveSession(req);
-    }
-    await refuseIfThrottled(recordThrottled, req, verdict, messages.limits.wrongCodes, user.email);
-  }
-
   /**
    * A code posted to the second step: the form read, the pending login and its user (null after
    * sending the browser back to /login), and the attempt counted before the code is checked.
@@ -70,17 +50,13 @@ export function twoFactorLoginRoutes({
     const form = parseForm(schema, req.body);
     const found = await pendingOrBack(req, res);
     if (!found) return null;
-    await countAttempt(req, found.pending, found.user);
-    return { form, ...found };
+    const attempt = await codes.count(req, found.user);
+    return { form, attempt, ...found };
   }
 
-  /** A wrong code: recorded; the owner is mailed at the third in this login. */
-  async function wrong(req: Request, pending: PendingLogin, user: User, what: string) {
-    pending.failures += 1;
-    const warn = pending.failures >= WARN_AFTER && !pending.warned;
-    await factors.failed(user, originOf(req), what, warn);
-    if (warn) pending.warned = true;
-    await saveSession(req);
+  /** A wrong code: recorded; the owner is mailed at the third in a day. */
+  async function wrong(req: Request, user: User, attempt: CodeAttempt, what: string) {
+    await factors.failed(user, originOf(req), what, await codes.wrong(attempt));
   }
 
   routes.public.get('/login/two-factor', async (req, res) => {
@@ -96,9 +72,9 @@ export function twoFactorLoginRoutes({
     if (!attempt) return;
     const { form, pending, user } = attempt;
     if (form.ok && (await factors.checkCode(user.id, form.data.code))) {
-      return steps.secondStepDone(req, res, user, pending, 'authenticator app');
+      return steps.secondStepDone(req, res, user, pending, 'authenticator app', attempt.attempt);
     }
-    await wrong(req, pending, user, 'a wrong authenticator code');
+    await wrong(req, user, attempt.attempt, 'a wrong authenticator code');
     res.status(422).render('login-two-factor.njk', {
       status: await factors.status(user.id),
       errors: { code: messages.twoFactor.codeDidntWork },
@@ -116,14 +92,14 @@ export function twoFactorLoginRoutes({
     const { form, pending, user } = attempt;
     const used = form.ok ? await factors.useRecoveryCode(user, form.data.recovery_code, originOf(req)) : null;
     if (!used) {
-      await wrong(req, pending, user, 'a wrong recovery code');
+      await wrong(req, user, attempt.attempt, 'a wrong recovery code');
       return res
         .status(422)
         .render('login-recovery-code.njk', { errors: { recovery_code: messages.recoveryCodes.didntWork } });
     }
     if (used.few) flash(res, 'error', messages.recoveryCodes.fewLeft(used.left));
     else flash(res, 'info', messages.recoveryCodes.left(used.left));
-    await steps.secondStepDone(req, res, user, pending, 'recovery code');
+    await steps.secondStepDone(req, res, user, pending, 'recovery code', attempt.attempt);
   });
 
   return routes;

@@ -211,8 +211,22 @@ export function usersRepo(db: Db) {
       return rows[0]?.webauthn_handle ?? null;
     },
 
+    /** A new password; the device key changes with it, so no browser trusted before stays trusted. */
     async updatePasswordHash(id: number, passwordHash: string): Promise<void> {
-      await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [id, passwordHash]);
+      await db.query('UPDATE users SET password_hash = $2, device_key = gen_random_uuid() WHERE id = $1', [
+        id,
+        passwordHash,
+      ]);
+    },
+
+    /** The key an active account's device cookies are signed under (it changes with the password); null for none. */
+    async deviceKeyOf(email: string): Promise<string | null> {
+      if (email.includes('\u0000') || email.length > 254) return null;
+      const { rows } = await db.query<{ device_key: string }>(
+        'SELECT device_key::text AS device_key FROM users WHERE lower(email) = lower($1) AND is_active',
+        [email],
+      );
+      return rows[0]?.device_key ?? null;
     },
 
     /** True when the user's active flag changed. */
