@@ -12,6 +12,7 @@ import { authEventsRepo } from './audit/auth-events-repo.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
 import { createThrottle } from './login/throttle.js';
 import { deviceCookies } from './login/device-cookie.js';
+import { codeChecks } from './login/code-checks.js';
 import { passwordChecks } from './login/password-checks.js';
 import { loginSteps } from './login/login-steps.js';
 import { recoveryCodesRepo } from './mfa/recovery-codes-repo.js';
@@ -126,7 +127,9 @@ export async function createApp({
     publicUrl: config.publicUrl,
   });
   const throttle = createThrottle(db.pool, config, config.env !== 'test');
-  const checks = passwordChecks(throttle, deviceCookies(sessionSecrets, config.isProduction), accounts);
+  const devices = deviceCookies(sessionSecrets, config.isProduction, (email) => users.deviceKeyOf(email));
+  const checks = passwordChecks(throttle, devices, accounts);
+  const codes = codeChecks(throttle, devices, accounts);
   const sessions = createSessions({
     pool: db.pool,
     secrets: sessionSecrets,
@@ -166,7 +169,8 @@ export async function createApp({
   const steps = loginSteps({
     accounts,
     notices: mail,
-    throttle,
+    codes,
+    devices,
     needsSecondFactor: (userId) => factors.required(userId),
     sessionMaxSeconds: config.sessionMaxSeconds,
     requireVerifiedEmail: config.requireVerifiedEmail,
@@ -185,7 +189,7 @@ export async function createApp({
       steps,
       requireVerifiedEmail: config.requireVerifiedEmail,
     }),
-    twoFactorLoginRoutes({ factors, steps, throttle, activeUser: accounts.activeUser, recordThrottled: accounts }),
+    twoFactorLoginRoutes({ factors, steps, codes, activeUser: accounts.activeUser }),
     passkeyLoginRoutes({
       ceremonies,
       challenges: challengeCookie(sessionSecrets, config.isProduction),
@@ -196,7 +200,7 @@ export async function createApp({
     }),
     emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }),
     accountRoutes({ accounts, mail, throttle, passwordChecks: checks }),
-    confirmRoutes({ accounts, passwordChecks: checks, steps, throttle, secondFactor: factors }),
+    confirmRoutes({ passwordChecks: checks, codes, steps, secondFactor: factors }),
     twoFactorRoutes({
       factors,
       passwordChecks: checks,

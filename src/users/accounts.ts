@@ -132,12 +132,13 @@ export function accounts(
 
     /**
      * An attempt over a limit; names the targeted account when the email is one. Repeated
-     * refusals by the same count in the same window are one row with a count.
+     * refusals by the same count in the same window, naming the same account, are one row with a
+     * count: a per-network limit refusing attempts on two accounts writes a row in each one's history.
      */
     async throttled(origin: Origin, refusal: Throttled, email?: string): Promise<void> {
       const found = email ? await users.findByEmail(email) : null;
       const dedupeKey = createHash('sha256')
-        .update(`${refusal.key}\u0000${Math.round(refusal.resetsAt / 5000)}`)
+        .update(`${refusal.key}\u0000${Math.round(refusal.resetsAt / 5000)}\u0000${found?.id ?? ''}`)
         .digest();
       await events.recordRepeated(
         { event: 'throttled', userId: found?.id ?? null, ...origin, detail: refusal.key.split(':')[0] ?? null },
@@ -243,7 +244,7 @@ export function accounts(
       const sid = await sessions.endOne(userId, sessionId);
       if (sid === null) return null;
       await record('session_ended', userId, origin, `session ${sessionId}`);
-      return { current: sid === currentSid };
+      return { current: sid === sessions.sidHash(currentSid) };
     },
 
     endOtherSessions: (userId: number, keepSid: string, origin: Origin): Promise<number> =>
