@@ -35,9 +35,9 @@ export function cookiesSet(response: Response): Map<string, string> {
   return cookies;
 }
 
-/** A rendered form: its _csrf field and the signed cookie it must come back with. */
+/** A rendered form: its _csrf field and the cookies it must come back with. */
 export interface Form {
-  /** `__Host-gatehouse.csrf=…` */
+  /** `__Host-gatehouse.visitor=…; __Host-gatehouse.csrf=…`: the token's cookie and the visitor value it is bound to */
   readonly cookie: string;
   readonly csrf: string;
 }
@@ -49,11 +49,11 @@ export async function formOn(base: string, page: string): Promise<Form> {
   if (response.status !== 200) throw new Error(`GET ${page} answered ${response.status}`);
   const cookies = cookiesSet(response);
   if (cookies.has(SID_COOKIE)) throw new Error(`GET ${page} by a new visitor set a session cookie`);
-  const cookie = cookies.get(CSRF_COOKIE);
-  if (!cookie) throw new Error(`GET ${page} set no ${CSRF_COOKIE} cookie (is X-Forwarded-Proto trusted?)`);
+  if (!cookies.has(CSRF_COOKIE))
+    throw new Error(`GET ${page} set no ${CSRF_COOKIE} cookie (is X-Forwarded-Proto trusted?)`);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
   if (!csrf) throw new Error(`GET ${page}: no _csrf field in the form`);
-  return { cookie, csrf };
+  return { cookie: [...cookies.values()].join('; '), csrf };
 }
 
 export interface User {

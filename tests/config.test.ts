@@ -460,10 +460,12 @@ describe('the generated session secret outside production', () => {
   /** Signs up over HTTP the way a browser would; returns the session cookie ("name=value"). */
   async function signUp(base: string): Promise<string> {
     const form = await fetch(`${base}/signup`, { signal: AbortSignal.timeout(10_000) });
-    // An anonymous form's token rides in a signed cookie of its own (no session yet).
-    const csrfCookie = form.headers.getSetCookie().find((c) => c.startsWith('gatehouse.csrf='));
+    // An anonymous form's token rides in a signed cookie of its own (no session yet), beside the visitor value it is
+    // bound to: both go back with the form.
+    const formCookies = form.headers.getSetCookie().map((c) => c.split(';')[0] ?? '');
     const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
-    if (!csrfCookie || !token) throw new Error('no csrf cookie or token on /signup');
+    if (!formCookies.some((c) => c.startsWith('gatehouse.csrf=')) || !token)
+      throw new Error('no csrf cookie or token on /signup');
     const body = new URLSearchParams({
       _csrf: token,
       name: 'Restart Tester',
@@ -475,7 +477,7 @@ describe('the generated session secret outside production', () => {
     const response = await fetch(`${base}/signup`, {
       method: 'POST',
       redirect: 'manual',
-      headers: { cookie: csrfCookie.split(';')[0] ?? '', 'content-type': 'application/x-www-form-urlencoded' },
+      headers: { cookie: formCookies.join('; '), 'content-type': 'application/x-www-form-urlencoded' },
       body,
       signal: AbortSignal.timeout(10_000),
     });
