@@ -235,14 +235,17 @@ describe('session cookie in production, behind a TLS proxy', () => {
     const user = signupFields();
     const form = await request(app).get('/signup').set('X-Forwarded-Proto', 'https');
     const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)?.[1] ?? '';
-    // The anonymous form's own cookies are __Host- too: the CSRF cookie.
-    expect(String(form.headers['set-cookie'])).toMatch(/^__Host-gatehouse\.csrf=[^;]+;.*Secure/);
-    // The test client keeps Secure cookies to itself over plain http: hand the CSRF cookie back as a browser on https would.
-    const csrfCookie = String(form.headers['set-cookie']).split(';')[0] ?? '';
+    // The anonymous form's own cookies are __Host- too: the CSRF cookie and the visitor value its token is bound to.
+    const formCookies = (form.headers['set-cookie'] as unknown as string[] | undefined) ?? [];
+    for (const name of ['csrf', 'visitor']) {
+      expect(formCookies.find((line) => line.startsWith(`__Host-gatehouse.${name}=`))).toMatch(/; Secure/);
+    }
+    // The test client keeps Secure cookies to itself over plain http: hand them back as a browser on https would.
+    const cookieHeader = formCookies.map((line) => line.split(';')[0]).join('; ');
     const response = await request(app)
       .post('/signup')
       .set('X-Forwarded-Proto', 'https')
-      .set('Cookie', csrfCookie)
+      .set('Cookie', cookieHeader)
       .type('form')
       .send({ _csrf: csrf, ...user });
     expect(response.status).toBe(303);

@@ -1,4 +1,5 @@
-import type { Request, RequestHandler } from 'express';
+import { randomBytes } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import { csrfSync } from 'csrf-sync';
 import { messages } from '../messages.js';
@@ -37,45 +38,100 @@ export const bindCsrfToSession = (req: Request): void => {
   synced.generateToken(req, true);
 };
 
+/** How long a visitor value signs tokens: a form left open all day still works, a token found next week does not. */
+const VISITOR_LIFETIME_SECONDS = 12 * 60 * 60;
+/** A value with less than this left is replaced when a form is shown, so every form shown stays good this long. */
+const VISITOR_RENEW_WITHIN_SECONDS = 60 * 60;
+// 16 random bytes in base64url (22 characters), a dot, the expiry in Unix seconds; nothing longer is read.
+const VISITOR_VALUE = /^[A-Za-z0-9_-]{22}\.([1-9][0-9]{0,11})$/;
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** The seconds the visitor value has left, or undefined when it is malformed or expired. */
+const secondsLeft = (value: unknown): number | undefined => {
+  const expiry = typeof value === 'string' ? VISITOR_VALUE.exec(value)?.[1] : undefined;
+  const left = expiry === undefined ? 0 : Number(expiry) - nowSeconds();
+  return left > 0 ? left : undefined;
+};
+
 /**
  * CSRF tokens without a row for anyone not logged in:
  * - a visitor with no session gets a signed double-submit token (csrf-csrf): an
  *   HMAC over the session secrets (rotation works) in an HttpOnly cookie, sent
- *   back in the form; a token is made only when a form is rendered;
+ *   back in the form; a token is made only when a form is rendered. The HMAC
+ *   also covers a random per-visitor value and its expiry, kept in a cookie of
+ *   its own, so a token works only with the visitor value it was issued under
+ *   and only until that value expires;
  * - once logged in, the token is the synchroniser token kept in the session
  *   (csrf-sync), made at login, so it is bound to that session.
  */
 export function csrf({ secrets, secure }: CsrfOptions): Csrf {
+  const visitorCookie = secure ? '__Host-gatehouse.visitor' : 'gatehouse.visitor';
+  // The visitor value a request's token is made or checked under: the cookie's, or one minted for this response.
+  const visitorOf = new WeakMap<Request, string>();
   const signed = doubleCsrf({
     getSecret: () => [...secrets],
-    // Anonymous: not bound to anything but the cookie. The cookie's __Host- prefix (in production)
-    // keeps a sibling subdomain from planting a pair of its own.
-    getSessionIdentifier: () => 'anonymous',
+    // Always set below before csrf-csrf makes or checks a token; were it not, '' would match no token made here.
+    getSessionIdentifier: (req) => visitorOf.get(req) ?? '',
     cookieName: secure ? '__Host-gatehouse.csrf' : 'gatehouse.csrf',
     cookieOptions: { httpOnly: true, secure, sameSite: 'lax', path: '/' },
     getCsrfTokenFromRequest: tokenInForm,
     errorConfig: ERROR,
   });
+
+  const visitorIn = (req: Request): unknown => (req.cookies as Record<string, unknown> | undefined)?.[visitorCookie];
+
+  /** The visitor value to sign this response's token under: the one held while it has time left, else a new one. */
+  const visitorFor = (req: Request, res: Response): string => {
+    const held = visitorIn(req);
+    const left = secondsLeft(held);
+    // Never reused beyond the lifetime: signing a hand-made value that claims more would stretch the expiry.
+    const reusable = left !== undefined && left >= VISITOR_RENEW_WITHIN_SECONDS && left <= VISITOR_LIFETIME_SECONDS;
+    if (reusable && typeof held === 'string') return held;
+    const minted = `${randomBytes(16).toString('base64url')}.${nowSeconds() + VISITOR_LIFETIME_SECONDS}`;
+    // A cookie for the browser session, like the token's: the expiry that counts is the one inside, under the HMAC.
+    res.cookie(visitorCookie, minted, { httpOnly: true, secure, sameSite: 'lax', path: '/' });
+    return minted;
+  };
+
   return {
     tokens: (req, res, next) => {
       // One token per response, however many forms it renders: each new signed token would reset the cookie.
       let token: string | undefined;
-      res.locals.csrfToken = (): string =>
-        (token ??= hasSessionRow(req) ? synced.generateToken(req) : signed.generateCsrfToken(req, res));
+      res.locals.csrfToken = (): string => {
+        if (token !== undefined) return token;
+        if (hasSessionRow(req)) return (token = synced.generateToken(req));
+        visitorOf.set(req, visitorFor(req, res));
+        return (token = signed.generateCsrfToken(req, res));
+      };
       next();
     },
-    protection: (req, res, next) =>
-      hasSessionRow(req)
-        ? synced.csrfSynchronisedProtection(req, res, next)
-        : signed.doubleCsrfProtection(req, res, next),
+    protection: (req, res, next) => {
+      if (hasSessionRow(req)) {
+        synced.csrfSynchronisedProtection(req, res, next);
+        return;
+      }
+      if (!SAFE_METHODS.has(req.method)) {
+        const held = visitorIn(req);
+        // Missing, malformed or expired: no token can be good, whatever the HMAC would say.
+        if (typeof held !== 'string' || secondsLeft(held) === undefined) {
+          next(signed.invalidCsrfTokenError);
+          return;
+        }
+        visitorOf.set(req, held);
+      }
+      signed.doubleCsrfProtection(req, res, next);
+    },
   };
 }
 
 /**
- * Refuses unsafe requests that the browser says come from another site, before
- * the token is even looked at: Sec-Fetch-Site where the browser sends it (in
- * any case), else Origin. The origin expected is PUBLIC_URL's when it is set;
- * only without it is it taken from the request, where a proxy's
+ * Refuses unsafe requests that the browser says come from anywhere but this
+ * origin, before the token is even looked at: a Sec-Fetch-Site other than
+ * `same-origin` or `none` (in any case; `same-site` too, since a sibling
+ * subdomain is another party), and an Origin other than the one expected,
+ * whatever Sec-Fetch-Site says. The origin expected is PUBLIC_URL's when it is
+ * set; only without it is it taken from the request, where a proxy's
  * X-Forwarded-Host could name any host.
  */
 export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
@@ -88,8 +144,9 @@ export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
     }
     const site = req.get('sec-fetch-site')?.trim().toLowerCase();
     const origin = req.get('origin');
-    const crossSite = site !== undefined ? site === 'cross-site' : origin !== undefined && origin !== expected(req);
-    if (crossSite) throw new HttpError(403, messages.errors.crossSite);
+    const otherSite = site !== undefined && site !== 'same-origin' && site !== 'none';
+    const otherOrigin = origin !== undefined && origin !== expected(req);
+    if (otherSite || otherOrigin) throw new HttpError(403, messages.errors.crossSite);
     next();
   };
 }
