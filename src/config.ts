@@ -80,6 +80,7 @@ const envSchema = z.object({
   LOGIN_FAILURES_PER_IP: intIn(1, 1_000_000).default(100),
   PASSWORD_CHECKS_PER_IP: intIn(1, 1_000_000).default(300),
   SESSIONS_PER_USER: intIn(1, 100_000).default(100),
+  PENDING_LOGINS_PER_USER: intIn(1, 100_000).default(20),
   MAIL_LINKS_PER_IP: intIn(1, 1_000_000).default(30),
   EMAIL_CHANGES_PER_USER: intIn(1, 1_000_000).default(5),
   AUTH_EVENTS_RETENTION_DAYS: intIn(1, 36_500).default(365),
@@ -118,8 +119,10 @@ export interface Config {
   readonly mailLinksPerIp: number;
   /** Requests to move an account to another address, per user and hour, whatever they come to. */
   readonly emailChangesPerUser: number;
-  /** Open sessions a user may hold; the least recently used end first. */
+  /** Open sessions a user may hold (pending logins apart); the least recently used end first. */
   readonly sessionsPerUser: number;
+  /** Logins waiting for their second factor a user may have at once; the oldest end first, never a session. */
+  readonly pendingLoginsPerUser: number;
   /** Audit events older than this are deleted. */
   readonly authEventsRetentionDays: number;
   readonly signupsPerIp: number;
@@ -197,6 +200,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     loginFailuresPerIp: e.LOGIN_FAILURES_PER_IP,
     passwordChecksPerIp: e.PASSWORD_CHECKS_PER_IP,
     sessionsPerUser: e.SESSIONS_PER_USER,
+    pendingLoginsPerUser: e.PENDING_LOGINS_PER_USER,
     mailLinksPerIp: e.MAIL_LINKS_PER_IP,
     emailChangesPerUser: e.EMAIL_CHANGES_PER_USER,
     authEventsRetentionDays: e.AUTH_EVENTS_RETENTION_DAYS,

@@ -3,7 +3,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import session, { type Session, type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
-import { sessionsRepo } from '../sessions/sessions-repo.js';
+import { type SidHash, hashSid, sessionsRepo } from '../sessions/sessions-repo.js';
 import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
 
@@ -18,6 +18,11 @@ export interface SessionOptions {
   readonly pruneSeconds: number | false;
   /** A user's open sessions are capped: at a login beyond this, the least recently used end. */
   readonly maxPerUser: number;
+  /**
+   * A user's logins waiting for their second factor are capped apart from their sessions (they
+   * never push one out): at one beyond this, the oldest waiting ends.
+   */
+  readonly maxPendingPerUser: number;
 }
 
 export interface Sessions {
@@ -38,7 +43,13 @@ const TOUCH_EVERY_MS = 60_000;
 const ROW_EXPIRES = 'rowExpiresAt';
 /** Where the session's user (read in the same statement) rides along; never written back. */
 const ROW_USER = 'rowUser';
-type LoadedSession = SessionData & { [ROW_EXPIRES]?: number; [ROW_USER]?: User | null };
+/**
+ * Where the hash of the id the session was read by rides along, so its touch or save hashes
+ * nothing again (express-session saves and touches a session by the id it was read with); never
+ * written back.
+ */
+const ROW_SID = 'rowSid';
+type LoadedSession = SessionData & { [ROW_EXPIRES]?: number; [ROW_USER]?: User | null; [ROW_SID]?: SidHash };
 
 /**
  * The user the store read with this session (active users only): null when the session's user
@@ -77,8 +88,10 @@ declare module 'express-session' {
 }
 
 /**
- * connect-pg-simple (its prune timer and destroy), with our own reads and
- * writes (src/sessions/sessions-repo.ts):
+ * connect-pg-simple (its prune timer), with our own reads and writes
+ * (src/sessions/sessions-repo.ts):
+ * - the row is found by the SHA-256 of the session id, never the id itself: each method hashes
+ *   the id it is given, once per request (a session read from its row keeps its hash).
  * - a page view writes nothing unless the expiry has to move by a minute or
  *   more: get() also reads the row's expiry, touch() skips the UPDATE when the
  *   new expiry is within a minute of it. The idle timeout stays exact to the minute.
@@ -102,17 +115,26 @@ function thriftyStore(options: SessionOptions) {
     }
 
     override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
-      rows.load(sid).then((row) => {
+      const hash = hashSid(sid);
+      rows.load(hash).then((row) => {
         if (!row) return callback(null, null);
         const sess = row.sess as LoadedSession;
         sess[ROW_EXPIRES] = Date.now() + row.msLeft;
         sess[ROW_USER] = row.user;
+        sess[ROW_SID] = hash;
         callback(null, sess);
       }, callback);
     }
 
     override set(sid: string, sess: SessionData, callback?: (error?: unknown) => void): void {
-      const { [ROW_EXPIRES]: loaded, [ROW_USER]: _user, client, ...rest } = sess as LoadedSession;
+      const {
+        [ROW_EXPIRES]: loaded,
+        [ROW_USER]: _user,
+        [ROW_SID]: loadedHash,
+        client,
+        ...rest
+      } = sess as LoadedSession;
+      const hash = loadedHash ?? hashSid(sid);
       const write = {
         sess: rest,
         expiresAt: Math.ceil(expiresAt(sess) / 1000),
@@ -125,9 +147,13 @@ function thriftyStore(options: SessionOptions) {
       };
       const saved =
         loaded !== undefined
-          ? rows.update(sid, write)
-          : rows.insert(sid, write).then(async () => {
-              if (write.userId !== null) await rows.trimFor(write.userId, options.maxPerUser);
+          ? rows.update(hash, write)
+          : rows.insert(hash, write).then(async () => {
+              if (write.userId === null) return;
+              // A pending login only ever ends older pending ones: a flood of right passwords
+              // without the second factor cannot end the owner's sessions.
+              if (write.pending) await rows.trimFor(write.userId, 'pending', options.maxPendingPerUser);
+              else await rows.trimFor(write.userId, 'logins', options.maxPerUser);
             });
       saved.then(() => callback?.(), callback);
     }
@@ -140,9 +166,18 @@ function thriftyStore(options: SessionOptions) {
         return;
       }
       // express-session ignores a failed touch; so do we (the next one retries).
-      rows.touch(sid, Math.ceil(expires / 1000)).then(
+      rows.touch((sess as LoadedSession)[ROW_SID] ?? hashSid(sid), Math.ceil(expires / 1000)).then(
         () => callback?.(),
         () => callback?.(),
+      );
+    }
+
+    // connect-pg-simple's own would delete by the raw id, which no row holds: logout and the
+    // new id at login (regenerate) come through here.
+    override destroy(sid: string, callback?: (error?: unknown) => void): void {
+      rows.destroy(hashSid(sid)).then(
+        () => callback?.(),
+        (error: unknown) => callback?.(error),
       );
     }
   })({

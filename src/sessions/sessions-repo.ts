@@ -1,5 +1,22 @@
+import { createHash } from 'node:crypto';
 import type { Db } from '../db/database.js';
 import { type User, userColumnsOf, userFromJoin } from '../users/users-repo.js';
+
+declare const sidHashBrand: unique symbol;
+
+/**
+ * What `sessions.sid` holds: the SHA-256 of the session id, lower-case hex. The id is the bearer
+ * secret and stays in the cookie; whoever reads the table (a backup, a replica, an injection)
+ * holds hashes, which no cookie can carry. The brand keeps a raw id from reaching a query that
+ * expects the hash.
+ */
+export type SidHash = string & { readonly [sidHashBrand]: true };
+
+/**
+ * The hash of a session id, as stored. An id is 192 random bits: a plain SHA-256 is enough
+ * (nothing to guess, so no salt or stretching), and cheap enough for every request.
+ */
+export const hashSid = (sid: string): SidHash => createHash('sha256').update(sid, 'utf8').digest('hex') as SidHash;
 
 /** A session row as the store reads it: the JSON, how long it has left, and its user (active ones only). */
 export interface StoredSession {
@@ -24,7 +41,7 @@ export interface SessionWrite {
 
 /** One of a user's open sessions, as the account page and the admin command list them. */
 export interface OpenSession {
-  /** A public handle (a random UUID): the sid is the bearer secret and never leaves the cookie. */
+  /** A public handle (a random UUID): the session id is the bearer secret and never leaves the cookie. */
   readonly id: string;
   readonly createdAt: Date;
   readonly lastSeenAt: Date;
@@ -50,14 +67,24 @@ interface OpenSessionRow {
 
 const MAX_USER_AGENT = 512;
 
+/** Which of a user's rows a cap counts: their logins, or their logins waiting for a second factor. */
+export type SessionKind = 'logins' | 'pending';
+
 // expire is a timestamp without zone, written and compared in the database's own
 // clock and zone (to_timestamp, localtimestamp), as connect-pg-simple does.
+//
+// The store (src/http/session.ts) hashes each request's id once and passes the hash (SidHash) to
+// load, insert, update, touch and destroy; everything else takes the raw id, as the request has
+// it (req.sessionID), and hashes it here.
 
 /** Every SQL statement on sessions. */
 export function sessionsRepo(db: Db) {
   return {
+    /** The stored form of a session id: compare endOne's answer with this. */
+    sidHash: hashSid,
+
     /** The session and its user in one statement: a page view is one round trip. */
-    async load(sid: string): Promise<StoredSession | null> {
+    async load(sid: SidHash): Promise<StoredSession | null> {
       const { rows } = await db.query<{ sess: unknown; ms_left: number } & Parameters<typeof userFromJoin>[0]>(
         `SELECT s.sess, (extract(epoch FROM s.expire - localtimestamp) * 1000)::float8 AS ms_left, ${userColumnsOf('u')}
            FROM sessions s LEFT JOIN users u ON u.id = s.user_id AND u.is_active
@@ -71,7 +98,7 @@ export function sessionsRepo(db: Db) {
     },
 
     /** A new session, or one replaced wholesale (a regenerated id writes a new row). */
-    async insert(sid: string, write: SessionWrite): Promise<void> {
+    async insert(sid: SidHash, write: SessionWrite): Promise<void> {
       await db.query(
         `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent, created_at, pending)
          VALUES ($1, $2, to_timestamp($3), $4, $5, $6, coalesce(to_timestamp($7::float8 / 1000), now()), $8)
@@ -95,7 +122,7 @@ export function sessionsRepo(db: Db) {
      * A session that was read from its row: updated, never re-created, so a
      * request still in flight cannot bring back a session that was ended meanwhile.
      */
-    async update(sid: string, write: SessionWrite): Promise<void> {
+    async update(sid: SidHash, write: SessionWrite): Promise<void> {
       await db.query(
         `UPDATE sessions SET sess = $2, expire = to_timestamp($3), user_id = $4, pending = $5, last_seen_at = now()
           WHERE sid = $1`,
@@ -103,21 +130,29 @@ export function sessionsRepo(db: Db) {
       );
     },
 
-    async touch(sid: string, expiresAt: number): Promise<void> {
+    async touch(sid: SidHash, expiresAt: number): Promise<void> {
       await db.query('UPDATE sessions SET expire = to_timestamp($2), last_seen_at = now() WHERE sid = $1', [
         sid,
         expiresAt,
       ]);
     },
 
-    /** A page of the user's sessions that have not expired: `currentSid` first, then the most recently used. */
+    /** Deletes the session (logout, a new id at login). */
+    async destroy(sid: SidHash): Promise<void> {
+      await db.query('DELETE FROM sessions WHERE sid = $1', [sid]);
+    },
+
+    /**
+     * A page of the user's sessions that have not expired: `currentSid` (the request's own id, as
+     * the cookie carries it) first, then the most recently used.
+     */
     async openFor(userId: number, currentSid: string | null, limit: number, offset = 0): Promise<OpenSessionsPage> {
       const { rows } = await db.query<OpenSessionRow & { total: number }>(
         `SELECT id::text AS id, created_at, last_seen_at, ip, user_agent, sid = $2 AS current, count(*) OVER ()::int AS total
            FROM sessions WHERE user_id = $1 AND NOT pending AND expire >= localtimestamp
           ORDER BY (sid = $2) IS TRUE DESC, last_seen_at DESC, id
           LIMIT $3 OFFSET $4`,
-        [userId, currentSid, limit, offset],
+        [userId, currentSid === null ? null : hashSid(currentSid), limit, offset],
       );
       const total =
         rows[0]?.total ??
@@ -140,33 +175,47 @@ export function sessionsRepo(db: Db) {
     },
 
     /**
-     * Keeps the user's `keep` most recently used sessions and ends the rest (a user cannot
-     * pile up sessions without bound); how many ended.
+     * Keeps the user's `keep` newest rows of one kind and ends the rest, so a user cannot pile up
+     * rows without bound; how many ended. The kinds are capped apart: logins waiting for a second
+     * factor are what anyone with the password can make, as many as they like, so they only ever
+     * push out each other (the oldest started first), never a login. Logins push out logins, the
+     * least recently used first.
      */
-    async trimFor(userId: number, keep: number): Promise<number> {
+    async trimFor(userId: number, kind: SessionKind, keep: number): Promise<number> {
       const { rowCount } = await db.query(
-        `DELETE FROM sessions WHERE sid IN (
-           SELECT sid FROM sessions WHERE user_id = $1 ORDER BY last_seen_at DESC, created_at DESC OFFSET $2)`,
+        kind === 'logins'
+          ? `DELETE FROM sessions WHERE sid IN (
+               SELECT sid FROM sessions WHERE user_id = $1 AND NOT pending
+                ORDER BY last_seen_at DESC, created_at DESC OFFSET $2)`
+          : `DELETE FROM sessions WHERE sid IN (
+               SELECT sid FROM sessions WHERE user_id = $1 AND pending
+                ORDER BY created_at DESC, last_seen_at DESC OFFSET $2)`,
         [userId, keep],
       );
       return rowCount ?? 0;
     },
 
-    /** Ends one session of this user (another user's id matches nothing); the sid it had, or null. */
-    async endOne(userId: number, id: string): Promise<string | null> {
-      const { rows } = await db.query<{ sid: string }>(
+    /**
+     * Ends one session of this user (another user's id matches nothing); the stored sid it had,
+     * a hash (compare it with sidHash(req.sessionID)), or null.
+     */
+    async endOne(userId: number, id: string): Promise<SidHash | null> {
+      const { rows } = await db.query<{ sid: SidHash }>(
         'DELETE FROM sessions WHERE user_id = $1 AND id = $2::uuid RETURNING sid',
         [userId, id],
       );
       return rows[0]?.sid ?? null;
     },
 
-    /** Ends every session of the user but `keepSid` (none kept when null); how many were still open. */
+    /**
+     * Ends every session of the user but `keepSid` (the request's own id, as the cookie carries it;
+     * none kept when null); how many were still open.
+     */
     async endAll(userId: number, keepSid: string | null = null): Promise<number> {
       const { rows } = await db.query<{ open: boolean }>(
         `DELETE FROM sessions WHERE user_id = $1 AND ($2::text IS NULL OR sid <> $2::text)
          RETURNING expire >= localtimestamp AS open`,
-        [userId, keepSid],
+        [userId, keepSid === null ? null : hashSid(keepSid)],
       );
       return rows.filter((row) => row.open).length;
     },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Express } from 'express';
 import type { TestApp } from './test-app.js';
 import { Browser, PASSWORD, signedUpBrowser } from './browser.js';
@@ -40,6 +41,16 @@ export const sidOf = (browser: Browser): string => {
   if (!match?.[1]) throw new Error(`not a signed session cookie: ${cookie}`);
   return match[1];
 };
+
+/**
+ * What `sessions.sid` holds for a session id: its SHA-256 in lower-case hex, never the id itself
+ * (the bearer secret stays in the cookie). Written out here, not imported from the app, so the
+ * tests hold the app to the rule.
+ */
+export const sidHash = (sid: string): string => createHash('sha256').update(sid, 'utf8').digest('hex');
+
+/** The `sessions.sid` of the session the browser holds: the hash of its cookie's id. */
+export const sidHashOf = (browser: Browser): string => sidHash(sidOf(browser));
 
 /** A browser that sends `userAgent` on every request. */
 export function browserWith(app: Express, userAgent?: string): Browser {
@@ -144,13 +155,13 @@ export async function loginAgo(t: TestApp, browser: Browser, minutes: number): P
   const authAt = Date.now() - minutes * 60_000;
   const { rowCount } = await t.pool.query(
     `UPDATE sessions SET sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb($2::bigint))::json WHERE sid = $1`,
-    [sidOf(browser), authAt],
+    [sidHashOf(browser), authAt],
   );
   if (rowCount !== 1) throw new Error(`moving the login time back changed ${rowCount ?? 0} session rows, not 1`);
   return authAt;
 }
 
-/** The session rows of a user, by the user_id column. */
+/** The session rows of a user, by the user_id column (`sid` is the stored hash: compare with sidHashOf). */
 export const sessionRowsOf = async (t: TestApp, userId: string) =>
   (
     await t.pool.query<{ id: string; sid: string; user_id: string; ip: string | null; user_agent: string | null }>(
@@ -162,7 +173,7 @@ export const sessionRowsOf = async (t: TestApp, userId: string) =>
 /** The public id of the session a browser holds. */
 export async function sessionIdOf(t: TestApp, browser: Browser): Promise<string> {
   const { rows } = await t.pool.query<{ id: string }>('SELECT id::text AS id FROM sessions WHERE sid = $1', [
-    sidOf(browser),
+    sidHashOf(browser),
   ]);
   const id = rows[0]?.id;
   if (!id) throw new Error('the browser has no session row');
