@@ -18,6 +18,8 @@ import {
   sessionCount,
   sessionIdOf,
   sessionRowsOf,
+  sidHash,
+  sidHashOf,
   sidOf,
   snapshot,
   unescapeHtml,
@@ -100,12 +102,12 @@ describe('the sessions table', () => {
     for (const browser of [user.browser, second]) {
       const { rows } = await t.pool.query<{ user_id: string | null }>(
         'SELECT user_id::text AS user_id FROM sessions WHERE sid = $1',
-        [sidOf(browser)],
+        [sidHashOf(browser)],
       );
       expect(rows[0]?.user_id).toBe(user.id);
     }
     expect((await sessionRowsOf(t, user.id)).map((row) => row.sid).sort()).toEqual(
-      [sidOf(user.browser), sidOf(second)].sort(),
+      [sidHashOf(user.browser), sidHashOf(second)].sort(),
     );
   });
 
@@ -120,7 +122,7 @@ describe('the sessions table', () => {
 
   it('clears user_id when the session logs out (the row is gone)', async () => {
     const user = await member(t);
-    const sid = sidOf(user.browser);
+    const sid = sidHashOf(user.browser);
     expect((await user.browser.submit('/', '/logout', {})).status).toBe(303);
     expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sid])).rowCount).toBe(0);
     expect(await sessionRowsOf(t, user.id)).toEqual([]);
@@ -136,7 +138,7 @@ describe('the sessions table', () => {
   it('records the IP and the User-Agent of the login on the row', async () => {
     const user = await member(t);
     const browser = await loggedInBrowser(t.app, user.email, PASSWORD, CHROME);
-    const row = (await sessionRowsOf(t, user.id)).find((r) => r.sid === sidOf(browser));
+    const row = (await sessionRowsOf(t, user.id)).find((r) => r.sid === sidHashOf(browser));
     expect(row?.ip).toMatch(LOOPBACK);
     expect(row?.user_agent).toBe(CHROME);
   });
@@ -145,7 +147,7 @@ describe('the sessions table', () => {
     const user = await member(t);
     const long = `Mozilla/5.0 ${'x'.repeat(3000)}`;
     const browser = await loggedInBrowser(t.app, user.email, PASSWORD, long);
-    const row = (await sessionRowsOf(t, user.id)).find((r) => r.sid === sidOf(browser));
+    const row = (await sessionRowsOf(t, user.id)).find((r) => r.sid === sidHashOf(browser));
     expect(row?.user_agent?.length).toBeLessThanOrEqual(512);
     expect((await browser.get('/account/sessions')).status).toBe(200);
   });
@@ -180,7 +182,7 @@ describe('the "your sessions" page', () => {
     const { sessions } = await sessionsPage(user.firefox);
     const rows = await sessionRowsOf(t, user.id);
     expect(sessions).toHaveLength(rows.length);
-    const others = rows.filter((row) => row.sid !== sidOf(user.firefox)).map((row) => row.id);
+    const others = rows.filter((row) => row.sid !== sidHashOf(user.firefox)).map((row) => row.id);
     expect(
       sessions
         .filter((s) => !s.current)
@@ -207,7 +209,7 @@ describe('the "your sessions" page', () => {
       `UPDATE sessions SET created_at = now() - interval '1 hour',
               sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb((extract(epoch FROM now() - interval '1 hour') * 1000)::bigint))::json
         WHERE sid = $1`,
-      [sid],
+      [sidHash(sid)],
     );
     const changed = await browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
@@ -397,7 +399,7 @@ describe('ending one session', () => {
     const user = await member(t);
     const second = await loggedInBrowser(t.app, user.email);
     const own = await sessionIdOf(t, user.browser);
-    const sid = sidOf(user.browser);
+    const sid = sidHashOf(user.browser);
 
     const response = await end(user.browser, own);
     expect(response.status).toBe(303);
@@ -526,7 +528,7 @@ describe('"Sign out everywhere else"', () => {
     expect(await isLoggedIn(user.chrome)).toBe(false);
     expect(await isLoggedIn(user.safari)).toBe(false);
     expect(await isLoggedIn(user.firefox)).toBe(true);
-    expect((await sessionRowsOf(t, user.id)).map((row) => row.sid)).toEqual([sid]);
+    expect((await sessionRowsOf(t, user.id)).map((row) => row.sid)).toEqual([sidHash(sid)]);
 
     expect(await snapshot(t, other.id)).toEqual(otherBefore);
     expect(await isLoggedIn(other.browser)).toBe(true);

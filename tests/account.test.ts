@@ -21,6 +21,8 @@ import {
   newEventRowsOf,
   sessionIdOf,
   sessionRowsOf,
+  sidHash,
+  sidHashOf,
   sidOf,
   snapshot,
   tryLogin,
@@ -606,12 +608,12 @@ describe('changing the password', () => {
       .get('/')
       .set('Cookie', oldCookie ?? '');
     expectSentToLogin(replay, '/');
-    expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [oldSid])).rowCount).toBe(0);
+    expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sidHash(oldSid)])).rowCount).toBe(0);
 
     // Every other browser of this user is logged out; the only session left is this one.
     expect(await isLoggedIn(second)).toBe(false);
     expect(await isLoggedIn(third)).toBe(false);
-    expect((await sessionRowsOf(t, user.id)).map((row) => row.sid)).toEqual([sidOf(user.browser)]);
+    expect((await sessionRowsOf(t, user.id)).map((row) => row.sid)).toEqual([sidHashOf(user.browser)]);
 
     // Another user's sessions are untouched.
     expect(await snapshot(t, stranger.id)).toEqual(strangerBefore);
@@ -901,7 +903,7 @@ describe('a user deactivated while logged in', () => {
       expectSentToLogin(response);
       expect(await userState(t, user.id)).toEqual(before);
       expect(await newEventRowsOf(t, user.id, eventsBefore)).toEqual([]);
-      expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sidOf(second)])).rowCount).toBe(1);
+      expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sidHashOf(second)])).rowCount).toBe(1);
     },
   );
 });

@@ -4,6 +4,7 @@ import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { corpus } from './support/corpus.js';
 import { unescapeHtml } from './support/pages.js';
+import { sidHash } from './support/account.js';
 
 const BAD_LOGIN = 'Invalid email/password combination.';
 const LOGIN_REQUIRED = 'You must be logged in to view that page.';
@@ -54,8 +55,9 @@ const sidOf = (cookie: string): string => {
   return match[1];
 };
 
+/** The row of the session with this id (found by its hash, as the table keeps it). */
 const sessionRow = async (sid: string): Promise<{ sess: Record<string, unknown>; expire: Date } | undefined> =>
-  (await t.pool.query('SELECT sess, expire FROM sessions WHERE sid = $1', [sid])).rows[0];
+  (await t.pool.query('SELECT sess, expire FROM sessions WHERE sid = $1', [sidHash(sid)])).rows[0];
 
 const userRow = async (email: string) =>
   (await t.pool.query('SELECT * FROM users WHERE lower(email) = lower($1)', [email])).rows[0];

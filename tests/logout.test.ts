@@ -2,6 +2,7 @@ import request, { type Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, signedUpBrowser } from './support/browser.js';
+import { sidHash } from './support/account.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -21,8 +22,9 @@ const sidOf = (cookie: string | undefined): string => {
   return match[1];
 };
 
+/** How many rows hold the session with this id (found by its hash, as the table keeps it). */
 const sessionRowCount = async (sid: string) =>
-  Number((await t.pool.query('SELECT count(*) FROM sessions WHERE sid = $1', [sid])).rows[0].count);
+  Number((await t.pool.query('SELECT count(*) FROM sessions WHERE sid = $1', [sidHash(sid)])).rows[0].count);
 
 /** The inside of the first <tag ...>...</tag> of a page. */
 const section = (html: string, tag: 'main' | 'nav'): string => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, NEW_PASSWORD, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
-import { sidOf } from './support/account.js';
+import { sidHashOf } from './support/account.js';
 import {
   TRUST_LOOPBACK,
   expectCleanRefusal,
@@ -219,7 +219,7 @@ describe('sessions per user are capped, and listed a page at a time', () => {
     }
     // The second login is made the least recently used: last seen an hour ago.
     await capped.pool.query("UPDATE sessions SET last_seen_at = now() - interval '1 hour' WHERE sid = $1", [
-      sidOf(logins[1]!),
+      sidHashOf(logins[1]!),
     ]);
     const fourth = new Browser(capped.app);
     expect((await logIn(fourth, fields.email)).status).toBe(303);
@@ -328,7 +328,7 @@ describe('the smaller items', () => {
     expect(await isLoggedIn(user.browser)).toBe(true);
     await t.pool.query(
       `UPDATE sessions SET sess = (sess::jsonb || jsonb_build_object('authAt', $2::jsonb))::json WHERE sid = $1`,
-      [sidOf(user.browser), authAt],
+      [sidHashOf(user.browser), authAt],
     );
     const answer = await user.browser.get('/');
     expect([302, 303]).toContain(answer.status);

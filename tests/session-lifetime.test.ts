@@ -3,7 +3,7 @@ import express from 'express';
 import request from 'supertest';
 import { createSessions } from '../src/http/session.js';
 import { type TestApp, sqlDuring, startTestApp, TEST_SECRET } from './support/test-app.js';
-import { loginAgo, sidOf } from './support/account.js';
+import { loginAgo, sidHashOf, sidOf } from './support/account.js';
 import { Browser, signedUpBrowser, signupFields } from './support/browser.js';
 
 let t: TestApp;
@@ -18,7 +18,7 @@ const rowOf = async (browser: Browser) =>
   (
     await t.pool.query<{ sess: Record<string, unknown>; seconds_left: number }>(
       'SELECT sess, extract(epoch FROM expire - now()::timestamp)::float AS seconds_left FROM sessions WHERE sid = $1',
-      [sidOf(browser)],
+      [sidHashOf(browser)],
     )
   ).rows[0];
 
@@ -64,7 +64,7 @@ describe('idle timeout and absolute lifetime', () => {
   it('moves the idle deadline forward with each request', async () => {
     const { browser } = await signedUpBrowser(t.app);
     await t.pool.query("UPDATE sessions SET expire = now()::timestamp + interval '10 minutes' WHERE sid = $1", [
-      sidOf(browser),
+      sidHashOf(browser),
     ]);
     expect((await browser.get('/')).status).toBe(200);
     expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(59 * 60);
@@ -73,7 +73,7 @@ describe('idle timeout and absolute lifetime', () => {
   it('ends a session that was idle too long, on the server, whatever the cookie says', async () => {
     const { browser } = await signedUpBrowser(t.app);
     await t.pool.query("UPDATE sessions SET expire = now()::timestamp - interval '1 second' WHERE sid = $1", [
-      sidOf(browser),
+      sidHashOf(browser),
     ]);
     const response = await browser.get('/');
     expect(response.status).toBe(302);
@@ -130,7 +130,9 @@ describe('what a page view costs the database', () => {
   it('moves the expiry again once it is a minute or more behind', async () => {
     const { browser } = await signedUpBrowser(t.app);
     await browser.get('/');
-    await t.pool.query("UPDATE sessions SET expire = expire - interval '2 minutes' WHERE sid = $1", [sidOf(browser)]);
+    await t.pool.query("UPDATE sessions SET expire = expire - interval '2 minutes' WHERE sid = $1", [
+      sidHashOf(browser),
+    ]);
     const sent = await sqlDuring(t, () => browser.get('/').expect(200));
     expect(writes(sent)).toHaveLength(1);
     expect(writes(sent)[0]).toMatch(/^UPDATE "?sessions"? SET expire/);
@@ -174,7 +176,7 @@ describe('what a page view costs the database', () => {
 
   it('tells a browser whose session is gone to drop its cookie, so it costs no lookup after that', async () => {
     const { browser } = await signedUpBrowser(t.app);
-    await t.pool.query('DELETE FROM sessions WHERE sid = $1', [sidOf(browser)]);
+    await t.pool.query('DELETE FROM sessions WHERE sid = $1', [sidHashOf(browser)]);
     const first = await sqlDuring(t, () => browser.get('/login').expect(200));
     expect(first).toHaveLength(1); // the lookup that finds nothing
     expect(browser.sessionCookie()).toBeUndefined();
@@ -192,6 +194,7 @@ describe('pruning', () => {
       idleSeconds: 3600,
       pruneSeconds: 1,
       maxPerUser: 100,
+      maxPendingPerUser: 20,
     });
     const app = express();
     app.use(sessions.middleware);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from './support/browser.js';
 import { PASSWORD } from './support/browser.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { detailsOf, loginAgo, sidOf } from './support/account.js';
+import { detailsOf, loginAgo, sidHash, sidHashOf, sidOf } from './support/account.js';
 import {
   FIREFOX_LINUX,
   expectCleanRefusal,
@@ -44,8 +44,11 @@ async function failedLogin(email: string, ip = uniqueIp(), userAgent = FIREFOX_L
 }
 
 const sessionJson = async (browser: Browser) =>
-  (await t.pool.query<{ sess: Record<string, unknown> }>('SELECT sess FROM sessions WHERE sid = $1', [sidOf(browser)]))
-    .rows[0]?.sess;
+  (
+    await t.pool.query<{ sess: Record<string, unknown> }>('SELECT sess FROM sessions WHERE sid = $1', [
+      sidHashOf(browser),
+    ])
+  ).rows[0]?.sess;
 
 /** Presses "Download your data"; the answer. */
 async function download(browser: Browser) {
@@ -243,7 +246,7 @@ describe('a login too old for the export: confirm it is you, then back', () => {
     expect(right.headers['location']).toBe('/account/export');
     // A new session id, as at every authentication; the old one opens nothing.
     expect(sidOf(user.browser)).not.toBe(oldSid);
-    expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [oldSid])).rowCount).toBe(0);
+    expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sidHash(oldSid)])).rowCount).toBe(0);
     expect((await user.browser.get('/account/export')).status).toBe(200);
     expect((await download(user.browser)).status).toBe(200);
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { Page } from 'playwright-core';
@@ -25,9 +26,10 @@ async function loginAgo(page: Page, minutes: number): Promise<void> {
   const client = new pg.Client({ connectionString: e2e.app.databaseUrl });
   await client.connect();
   try {
+    // The table keeps the SHA-256 of the id, never the id.
     const { rowCount } = await client.query(
       `UPDATE sessions SET sess = jsonb_set(sess::jsonb, '{authAt}', to_jsonb($2::bigint))::json WHERE sid = $1`,
-      [sid, Date.now() - minutes * 60_000],
+      [createHash('sha256').update(sid).digest('hex'), Date.now() - minutes * 60_000],
     );
     if (rowCount !== 1) throw new Error('no session row to age');
   } finally {
