@@ -5,7 +5,9 @@ import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import { accounts as makeAccounts } from './users/accounts.js';
+import { type AccountNotices, accounts as makeAccounts } from './users/accounts.js';
+import { transactions } from './db/transactions.js';
+import { secondFactorGuessesRepo } from './login/second-factor-guesses-repo.js';
 import { usersRepo } from './users/users-repo.js';
 import { type PasswordHasher, createPasswordHasher } from './users/passwords.js';
 import { authEventsRepo } from './audit/auth-events-repo.js';
@@ -109,13 +111,29 @@ export async function createApp({
   app.set('etag', false);
   useViews(app, config.env === 'development', viewDirectories);
 
-  const users = usersRepo(db.pool);
-  const events = authEventsRepo(db.pool);
-  const sessionRows = sessionsRepo(db.pool);
+  // The repos are built on tx.db: a use case's statements join its transaction, if it has one.
+  const tx = transactions(db.pool);
+  const users = usersRepo(tx.db);
+  const events = authEventsRepo(tx.db);
+  const sessionRows = sessionsRepo(tx.db);
   const hasher = passwords ?? createPasswordHasher(config.bcryptCost);
-  const tokens = accountTokensRepo(db.pool);
-  const browsers = knownBrowsersRepo(db.pool);
-  const accounts = makeAccounts(users, hasher, events, sessionRows, tokens);
+  const tokens = accountTokensRepo(tx.db);
+  const browsers = knownBrowsersRepo(tx.db);
+  // The account's changes mail through email-flows, which is built on the accounts: bound at call time.
+  const notices: AccountNotices = {
+    passwordChanged: (user, origin) => mail.passwordChanged(user, origin),
+    emailChangeRequested: (user, newEmail) => mail.emailChangeRequested(user, newEmail),
+  };
+  const accounts = makeAccounts({
+    users,
+    passwords: hasher,
+    events,
+    sessions: sessionRows,
+    tokens,
+    codeGuesses: secondFactorGuessesRepo(tx.db),
+    atomically: tx.atomically,
+    notices,
+  });
   const mail = emailFlows({
     users,
     tokens,
@@ -123,6 +141,9 @@ export async function createApp({
     events,
     accounts,
     mailer,
+    db: tx.db,
+    atomically: tx.atomically,
+    optional: tx.optional,
     logger,
     publicUrl: config.publicUrl,
   });
@@ -137,23 +158,25 @@ export async function createApp({
     idleSeconds: config.sessionIdleSeconds,
     pruneSeconds: config.env === 'test' ? false : 15 * 60,
     maxPerUser: config.sessionsPerUser,
+    maxPendingPerUser: config.pendingLoginsPerUser,
   });
   const rp = relyingParty(config.publicUrl);
   const ceremonies = passkeyCeremonies({
-    passkeys: passkeysRepo(db.pool),
-    used: usedChallengesRepo(db.pool),
+    passkeys: passkeysRepo(tx.db),
+    used: usedChallengesRepo(tx.db),
     users,
     events,
     notices: mail,
     rp,
   });
   const factors = secondFactor({
-    totp: totpRepo(db.pool),
-    codes: recoveryCodesRepo(db.pool),
+    totp: totpRepo(tx.db),
+    codes: recoveryCodesRepo(tx.db),
     events,
     notices: mail,
     secrets: sessionSecrets,
     issuer: 'Gatehouse',
+    atomically: tx.atomically,
     passkeyCount: (userId) => ceremonies.count(userId),
   });
   const personalData = makePersonalData({
@@ -199,7 +222,7 @@ export async function createApp({
       secondStepStatus: (userId) => factors.status(userId),
     }),
     emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }),
-    accountRoutes({ accounts, mail, throttle, passwordChecks: checks }),
+    accountRoutes({ accounts, throttle, passwordChecks: checks }),
     confirmRoutes({ passwordChecks: checks, codes, steps, secondFactor: factors }),
     twoFactorRoutes({
       factors,
@@ -211,6 +234,7 @@ export async function createApp({
       factors,
       passwordChecks: checks,
       otherSessions,
+      atomically: tx.atomically,
     }),
     sessionsRoutes(accounts),
     await loadPages(pageDirectories, { accounts, personalData, logger }),

@@ -1,6 +1,5 @@
 import { Routes } from '../http/routes.js';
-import type { Accounts, Origin } from '../users/accounts.js';
-import type { User } from '../users/users-repo.js';
+import type { Accounts } from '../users/accounts.js';
 import { parseForm } from '../forms/parse-form.js';
 import { endSession, renewSession } from '../http/current-user.js';
 import { type PasswordChecks } from '../login/password-checks.js';
@@ -18,18 +17,14 @@ import {
 } from './account-forms.js';
 
 export interface AccountRouteDeps {
+  /** The changes these pages make (each mails what it must, in its own transaction). */
   readonly accounts: Accounts;
-  /** The mails these pages cause: email-flows/ sends them. */
-  readonly mail: {
-    emailChangeRequested(user: User, newEmail: string): Promise<void>;
-    passwordChanged(user: User, origin: Origin): Promise<void>;
-  };
   readonly throttle: Throttle;
   readonly passwordChecks: PasswordChecks;
 }
 
 /** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */
-export function accountRoutes({ accounts, mail, throttle, passwordChecks }: AccountRouteDeps): Routes {
+export function accountRoutes({ accounts, throttle, passwordChecks }: AccountRouteDeps): Routes {
   const routes = new Routes();
 
   routes.get('/account', (req, res) => {
@@ -82,7 +77,6 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     }
     await passwordChecks.succeeded(client);
     if (result.pending) {
-      await mail.emailChangeRequested(user, email);
       flash(res, 'info', messages.email.changeLinkSent(email));
     } else {
       flash(res, 'info', messages.email.unchanged(user.email));
@@ -110,7 +104,6 @@ export function accountRoutes({ accounts, mail, throttle, passwordChecks }: Acco
     await renewSession(req);
     // The device key changed with the password: this browser, where the owner changed it, stays trusted.
     await passwordChecks.remember(req, res, user.email);
-    await mail.passwordChanged(user, originOf(req));
     flash(res, 'success', messages.account.passwordChanged);
     res.redirect(303, '/account');
   });

@@ -12,7 +12,9 @@ import { totpRepo } from '../mfa/totp-repo.js';
 import { passkeysRepo } from '../passkeys/passkeys-repo.js';
 import { sessionsRepo } from '../sessions/sessions-repo.js';
 import { accountTokensRepo } from '../users/account-tokens-repo.js';
-import { accounts as makeAccounts } from '../users/accounts.js';
+import { type AccountNotices, accounts as makeAccounts } from '../users/accounts.js';
+import { transactions } from '../db/transactions.js';
+import { secondFactorGuessesRepo } from '../login/second-factor-guesses-repo.js';
 import { ADMIN_ORIGIN } from '../users/origin.js';
 import { createPasswordHasher } from '../users/passwords.js';
 import { usersRepo } from '../users/users-repo.js';
@@ -23,34 +25,53 @@ import type { AdminFactors } from './admin-commands.js';
  * server. Mail (the notice of a reset) is queued in the outbox; the app's worker sends it.
  */
 export function adminServices(config: Config, pool: pg.Pool) {
-  const users = usersRepo(pool);
-  const events = authEventsRepo(pool);
-  const sessions = sessionsRepo(pool);
-  const tokens = accountTokensRepo(pool);
+  // As in app.ts: the repos join the transaction of the change that uses them.
+  const tx = transactions(pool);
+  const users = usersRepo(tx.db);
+  const events = authEventsRepo(tx.db);
+  const sessions = sessionsRepo(tx.db);
+  const tokens = accountTokensRepo(tx.db);
   const passwords = createPasswordHasher(config.bcryptCost);
   const secrets = sessionSecrets(config);
   // Only failures are worth a line here, and they go to stderr: stdout is the command's answer.
   const logger = createLogger('error', process.stderr);
   const mailer = createMailer({ config, pool, logger, secrets });
-  const accounts = makeAccounts(users, passwords, events, sessions, tokens);
+  const notices: AccountNotices = {
+    passwordChanged: (user, origin) => mail.passwordChanged(user, origin),
+    emailChangeRequested: (user, newEmail) => mail.emailChangeRequested(user, newEmail),
+  };
+  const accounts = makeAccounts({
+    users,
+    passwords,
+    events,
+    sessions,
+    tokens,
+    codeGuesses: secondFactorGuessesRepo(tx.db),
+    atomically: tx.atomically,
+    notices,
+  });
   const mail = emailFlows({
     users,
     tokens,
-    browsers: knownBrowsersRepo(pool),
+    browsers: knownBrowsersRepo(tx.db),
     events,
     accounts,
     mailer,
+    db: tx.db,
+    atomically: tx.atomically,
+    optional: tx.optional,
     logger,
     publicUrl: config.publicUrl,
   });
-  const passkeys = passkeysRepo(pool);
+  const passkeys = passkeysRepo(tx.db);
   const factors = secondFactor({
-    totp: totpRepo(pool),
-    codes: recoveryCodesRepo(pool),
+    totp: totpRepo(tx.db),
+    codes: recoveryCodesRepo(tx.db),
     events,
     notices: mail,
     secrets,
     issuer: 'Gatehouse',
+    atomically: tx.atomically,
     passkeyCount: (userId) => passkeys.countFor(userId),
   });
   const adminFactors: AdminFactors = {

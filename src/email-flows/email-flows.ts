@@ -1,6 +1,8 @@
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
+import type { Db } from '../db/database.js';
+import type { Transactions } from '../db/transactions.js';
 import type { Logger } from '../http/logging.js';
-import type { Mailer } from '../mail/mail-queue.js';
+import type { MailRequest, Mailer } from '../mail/mail-queue.js';
 import type { FactorChange, TemplateData, TemplateName } from '../mail/mail-templates.js';
 import { browserName } from '../sessions/browser-name.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
@@ -23,6 +25,10 @@ export interface EmailFlowsDeps {
   /** The account use cases a mailed link leads to: a password reset, securing the account. */
   readonly accounts: Pick<Accounts, 'resetPassword' | 'secureAccount'>;
   readonly mailer: Mailer;
+  /** Where mail is queued: the database the repos are built on, so a change's mail joins its transaction. */
+  readonly db: Db;
+  readonly atomically: Transactions['atomically'];
+  readonly optional: Transactions['optional'];
   readonly logger: Logger;
   /** The absolute base of links in mail. */
   readonly publicUrl: string;
@@ -51,16 +57,30 @@ interface NoticeFacts {
 }
 
 /** What mail does for an account: password reset, address verification, security notices. No HTTP here. */
-export function emailFlows({ users, tokens, browsers, events, accounts, mailer, logger, publicUrl }: EmailFlowsDeps) {
+export function emailFlows({
+  users,
+  tokens,
+  browsers,
+  events,
+  accounts,
+  mailer,
+  db,
+  atomically,
+  optional,
+  logger,
+  publicUrl,
+}: EmailFlowsDeps) {
   const record = recorder(events);
+  const queue = <T extends TemplateName>(request: MailRequest<T>) => mailer.send(request, { db });
 
   /**
    * A notice tells the owner of something that has already happened: one that cannot be built
-   * or queued is logged as an error and never fails (or undoes) the request. True when queued.
+   * or queued is logged as an error and never fails (or undoes) the request or the change it is
+   * part of (a savepoint inside the change's transaction). True when queued.
    */
   async function notify(what: string, userId: number, send: () => Promise<unknown>): Promise<boolean> {
     try {
-      await send();
+      await optional(send);
       return true;
     } catch (error) {
       logger.error({ err: error, notice: what, userId }, 'a notice could not be queued');
@@ -80,7 +100,7 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
     what: string = template,
   ): Promise<boolean> =>
     notify(what, user.id, () =>
-      mailer.send({
+      queue({
         to: user.email,
         template,
         data: data({
@@ -95,7 +115,7 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
   async function sendVerification(user: User, address: string): Promise<void> {
     const token = newLinkToken();
     await tokens.replace(user.id, 'verify_email', token.hash, address, VERIFY_LINK_HOURS * 3600);
-    await mailer.send({
+    await queue({
       to: address,
       template: 'verify-email',
       data: { link: `${publicUrl}/email/verify?token=${token.raw}`, expiresInHours: VERIFY_LINK_HOURS },
@@ -111,17 +131,19 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
     const found = await users.findByEmail(email);
     if (!found?.isActive) return;
     const token = newLinkToken();
-    await tokens.replace(found.id, 'password_reset', token.hash, found.email, RESET_LINK_MINUTES * 60);
-    await mailer.send({
-      to: found.email,
-      template: 'password-reset',
-      data: {
-        ...greetingFor(found),
-        link: `${publicUrl}/password/reset?token=${token.raw}`,
-        expiresInMinutes: RESET_LINK_MINUTES,
-      },
+    await atomically(async () => {
+      await tokens.replace(found.id, 'password_reset', token.hash, found.email, RESET_LINK_MINUTES * 60);
+      await queue({
+        to: found.email,
+        template: 'password-reset',
+        data: {
+          ...greetingFor(found),
+          link: `${publicUrl}/password/reset?token=${token.raw}`,
+          expiresInMinutes: RESET_LINK_MINUTES,
+        },
+      });
+      await record('password_reset_requested', found.id, origin);
     });
-    await record('password_reset_requested', found.id, origin);
   }
 
   /** "Send the link again" from the login page: only an active account still waiting for it gets one. */
@@ -157,25 +179,15 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
     },
 
     /**
-     * Uses the link up and sets the new password: every session of the user
-     * ends, every other reset link is void, a pending email change is
-     * cancelled, and a notice goes to the address. The link proves the
-     * address, so it counts as verified. Null when the link is not live (used,
-     * expired, voided, unknown).
+     * Uses the link up and sets the new password (accounts.resetPassword: every session of the
+     * user ends, and the rest, in one transaction). Null when the link is not live.
      */
     async resetPassword(rawToken: unknown, newPassword: string, origin: Origin): Promise<User | null> {
       const hash = hashOfLinkToken(rawToken);
-      const token = hash && (await tokens.consume('password_reset', hash));
-      const user = token && (await users.findActiveById(token.userId));
-      if (!user) return null;
-      await accounts.resetPassword(user.id, newPassword, origin);
-      if (user.email === token.email && user.emailVerifiedAt === null) await users.confirmEmail(user.id, user.email);
-      const now = (await users.findActiveById(user.id)) ?? user;
-      await notifyPasswordChanged(now, origin);
-      return now;
+      return hash ? accounts.resetPassword(hash, newPassword, origin) : null;
     },
 
-    /** After a password change on the account page: the owner is told (accounts.changePassword voided the reset links). */
+    /** A password was changed or reset: the owner is told (inside the change's transaction). */
     async passwordChanged(user: User, origin: Origin): Promise<void> {
       await notifyPasswordChanged(user, origin);
     },
@@ -192,7 +204,7 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
       const cancel = newLinkToken();
       await tokens.replace(user.id, 'cancel_email_change', cancel.hash, user.email, CANCEL_LINK_DAYS * 86400, newEmail);
       await notify('email-change-requested', user.id, () =>
-        mailer.send({
+        queue({
           to: user.email,
           template: 'email-change-requested',
           data: {
@@ -215,15 +227,18 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
     /** Confirms by a verification link: the address is proven, and becomes the user's when it was the one asked for. */
     async verifyEmail(rawToken: unknown, origin: Origin): Promise<VerifyResult> {
       const hash = hashOfLinkToken(rawToken);
-      const token = hash && (await tokens.consume('verify_email', hash));
-      if (!token) return 'invalid';
-      const outcome = await users.confirmEmail(token.userId, token.email);
-      if (outcome === 'stale') return 'invalid';
-      if (outcome === 'taken') return 'taken';
-      // A reset link mailed to the old address must not outlive the move.
-      if (outcome === 'changed') await tokens.voidAll(token.userId, 'password_reset');
-      await record(outcome === 'changed' ? 'email_changed' : 'email_verified', token.userId, origin, token.email);
-      return outcome;
+      if (!hash) return 'invalid';
+      return atomically(async () => {
+        const token = await tokens.consume('verify_email', hash);
+        if (!token) return 'invalid';
+        const outcome = await users.confirmEmail(token.userId, token.email);
+        if (outcome === 'stale') return 'invalid';
+        if (outcome === 'taken') return 'taken';
+        // A reset link mailed to the old address must not outlive the move.
+        if (outcome === 'changed') await tokens.voidAll(token.userId, 'password_reset');
+        await record(outcome === 'changed' ? 'email_changed' : 'email_verified', token.userId, origin, token.email);
+        return outcome;
+      });
     },
 
     /** The change a live cancel link is for (the page before the button). */
@@ -241,34 +256,37 @@ export function emailFlows({ users, tokens, browsers, events, accounts, mailer, 
      */
     async cancelEmailChange(rawToken: unknown, origin: Origin): Promise<CancelResult> {
       const hash = hashOfLinkToken(rawToken);
-      const token = hash && (await tokens.consume('cancel_email_change', hash));
-      const user = token && (await users.findActiveById(token.userId));
-      if (!token?.targetEmail || !user) return { outcome: 'invalid' };
-      const target = token.targetEmail.toLowerCase();
-      // A change still pending is cancelled when the account is secured, below.
-      let outcome: 'cancelled' | 'reverted' | 'nothing' =
-        user.pendingEmail?.toLowerCase() === target ? 'cancelled' : 'nothing';
-      let email = user.email;
-      if (outcome === 'nothing' && user.email.toLowerCase() === target) {
-        const reverted = await users.revertEmail(user.id, target, token.email);
-        if (reverted === 'taken') return { outcome: 'taken', email: token.email };
-        if (reverted === 'reverted') {
-          await tokens.voidAll(user.id, 'password_reset');
-          await record('email_change_reverted', user.id, origin, `from ${user.email} back to ${token.email}`);
-          outcome = 'reverted';
-          email = token.email;
+      if (!hash) return { outcome: 'invalid' };
+      return atomically(async (): Promise<CancelResult> => {
+        const token = await tokens.consume('cancel_email_change', hash);
+        const user = token && (await users.findActiveById(token.userId));
+        if (!token?.targetEmail || !user) return { outcome: 'invalid' };
+        const target = token.targetEmail.toLowerCase();
+        // A change still pending is cancelled when the account is secured, below.
+        let outcome: 'cancelled' | 'reverted' | 'nothing' =
+          user.pendingEmail?.toLowerCase() === target ? 'cancelled' : 'nothing';
+        let email = user.email;
+        if (outcome === 'nothing' && user.email.toLowerCase() === target) {
+          const reverted = await users.revertEmail(user.id, target, token.email);
+          if (reverted === 'taken') return { outcome: 'taken', email: token.email };
+          if (reverted === 'reverted') {
+            await tokens.voidAll(user.id, 'password_reset');
+            await record('email_change_reverted', user.id, origin, `from ${user.email} back to ${token.email}`);
+            outcome = 'reverted';
+            email = token.email;
+          }
         }
-      }
-      const sessionsEnded = await accounts.secureAccount(user.id, origin, 'by the link mailed to the old address');
-      if (sessionsEnded > 0) {
-        await record(
-          'sessions_ended',
-          user.id,
-          origin,
-          `${sessionsEnded} session(s), by the email change's cancel link`,
-        );
-      }
-      return { outcome, email, sessionsEnded };
+        const sessionsEnded = await accounts.secureAccount(user.id, origin, 'by the link mailed to the old address');
+        if (sessionsEnded > 0) {
+          await record(
+            'sessions_ended',
+            user.id,
+            origin,
+            `${sessionsEnded} session(s), by the email change's cancel link`,
+          );
+        }
+        return { outcome, email, sessionsEnded };
+      });
     },
 
     /** After a login: a browser the user has not signed in from before gets a notice to the address. */

@@ -1,4 +1,5 @@
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
+import type { Transactions } from '../db/transactions.js';
 import { type SealedBox, sealedBox } from '../crypto/sealed-box.js';
 import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
@@ -41,6 +42,8 @@ export interface SecondFactorDeps {
   readonly issuer: string;
   /** How many passkeys the user has (they are a second factor too). */
   readonly passkeyCount: (userId: number) => Promise<number>;
+  /** Each change (a factor on or off, new codes, a code used) is one transaction, its notice included. */
+  readonly atomically: Transactions['atomically'];
 }
 
 export interface SecondFactorStatus {
@@ -74,7 +77,16 @@ const ENROLMENT_MS = 30 * 60 * 1000;
  * The second factor's use cases: enrolling an authenticator app (TOTP), recovery codes,
  * turning them off, and checking them at login. No HTTP here.
  */
-export function secondFactor({ totp, codes, events, notices, secrets, issuer, passkeyCount }: SecondFactorDeps) {
+export function secondFactor({
+  totp,
+  codes,
+  events,
+  notices,
+  secrets,
+  issuer,
+  passkeyCount,
+  atomically,
+}: SecondFactorDeps) {
   // Stored secrets and the one in an enrolling session are sealed apart: neither opens as the other.
   const stored: SealedBox = sealedBox(secrets, 'gatehouse totp secret v1');
   const enrolling: SealedBox = sealedBox(secrets, 'gatehouse totp enrolment v1');
@@ -147,38 +159,42 @@ export function secondFactor({ totp, codes, events, notices, secrets, issuer, pa
       const code = normalizeCode(input);
       const step = code === null ? null : await matchingStep(secret, code, 0);
       if (step === null) return { ok: false, reason: 'wrong-code' };
-      if (!(await totp.enable(user.id, stored.seal(secret, `user ${user.id}`), step))) {
-        return { ok: false, reason: 'already-on' };
-      }
-      const fresh = await issueRecoveryCodes(user.id);
-      await record('totp_enabled', user.id, origin);
-      await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes, with the authenticator app`);
-      await notices.factorChanged(user, 'totp-enabled', origin, fresh.length);
-      return { ok: true, codes: fresh };
+      return atomically(async () => {
+        if (!(await totp.enable(user.id, stored.seal(secret, `user ${user.id}`), step))) {
+          return { ok: false, reason: 'already-on' } as const;
+        }
+        const fresh = await issueRecoveryCodes(user.id);
+        await record('totp_enabled', user.id, origin);
+        await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes, with the authenticator app`);
+        await notices.factorChanged(user, 'totp-enabled', origin, fresh.length);
+        return { ok: true, codes: fresh } as const;
+      });
     },
 
     /**
      * Turns the app off (the caller has checked the password). The recovery codes go too, unless
      * a passkey stays as a second factor. False when it was off.
      */
-    async disable(user: User, origin: Origin): Promise<boolean> {
-      if (!(await totp.disable(user.id))) return false;
-      if ((await passkeyCount(user.id)) === 0) await codes.deleteAll(user.id);
-      await record('totp_disabled', user.id, origin);
-      await notices.factorChanged(user, 'totp-disabled', origin);
-      return true;
-    },
+    disable: (user: User, origin: Origin): Promise<boolean> =>
+      atomically(async () => {
+        if (!(await totp.disable(user.id))) return false;
+        if ((await passkeyCount(user.id)) === 0) await codes.deleteAll(user.id);
+        await record('totp_disabled', user.id, origin);
+        await notices.factorChanged(user, 'totp-disabled', origin);
+        return true;
+      }),
 
     /**
      * A first second factor other than the app (a passkey) was just added: recovery codes come
      * with it, as with the app, when the user has none. The codes to show once, or null.
      */
-    async codesForNewFactor(user: User, origin: Origin): Promise<string[] | null> {
-      if ((await codes.count(user.id)) > 0) return null;
-      const fresh = await issueRecoveryCodes(user.id);
-      await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes, with a first passkey`);
-      return fresh;
-    },
+    codesForNewFactor: (user: User, origin: Origin): Promise<string[] | null> =>
+      atomically(async () => {
+        if ((await codes.count(user.id)) > 0) return null;
+        const fresh = await issueRecoveryCodes(user.id);
+        await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes, with a first passkey`);
+        return fresh;
+      }),
 
     /** A factor went: with none left (no app, no passkey), the recovery codes stand in for nothing and go. */
     async factorRemoved(userId: number): Promise<void> {
@@ -186,12 +202,13 @@ export function secondFactor({ totp, codes, events, notices, secrets, issuer, pa
     },
 
     /** Ten new recovery codes in place of the old (the caller has checked the password). */
-    async newRecoveryCodes(user: User, origin: Origin): Promise<string[]> {
-      const fresh = await issueRecoveryCodes(user.id);
-      await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes`);
-      await notices.factorChanged(user, 'recovery-codes-generated', origin, fresh.length);
-      return fresh;
-    },
+    newRecoveryCodes: (user: User, origin: Origin): Promise<string[]> =>
+      atomically(async () => {
+        const fresh = await issueRecoveryCodes(user.id);
+        await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes`);
+        await notices.factorChanged(user, 'recovery-codes-generated', origin, fresh.length);
+        return fresh;
+      }),
 
     /**
      * True when `input` is a code of the user's app for the current or previous step, and no code
@@ -214,11 +231,14 @@ export function secondFactor({ totp, codes, events, notices, secrets, issuer, pa
     /** Uses a recovery code up; how many are left, or null when it is not one of the user's. */
     async useRecoveryCode(user: User, input: string, origin: Origin): Promise<{ left: number; few: boolean } | null> {
       const code = normalizeRecoveryCode(input);
-      if (code === null || !(await codes.use(user.id, hashRecoveryCode(code)))) return null;
-      const left = await codes.count(user.id);
-      await record('recovery_code_used', user.id, origin, `${left} left`);
-      await notices.factorChanged(user, 'recovery-code-used', origin, left);
-      return { left, few: left <= FEW_RECOVERY_CODES };
+      if (code === null) return null;
+      return atomically(async () => {
+        if (!(await codes.use(user.id, hashRecoveryCode(code)))) return null;
+        const left = await codes.count(user.id);
+        await record('recovery_code_used', user.id, origin, `${left} left`);
+        await notices.factorChanged(user, 'recovery-code-used', origin, left);
+        return { left, few: left <= FEW_RECOVERY_CODES };
+      });
     },
 
     /** A wrong code at login: recorded, and after a few the owner is told someone has the password. */
@@ -236,13 +256,15 @@ export function secondFactor({ totp, codes, events, notices, secrets, issuer, pa
       origin: Origin,
       alsoRemoved: () => Promise<number>,
     ): Promise<{ totp: boolean; codes: number; passkeys: number }> {
-      const hadApp = await totp.disable(user.id);
-      const hadCodes = await codes.deleteAll(user.id);
-      const passkeys = await alsoRemoved();
-      const removed = [hadApp ? 'authenticator app' : null, `${hadCodes} recovery code(s)`, `${passkeys} passkey(s)`];
-      await record('mfa_reset', user.id, origin, removed.filter((part) => part !== null).join(', '));
-      if (hadApp || hadCodes > 0 || passkeys > 0) await notices.factorChanged(user, 'mfa-reset', origin);
-      return { totp: hadApp, codes: hadCodes, passkeys };
+      return atomically(async () => {
+        const hadApp = await totp.disable(user.id);
+        const hadCodes = await codes.deleteAll(user.id);
+        const passkeys = await alsoRemoved();
+        const removed = [hadApp ? 'authenticator app' : null, `${hadCodes} recovery code(s)`, `${passkeys} passkey(s)`];
+        await record('mfa_reset', user.id, origin, removed.filter((part) => part !== null).join(', '));
+        if (hadApp || hadCodes > 0 || passkeys > 0) await notices.factorChanged(user, 'mfa-reset', origin);
+        return { totp: hadApp, codes: hadCodes, passkeys };
+      });
     },
   };
 }

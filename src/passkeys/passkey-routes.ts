@@ -1,3 +1,4 @@
+import type { Transactions } from '../db/transactions.js';
 import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
 import { buttonForm } from '../forms/fields.js';
@@ -34,6 +35,8 @@ export interface PasskeyRouteDeps {
   readonly factors: PasskeyFactorHooks;
   readonly passwordChecks: PasswordChecks;
   readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
+  /** Removing a passkey, and the recovery codes it leaves standing for nothing, is one change. */
+  readonly atomically: Transactions['atomically'];
 }
 
 /**
@@ -42,7 +45,13 @@ export interface PasskeyRouteDeps {
  * the current password) and removing one (the password again). Each change is mailed to the
  * owner and audited.
  */
-export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessions }: PasskeyRouteDeps): Routes {
+export function passkeyRoutes({
+  ceremonies,
+  factors,
+  passwordChecks,
+  otherSessions,
+  atomically,
+}: PasskeyRouteDeps): Routes {
   const routes = new Routes();
 
   async function showPage(req: Request, res: Response, user: User, status = 200, extra: Record<string, unknown> = {}) {
@@ -114,8 +123,11 @@ export function passkeyRoutes({ ceremonies, factors, passwordChecks, otherSessio
       });
     }
     // Another user's id matches nothing: it reads as one that is gone already.
-    const name = await ceremonies.remove(user, form.data.id, originOf(req));
-    if (name !== null) await factors.factorRemoved(user.id);
+    const name = await atomically(async () => {
+      const removed = await ceremonies.remove(user, form.data.id, originOf(req));
+      if (removed !== null) await factors.factorRemoved(user.id);
+      return removed;
+    });
     flash(res, 'info', name === null ? messages.passkeys.alreadyGone : messages.passkeys.removed(name));
     res.redirect(303, '/account/passkeys');
   });

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
+import type { Transactions } from '../db/transactions.js';
+import type { SecondFactorGuessesRepo } from '../login/second-factor-guesses-repo.js';
 import { MAX_PASSWORD_BYTES, type PasswordHasher, passwordBytes } from './passwords.js';
 import type { OpenSessionsPage, SessionsRepo } from '../sessions/sessions-repo.js';
 import type { AccountTokensRepo } from './account-tokens-repo.js';
@@ -35,14 +37,42 @@ export type Change<Reason extends string = never> = { ok: true } | { ok: false; 
 /** What the admin command does to an account found by email. */
 export type AdminResult<T = Record<never, never>> = ({ found: true; changed: boolean } & T) | { found: false };
 
-/** The account use cases; no HTTP here, so routes and commands share them. */
-export function accounts(
-  users: UsersRepo,
-  passwords: PasswordHasher,
-  events: AuthEventsRepo,
-  sessions: SessionsRepo,
-  tokens: AccountTokensRepo,
-) {
+/** The mail a change to an account sends, queued in the change's own transaction (email-flows/ sends it). */
+export interface AccountNotices {
+  /** The password was changed or reset: the owner is told. */
+  passwordChanged(user: User, origin: Origin): Promise<void>;
+  /** A move to `newEmail` was asked for: a link to the new address, and a notice with a cancel link to the old. */
+  emailChangeRequested(user: User, newEmail: string): Promise<void>;
+}
+
+export interface AccountsDeps {
+  readonly users: UsersRepo;
+  readonly passwords: PasswordHasher;
+  readonly events: AuthEventsRepo;
+  readonly sessions: SessionsRepo;
+  readonly tokens: AccountTokensRepo;
+  /** The account's count of wrong second-factor codes: guesses made with an old password are forgotten. */
+  readonly codeGuesses: Pick<SecondFactorGuessesRepo, 'clear'>;
+  /** Each security change is one transaction: the repos above are built on its database. */
+  readonly atomically: Transactions['atomically'];
+  readonly notices: AccountNotices;
+}
+
+/**
+ * The account use cases; no HTTP here, so routes and commands share them. Every change that
+ * secures or alters an account happens whole or not at all (`atomically`), its audit rows and
+ * mail included; password checks and hashing come first, outside the transaction.
+ */
+export function accounts({
+  users,
+  passwords,
+  events,
+  sessions,
+  tokens,
+  codeGuesses,
+  atomically,
+  notices,
+}: AccountsDeps) {
   const record = recorder(events);
   const cancelEmailChange = (userId: number, origin: Origin, why: string) =>
     cancelPendingEmail({ users, tokens, events }, userId, origin, why);
@@ -64,6 +94,16 @@ export function accounts(
     if (ended) await ended(count);
     await cancelEmailChange(userId, origin, why);
     return count;
+  }
+
+  /**
+   * A new password is in place (its hash): the device key changes with it, reset links mailed
+   * before are void, and wrong second-factor codes guessed with the old one are forgotten.
+   */
+  async function newPassword(userId: number, passwordHash: string): Promise<void> {
+    await users.updatePasswordHash(userId, passwordHash);
+    await tokens.voidAll(userId, 'password_reset');
+    await codeGuesses.clear(userId);
   }
 
   /**
@@ -189,20 +229,25 @@ export function accounts(
     ): Promise<Change<'email-taken'> & { pending?: boolean }> {
       const found = await recheck(userId, password, origin, 'email change');
       if (!found) return { ok: false, reason: 'bad-password' };
-      if (found.email === email) {
-        // Its links (verification to the other address, cancel to this one) die with it.
-        await cancelEmailChange(userId, origin, 'by asking to keep the current address');
-        return { ok: true, pending: false };
-      }
-      if (!(await users.setPendingEmail(userId, email))) return { ok: false, reason: 'email-taken' };
-      await record('email_change_requested', userId, origin, `from ${found.email} to ${email}`);
-      return { ok: true, pending: true };
+      return atomically(async () => {
+        if (found.email === email) {
+          // Its links (verification to the other address, cancel to this one) die with it.
+          await cancelEmailChange(userId, origin, 'by asking to keep the current address');
+          return { ok: true, pending: false };
+        }
+        if (!(await users.setPendingEmail(userId, email))) return { ok: false, reason: 'email-taken' };
+        await record('email_change_requested', userId, origin, `from ${found.email} to ${email}`);
+        await notices.emailChangeRequested(withoutHash(found), email);
+        return { ok: true, pending: true };
+      });
     },
 
     /**
      * ASVS 7.4.3: a new password ends every other session of the user but
      * `keepSid`, the caller's; the caller then gives that session a new id.
-     * Reset links mailed before it are void, and a pending email change is cancelled.
+     * Reset links mailed before it are void, a pending email change is cancelled, the browsers
+     * trusted before are trusted no more, wrong codes guessed with the old password are
+     * forgotten, and the owner is told: all in one transaction.
      */
     async changePassword(
       userId: number,
@@ -211,24 +256,30 @@ export function accounts(
       keepSid: string,
       origin: Origin,
     ): Promise<Change & { ended?: number }> {
-      if (!(await recheck(userId, current, origin, 'password change'))) return { ok: false, reason: 'bad-password' };
-      await users.updatePasswordHash(userId, await passwords.hash(next));
-      await tokens.voidAll(userId, 'password_reset');
-      await record('password_changed', userId, origin);
-      const ended = await secureAccount(userId, origin, 'after a password change', { keepSid });
-      if (ended > 0)
-        await record('sessions_ended', userId, origin, `${ended} other session(s), after a password change`);
-      return { ok: true, ended };
+      const found = await recheck(userId, current, origin, 'password change');
+      if (!found) return { ok: false, reason: 'bad-password' };
+      const passwordHash = await passwords.hash(next);
+      return atomically(async () => {
+        await newPassword(userId, passwordHash);
+        await record('password_changed', userId, origin);
+        const ended = await secureAccount(userId, origin, 'after a password change', { keepSid });
+        if (ended > 0)
+          await record('sessions_ended', userId, origin, `${ended} other session(s), after a password change`);
+        await notices.passwordChanged(withoutHash(found), origin);
+        return { ok: true, ended };
+      });
     },
 
     /** Removes the user and every session of theirs; the audit trail keeps the id. */
     async deleteAccount(userId: number, password: string, origin: Origin): Promise<Change> {
       const found = await recheck(userId, password, origin, 'account deletion');
       if (!found) return { ok: false, reason: 'bad-password' };
-      await sessions.endAll(userId);
-      await users.delete(userId);
-      await record('account_deleted', userId, origin, 'by the user');
-      return { ok: true };
+      return atomically(async () => {
+        await sessions.endAll(userId);
+        await users.delete(userId);
+        await record('account_deleted', userId, origin, 'by the user');
+        return { ok: true };
+      });
     },
 
     openSessions: (userId: number, currentSid: string | null, limit: number, offset = 0): Promise<OpenSessionsPage> =>
@@ -241,30 +292,48 @@ export function accounts(
       currentSid: string,
       origin: Origin,
     ): Promise<{ current: boolean } | null> {
-      const sid = await sessions.endOne(userId, sessionId);
-      if (sid === null) return null;
-      await record('session_ended', userId, origin, `session ${sessionId}`);
-      return { current: sid === sessions.sidHash(currentSid) };
+      return atomically(async () => {
+        const sid = await sessions.endOne(userId, sessionId);
+        if (sid === null) return null;
+        await record('session_ended', userId, origin, `session ${sessionId}`);
+        return { current: sid === sessions.sidHash(currentSid) };
+      });
     },
 
     endOtherSessions: (userId: number, keepSid: string, origin: Origin): Promise<number> =>
-      secureAccount(userId, origin, 'after signing out everywhere else', {
-        keepSid,
-        ended: (count) =>
-          record('sessions_ended', userId, origin, `${count} other session(s), signed out everywhere else`),
-      }),
+      atomically(() =>
+        secureAccount(userId, origin, 'after signing out everywhere else', {
+          keepSid,
+          ended: (count) =>
+            record('sessions_ended', userId, origin, `${count} other session(s), signed out everywhere else`),
+        }),
+      ),
 
     secureAccount,
 
     /**
-     * A new password without the old one (a reset link proved the address): every session of the
-     * user ends, every reset link is void, a pending email change is cancelled. How many sessions ended.
+     * A new password without the old one, by the reset link whose hash is `tokenHash` (it proves
+     * the address, so an unproven one counts as verified): the link is used up, every session of
+     * the user ends, every reset link is void, a pending email change is cancelled, the browsers
+     * trusted before are trusted no more, and the owner is told; all in one transaction. The user
+     * as they are now, or null when the link is not live (used, expired, voided, unknown).
      */
-    async resetPassword(userId: number, newPassword: string, origin: Origin): Promise<number> {
-      await users.updatePasswordHash(userId, await passwords.hash(newPassword));
-      await tokens.voidAll(userId, 'password_reset');
-      return secureAccount(userId, origin, 'after a password reset', {
-        ended: (count) => record('password_reset', userId, origin, `${count} session(s) ended`),
+    async resetPassword(tokenHash: Buffer, password: string, origin: Origin): Promise<User | null> {
+      // The hash is worked out only for a live link, and before the transaction (bcrypt is slow).
+      if (!(await tokens.peek('password_reset', tokenHash))) return null;
+      const passwordHash = await passwords.hash(password);
+      return atomically(async () => {
+        const token = await tokens.consume('password_reset', tokenHash);
+        const user = token && (await users.findActiveById(token.userId));
+        if (!user) return null;
+        await newPassword(user.id, passwordHash);
+        await secureAccount(user.id, origin, 'after a password reset', {
+          ended: (count) => record('password_reset', user.id, origin, `${count} session(s) ended`),
+        });
+        if (user.email === token.email && user.emailVerifiedAt === null) await users.confirmEmail(user.id, user.email);
+        const now = (await users.findActiveById(user.id)) ?? user;
+        await notices.passwordChanged(now, origin);
+        return now;
       });
     },
 
@@ -283,30 +352,37 @@ export function accounts(
     async deactivate(email: string): Promise<AdminResult<{ sessionsEnded: number }>> {
       const found = await users.findByEmail(email);
       if (!found) return { found: false };
-      const changed = await users.setActive(found.id, false);
-      const sessionsEnded = await secureAccount(found.id, ADMIN_ORIGIN, 'at deactivation', {
-        ended: async (count) => {
-          if (changed) await record('deactivated', found.id, ADMIN_ORIGIN, `${count} session(s) ended`);
-        },
+      return atomically(async () => {
+        const changed = await users.setActive(found.id, false);
+        const sessionsEnded = await secureAccount(found.id, ADMIN_ORIGIN, 'at deactivation', {
+          ended: async (count) => {
+            if (changed) await record('deactivated', found.id, ADMIN_ORIGIN, `${count} session(s) ended`);
+          },
+        });
+        return { found: true, changed, sessionsEnded };
       });
-      return { found: true, changed, sessionsEnded };
     },
 
     async activate(email: string): Promise<AdminResult> {
       const found = await users.findByEmail(email);
       if (!found) return { found: false };
-      const changed = await users.setActive(found.id, true);
-      if (changed) await record('activated', found.id, ADMIN_ORIGIN);
-      return { found: true, changed };
+      return atomically(async () => {
+        const changed = await users.setActive(found.id, true);
+        if (changed) await record('activated', found.id, ADMIN_ORIGIN);
+        return { found: true, changed };
+      });
     },
 
     async deleteUser(email: string): Promise<AdminResult<{ sessionsEnded: number }>> {
       const found = await users.findByEmail(email);
       if (!found) return { found: false };
-      const sessionsEnded = await sessions.endAll(found.id);
-      const changed = await users.delete(found.id);
-      if (changed) await record('account_deleted', found.id, ADMIN_ORIGIN, `by the admin command; was ${found.email}`);
-      return { found: true, changed, sessionsEnded };
+      return atomically(async () => {
+        const sessionsEnded = await sessions.endAll(found.id);
+        const changed = await users.delete(found.id);
+        if (changed)
+          await record('account_deleted', found.id, ADMIN_ORIGIN, `by the admin command; was ${found.email}`);
+        return { found: true, changed, sessionsEnded };
+      });
     },
 
     pruneSessions: (): Promise<number> => sessions.prune(),
