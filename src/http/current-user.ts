@@ -156,11 +156,11 @@ export const logIn = (req: Request, user: User, rememberMs: number | null): Prom
  */
 export const startPendingLogin = (
   req: Request,
-  pending: Omit<PendingLogin, 'startedAt' | 'failures' | 'warned'>,
+  pending: Omit<PendingLogin, 'startedAt'>,
 ): Promise<void> =>
   freshSession(
     req,
-    { pendingLogin: { ...pending, startedAt: Date.now(), failures: 0, warned: false } },
+    { pendingLogin: { ...pending, startedAt: Date.now() } },
     PENDING_LOGIN_MS,
   );
 

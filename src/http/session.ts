@@ -68,9 +68,6 @@ export interface PendingLogin {
   readonly startedAt: number;
   /** What the first step was, for the audit trail: 'password' or 'password reset'. */
   readonly after: string;
-  /** Wrong codes in this pending login, and whether the owner has been warned of them. */
-  failures: number;
-  warned: boolean;
 }
 
 /** What a session holds: a login (its user and when it logged in), or a login waiting for its second step. */
