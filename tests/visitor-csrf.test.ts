@@ -161,12 +161,25 @@ describe('where the browser says a login form came from', () => {
       ['another site', 'https://evil.example'],
       ['the same host over http', 'http://accounts.example.test'],
       ['the same host on another port', 'https://accounts.example.test:8443'],
-      ['an opaque origin', 'null'],
     ])("refuses a login whose Origin is %s's even when Sec-Fetch-Site says same-origin", async (_label, origin) => {
       const { browser, answer } = await postFrom(origin, 'same-origin');
       const refused = await expectNobodyLoggedIn(answer);
       expect(refused.text).toContain(CROSS_SITE);
       expect(await isLoggedIn(browser)).toBe(false);
+    });
+
+    it('refuses an opaque Origin (null) unless the browser says the post is same-origin', async () => {
+      for (const secFetchSite of [undefined, 'same-site', 'cross-site']) {
+        const { browser, answer } = await postFrom('null', secFetchSite);
+        expect((await expectNobodyLoggedIn(answer)).text).toContain(CROSS_SITE);
+        expect(await isLoggedIn(browser)).toBe(false);
+      }
+    });
+
+    it('accepts Origin: null with Sec-Fetch-Site: same-origin: a form on a no-referrer page of this site (a mailed link)', async () => {
+      const { browser, answer } = await postFrom('null', 'same-origin');
+      expect((await answer()).status).toBe(303);
+      expect(await isLoggedIn(browser)).toBe(true);
     });
 
     it("refuses a login whose Origin is a sibling subdomain's when no Sec-Fetch-Site is sent", async () => {

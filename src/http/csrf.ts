@@ -132,7 +132,10 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
  * subdomain is another party), and an Origin other than the one expected,
  * whatever Sec-Fetch-Site says. The origin expected is PUBLIC_URL's when it is
  * set; only without it is it taken from the request, where a proxy's
- * X-Forwarded-Host could name any host.
+ * X-Forwarded-Host could name any host. One exception: `Origin: null` with
+ * `Sec-Fetch-Site: same-origin`, which is what a browser sends for a form on a
+ * page of this site served with `Referrer-Policy: no-referrer` (the pages
+ * reached from mailed links); the browser itself vouches that it is this origin.
  */
 export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
   const expected = (req: Request) => publicOrigin ?? `${req.protocol}://${req.host}`;
@@ -145,7 +148,8 @@ export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
     const site = req.get('sec-fetch-site')?.trim().toLowerCase();
     const origin = req.get('origin');
     const otherSite = site !== undefined && site !== 'same-origin' && site !== 'none';
-    const otherOrigin = origin !== undefined && origin !== expected(req);
+    const hiddenButSameOrigin = origin === 'null' && site === 'same-origin';
+    const otherOrigin = origin !== undefined && origin !== expected(req) && !hiddenButSameOrigin;
     if (otherSite || otherOrigin) throw new HttpError(403, messages.errors.crossSite);
     next();
   };
