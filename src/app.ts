@@ -16,7 +16,9 @@ import { createThrottle } from './login/throttle.js';
 import { deviceCookies } from './login/device-cookie.js';
 import { codeChecks } from './login/code-checks.js';
 import { passwordChecks } from './login/password-checks.js';
+import { expireLoginInProgress } from './login/login-in-progress.js';
 import { loginSteps } from './login/login-steps.js';
+import { LoginStages } from './login/stages.js';
 import { recoveryCodesRepo } from './mfa/recovery-codes-repo.js';
 import { secondFactor } from './mfa/second-factor.js';
 import { totpRepo } from './mfa/totp-repo.js';
@@ -189,12 +191,22 @@ export async function createApp({
     },
     maxSessions: config.sessionsPerUser,
   });
+  // Every step of a login has its page defined by the feature that owns it (auth, mfa), below.
+  const stages = new LoginStages();
   const steps = loginSteps({
     accounts,
     notices: mail,
     codes,
     devices,
-    needsSecondFactor: (userId) => factors.required(userId),
+    factorsOf: async (userId) => {
+      const status = await factors.status(userId);
+      return {
+        app: status.totpSince !== null,
+        passkeys: status.passkeys > 0,
+        recoveryCodes: status.recoveryCodesLeft > 0,
+      };
+    },
+    stages,
     sessionMaxSeconds: config.sessionMaxSeconds,
     requireVerifiedEmail: config.requireVerifiedEmail,
   });
@@ -211,15 +223,16 @@ export async function createApp({
       passwordChecks: checks,
       steps,
       requireVerifiedEmail: config.requireVerifiedEmail,
+      stages,
     }),
-    twoFactorLoginRoutes({ factors, steps, codes, activeUser: accounts.activeUser }),
+    twoFactorLoginRoutes({ factors, steps, codes, stages, activeUser: accounts.activeUser }),
     passkeyLoginRoutes({
       ceremonies,
       challenges: challengeCookie(sessionSecrets, config.isProduction),
       steps,
       throttle,
       recordThrottled: accounts,
-      secondStepStatus: (userId) => factors.status(userId),
+      stages,
     }),
     emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }),
     accountRoutes({ accounts, throttle, passwordChecks: checks }),
@@ -288,6 +301,7 @@ export async function createApp({
   app.use(forms.protection);
   app.use(flashMessages(sessionSecrets, config.isProduction));
   app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
+  app.use(expireLoginInProgress);
   app.use((_req, res, next) => {
     // The pages show their passkey parts only where browsers allow WebAuthn (not on an IP address).
     res.locals.passkeysAvailable = rp.available;

@@ -324,8 +324,8 @@ describe('logging in with the app', () => {
     const csrf = await browser.csrfFrom('/login/two-factor');
     // Ten minutes pass (the session's clock is its own JSON, moved back here).
     await t.pool.query(
-      `UPDATE sessions SET sess = (sess::jsonb || jsonb_build_object('pendingLogin',
-         (sess::jsonb -> 'pendingLogin') || jsonb_build_object('startedAt', $2::bigint)))::json
+      `UPDATE sessions SET sess = (sess::jsonb || jsonb_build_object('loginInProgress',
+         (sess::jsonb -> 'loginInProgress') || jsonb_build_object('startedAt', $2::bigint)))::json
         WHERE user_id = $1 AND pending`,
       [user.id, Date.now() - 10 * 60 * 1000 - 1000],
     );

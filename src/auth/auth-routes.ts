@@ -8,6 +8,7 @@ import { loginForm, signupForm } from './auth-forms.js';
 import { buttonForm } from '../forms/fields.js';
 import { endSession, logIn, requireAnonymous } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
+import type { LoginStages } from '../login/stages.js';
 import { safeNext } from '../http/safe-next.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { ipOf, originOf } from '../http/request-origin.js';
@@ -16,6 +17,7 @@ import type { Throttle } from '../login/throttle.js';
 import { messages } from '../messages.js';
 
 const loginQuery = z.object({ next: z.string().optional() }).catch({});
+const LOGIN_PATH = '/login';
 
 export interface AuthRouteDeps {
   readonly accounts: Accounts;
@@ -26,6 +28,8 @@ export interface AuthRouteDeps {
   readonly steps: LoginSteps;
   /** Logging in needs a verified address; signing up then waits for the link. */
   readonly requireVerifiedEmail: boolean;
+  /** This feature defines the login page there, where every way in starts. */
+  readonly stages: LoginStages;
 }
 
 export function authRoutes({
@@ -35,8 +39,13 @@ export function authRoutes({
   passwordChecks,
   steps,
   requireVerifiedEmail,
+  stages,
 }: AuthRouteDeps): Routes {
   const routes = new Routes();
+  stages.defineStart({
+    path: LOGIN_PATH,
+    show: (res, status, view) => res.status(status).render('login.njk', view),
+  });
 
   routes.public.get('/signup', requireAnonymous, (_req, res) => {
     res.render('signup.njk', { values: {}, errors: {} });

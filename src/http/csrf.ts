@@ -16,7 +16,7 @@ const tokenInForm = (req: Request): string | undefined => {
 
 /** A session row exists (a login, or a login waiting for its second step): its token lives there. */
 export const hasSessionRow = (req: Request): boolean =>
-  req.session !== undefined && (req.session.userId !== undefined || req.session.pendingLogin !== undefined);
+  req.session !== undefined && (req.session.userId !== undefined || req.session.loginInProgress !== undefined);
 
 export interface CsrfOptions {
   readonly secrets: readonly string[];

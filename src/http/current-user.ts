@@ -5,7 +5,7 @@ import type { User } from '../users/users-repo.js';
 import { bindCsrfToSession, hasSessionRow } from './csrf.js';
 import { flash } from './flash.js';
 import { originOf } from './request-origin.js';
-import { type PendingLogin, type Sessions, loadedUser } from './session.js';
+import { type Sessions, loadedUser } from './session.js';
 import { safeNext } from './safe-next.js';
 
 declare global {
@@ -24,11 +24,6 @@ declare global {
     }
   }
 }
-
-export type { PendingLogin } from './session.js';
-
-/** A login waiting for its second factor lasts this long. */
-export const PENDING_LOGIN_MS = 10 * 60 * 1000;
 
 /** Instances' clocks may differ a little; a time further ahead than this is not believed. */
 const CLOCK_SKEW_MS = 60_000;
@@ -90,8 +85,6 @@ export const loadCurrentUser =
         if (expired) flash(res, 'info', messages.login.sessionExpired);
       }
     }
-    const pending = req.session?.pendingLogin;
-    if (pending && !isRecent(pending.startedAt, PENDING_LOGIN_MS)) await endSession(req);
     if (!hasSessionRow(req) && (req.method === 'GET' || req.method === 'HEAD') && sessions.hasCookie(req)) {
       sessions.forgetCookie(res);
     }
@@ -134,7 +127,7 @@ export const requireAnonymous: RequestHandler = (_req, res, next) => {
  * came from, and the CSRF token its forms will carry; the cookie lasts `maxAgeMs` (null: until the
  * browser closes). This is where a session row is first written.
  */
-async function freshSession(req: Request, fields: Partial<SessionData>, maxAgeMs: number | null): Promise<void> {
+export async function startSession(req: Request, fields: Partial<SessionData>, maxAgeMs: number | null): Promise<void> {
   await regenerate(req);
   Object.assign(req.session, fields);
   req.session.client = originOf(req);
@@ -148,27 +141,9 @@ async function freshSession(req: Request, fields: Partial<SessionData>, maxAgeMs
  * makes the cookie last `rememberMs` (the caller keeps it within the absolute lifetime).
  */
 export const logIn = (req: Request, user: User, rememberMs: number | null): Promise<void> =>
-  freshSession(req, { userId: user.id, authAt: Date.now() }, rememberMs);
+  startSession(req, { userId: user.id, authAt: Date.now() }, rememberMs);
 
-/**
- * The first step of a login was right and the account has a second factor: a new session id
- * holding only the pending login (no user is logged in by it), for PENDING_LOGIN_MS.
- */
-export const startPendingLogin = (
-  req: Request,
-  pending: Omit<PendingLogin, 'startedAt'>,
-): Promise<void> =>
-  freshSession(
-    req,
-    { pendingLogin: { ...pending, startedAt: Date.now() } },
-    PENDING_LOGIN_MS,
-  );
-
-/** The login waiting for its second factor in this session (loadCurrentUser has ended one past its time). */
-export const pendingLogin = (req: Request): PendingLogin | null =>
-  (req.session as typeof req.session | undefined)?.pendingLogin ?? null;
-
-/** Saves a change to the session (a pending login's count of wrong codes). */
+/** Saves a change to the session (a registration's passkey challenges, an enrolment in progress). */
 export const saveSession = save;
 
 /**
@@ -178,5 +153,5 @@ export const saveSession = save;
 export async function renewSession(req: Request): Promise<void> {
   const { userId, authAt, confirmedAt } = req.session;
   const kept = confirmedAt === undefined ? { userId, authAt } : { userId, authAt, confirmedAt };
-  await freshSession(req, kept, req.session.cookie.originalMaxAge);
+  await startSession(req, kept, req.session.cookie.originalMaxAge);
 }

@@ -58,19 +58,7 @@ type LoadedSession = SessionData & { [ROW_EXPIRES]?: number; [ROW_USER]?: User |
 export const loadedUser = (req: Request): User | null | undefined =>
   (req.session as (Session & Partial<LoadedSession>) | undefined)?.[ROW_USER];
 
-/** A login whose first step (the password, or a reset link) was right, waiting for the second factor. */
-export interface PendingLogin {
-  readonly userId: number;
-  readonly remember: boolean;
-  /** Where to go once logged in (already checked by safeNext). */
-  readonly next: string;
-  /** When the first step was done (ms since the epoch): the second must follow soon after. */
-  readonly startedAt: number;
-  /** What the first step was, for the audit trail: 'password' or 'password reset'. */
-  readonly after: string;
-}
-
-/** What a session holds: a login (its user and when it logged in), or a login waiting for its second step. */
+/** What a session holds: a login (its user and when it logged in); a login in progress is login/'s (login-in-progress.ts). */
 declare module 'express-session' {
   interface SessionData {
     userId?: number;
@@ -78,7 +66,6 @@ declare module 'express-session' {
     authAt?: number;
     /** When the user last proved it was them again (password or second factor) for a sensitive page. */
     confirmedAt?: number;
-    pendingLogin?: PendingLogin;
     /** Where a login came from: written to the row's own columns at the next save, not kept in the JSON. */
     client?: Origin;
   }
@@ -136,8 +123,8 @@ function thriftyStore(options: SessionOptions) {
         sess: rest,
         expiresAt: Math.ceil(expiresAt(sess) / 1000),
         // A login waiting for its second factor belongs to its user too: ending their sessions ends it.
-        userId: sess.userId ?? sess.pendingLogin?.userId ?? null,
-        pending: sess.userId === undefined && sess.pendingLogin !== undefined,
+        userId: sess.userId ?? sess.loginInProgress?.userId ?? null,
+        pending: sess.userId === undefined && sess.loginInProgress !== undefined,
         ip: client?.ip ?? null,
         userAgent: client?.userAgent ?? null,
         startedAt: sess.authAt ?? null,

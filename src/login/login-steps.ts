@@ -1,14 +1,17 @@
 import type { Request, Response } from 'express';
 import type { Accounts } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
-import { type PendingLogin, logIn, startPendingLogin } from '../http/current-user.js';
+import { logIn } from '../http/current-user.js';
 import { loginConfirmed } from '../http/recent-login.js';
 import { originOf } from '../http/request-origin.js';
 import { REMEMBER_ME_MS } from '../http/session.js';
 import type { SignedInRequest } from '../http/routes.js';
 import { messages } from '../messages.js';
+import { type AccountFactors, type Proof, assess } from './assurance.js';
 import type { CodeChecks } from './code-checks.js';
 import type { DeviceCookies } from './device-cookie.js';
+import { type LoginInProgress, startLoginInProgress } from './login-in-progress.js';
+import type { LoginStages } from './stages.js';
 import type { CodeAttempt } from './throttle.js';
 
 /** Notices a login sends: the new-sign-in mail (to a browser not seen before). */
@@ -17,14 +20,16 @@ export interface LoginNotices {
 }
 
 export interface LoginStepsDeps {
-  readonly accounts: Accounts;
+  readonly accounts: Pick<Accounts, 'loggedIn' | 'secondFactorRequired' | 'loginConfirmed'>;
   readonly notices: LoginNotices;
   /** A right second factor starts the account's count of wrong codes again. */
   readonly codes: Pick<CodeChecks, 'right'>;
   /** A whole login earns the browser the account's device cookie. */
   readonly devices: Pick<DeviceCookies, 'remember'>;
-  /** True when the user has a second factor (an authenticator app, a passkey): a password is then not enough. */
-  readonly needsSecondFactor: (userId: number) => Promise<boolean>;
+  /** The factors an account has besides its first, for the assurance policy. */
+  readonly factorsOf: (userId: number) => Promise<AccountFactors>;
+  /** Where each step lives (the features define their pages). */
+  readonly stages: LoginStages;
   readonly sessionMaxSeconds: number;
   /** REQUIRE_VERIFIED_EMAIL: no way in logs in a user whose address is not confirmed. */
   readonly requireVerifiedEmail: boolean;
@@ -37,18 +42,19 @@ export interface LoginIntent {
 }
 
 /**
- * The steps every way of logging in shares, kept in one place so that no way
- * can skip one: a password (or a reset link) is the first step, and for an
- * account with a second factor it only starts a pending login; a login is
- * complete when every step is done, and only then gets a session, an audit
- * row, the new-sign-in notice and its redirect.
+ * The steps every way of logging in shares, kept in one place so that no way can skip one: each
+ * way in reports what it proved, the assurance policy (assurance.ts) says whether that makes a
+ * whole login or which steps may follow, and only a whole login gets a session, an audit row,
+ * the device cookie, the new-sign-in notice and its redirect. A login that needs more waits in a
+ * login in progress (login-in-progress.ts) on the page of its next step.
  */
 export function loginSteps({
   accounts,
   notices,
   codes,
   devices,
-  needsSecondFactor,
+  factorsOf,
+  stages,
   sessionMaxSeconds,
   requireVerifiedEmail,
 }: LoginStepsDeps) {
@@ -58,7 +64,7 @@ export function loginSteps({
    */
   function refusedUnverified(res: Response, user: User, intent: LoginIntent): boolean {
     if (!requireVerifiedEmail || user.emailVerifiedAt !== null) return false;
-    res.status(403).render('login.njk', {
+    stages.start.show(res, 403, {
       values: { email: user.email, next: intent.next },
       errors: { form: messages.login.unverified },
       unverified: user.email,
@@ -66,14 +72,10 @@ export function loginSteps({
     return true;
   }
 
-  /**
-   * Logs the user in on a new session id and sends the browser on. Only here, with every step
-   * done, does the browser get the account's device cookie: a right password alone earns none.
-   */
-  async function complete(req: Request, res: Response, user: User, intent: LoginIntent, how: string): Promise<void> {
-    if (refusedUnverified(res, user, intent)) return;
+  /** Logs the user in on a new session id and sends the browser on. */
+  async function complete(req: Request, res: Response, user: User, intent: LoginIntent, proved: readonly Proof[]) {
     const origin = originOf(req);
-    const current = await accounts.loggedIn(user, origin, how);
+    const current = await accounts.loggedIn(user, origin, proved.join(' + '));
     // "Remember me" never outlasts the absolute lifetime.
     await logIn(req, current, intent.remember ? Math.min(REMEMBER_ME_MS, sessionMaxSeconds * 1000) : null);
     await devices.remember(req, res, current.email);
@@ -81,24 +83,40 @@ export function loginSteps({
     res.redirect(303, intent.next);
   }
 
+  /** What has been proved so far: a whole login is completed; otherwise the login waits for its next step. */
+  async function advance(req: Request, res: Response, user: User, intent: LoginIntent, proved: readonly Proof[]) {
+    if (refusedUnverified(res, user, intent)) return;
+    const assessment = assess(proved, await factorsOf(user.id));
+    if (assessment.whole) return complete(req, res, user, intent, proved);
+    const [step] = assessment.followUps;
+    if (step === undefined) throw new Error('the assurance policy left a login with no way to go on');
+    if (proved.length === 1) await accounts.secondFactorRequired(user.id, originOf(req), proved[0] ?? '');
+    await startLoginInProgress(req, { userId: user.id, remember: intent.remember, next: intent.next, proved });
+    res.redirect(303, stages.page(step).path);
+  }
+
   return {
-    complete,
+    /**
+     * A way in proved `proof` for `user` (a password, a reset link, a code by email, a passkey):
+     * the login is complete when the policy says so, else it waits for its next step.
+     */
+    firstStepDone: (req: Request, res: Response, user: User, intent: LoginIntent, proof: Proof): Promise<void> =>
+      advance(req, res, user, intent, [proof]),
 
     /**
-     * The second step of `pending` was right (`factor`: 'authenticator app', 'recovery code',
-     * 'passkey'; `attempt`, the guess a code spent): the user's wrong-code count starts again,
-     * and the login is complete.
+     * A further step of `login` proved `proof` (`attempt`, the guess a code spent): the user's
+     * wrong-code count starts again, and the login goes on, whole by now.
      */
-    async secondStepDone(
+    async nextStepDone(
       req: Request,
       res: Response,
       user: User,
-      pending: PendingLogin,
-      factor: string,
+      login: LoginInProgress,
+      proof: Proof,
       attempt: CodeAttempt = { userId: user.id, device: null },
-    ) {
+    ): Promise<void> {
       await codes.right(attempt);
-      await complete(req, res, user, pending, `${pending.after} + ${factor}`);
+      await advance(req, res, user, login, [...login.proved, proof]);
     },
 
     /**
@@ -108,19 +126,6 @@ export function loginSteps({
     async confirmed(req: SignedInRequest, how: string): Promise<void> {
       await loginConfirmed(req);
       await accounts.loginConfirmed(req.user.id, originOf(req), how);
-    },
-
-    /**
-     * The first step was right (`after`: 'password' or 'password reset'). With a second factor the
-     * browser goes to /login/two-factor holding a pending login, and nobody is logged in yet;
-     * without one, the login is complete.
-     */
-    async firstStepDone(req: Request, res: Response, user: User, intent: LoginIntent, after: string): Promise<void> {
-      if (refusedUnverified(res, user, intent)) return;
-      if (!(await needsSecondFactor(user.id))) return complete(req, res, user, intent, after);
-      await accounts.secondFactorRequired(user.id, originOf(req), after);
-      await startPendingLogin(req, { userId: user.id, remember: intent.remember, next: intent.next, after });
-      res.redirect(303, '/login/two-factor');
     },
   };
 }

@@ -2,8 +2,9 @@ import { Routes } from '../http/routes.js';
 import { type Request, type Response } from 'express';
 import { buttonForm } from '../forms/fields.js';
 import { parseFixedForm } from '../forms/parse-form.js';
-import { pendingLogin } from '../http/current-user.js';
+import { loginInProgress } from '../login/login-in-progress.js';
 import type { LoginSteps } from '../login/login-steps.js';
+import type { LoginStages } from '../login/stages.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
 import { safeNext } from '../http/safe-next.js';
@@ -23,8 +24,8 @@ export interface PasskeyLoginRouteDeps {
   readonly steps: LoginSteps;
   readonly throttle: Throttle;
   readonly recordThrottled: Parameters<typeof refuseIfThrottled>[0];
-  /** The second step's state, for its page when the passkey did not work. */
-  readonly secondStepStatus: (userId: number) => Promise<unknown>;
+  /** The pages of the login's steps: where a passkey that did not work sends the browser back to. */
+  readonly stages: LoginStages;
 }
 
 /**
@@ -39,19 +40,14 @@ export function passkeyLoginRoutes({
   steps,
   throttle,
   recordThrottled,
-  secondStepStatus,
+  stages,
 }: PasskeyLoginRouteDeps): Routes {
   const routes = new Routes();
 
   /** The page the answer came from, again, saying the passkey did not work. */
-  async function didntWork(req: Request, res: Response, forUser: number | null, next: string) {
-    if (forUser !== null) {
-      return res.status(422).render('login-two-factor.njk', {
-        status: await secondStepStatus(forUser),
-        errors: { passkey: messages.passkeys.didntWork },
-      });
-    }
-    res.status(422).render('login.njk', { values: { next }, errors: { form: messages.passkeys.didntWork } });
+  async function didntWork(req: Request, res: Response, asSecondStep: boolean, next: string) {
+    if (asSecondStep) return stages.page('passkey').show(req, res, 422, { passkey: messages.passkeys.didntWork });
+    stages.start.show(res, 422, { values: { next }, errors: { form: messages.passkeys.didntWork } });
   }
 
   /**
@@ -95,7 +91,7 @@ export function passkeyLoginRoutes({
     parseFixedForm(buttonForm, req.body);
     if (!ceremonies.rp.available) throw new HttpError(409, messages.passkeys.needName);
     // A logged-in user is confirming it is them (before a sensitive page): their own passkeys only.
-    const options = await ceremonies.authenticationOptions(req.user?.id ?? pendingLogin(req)?.userId ?? null);
+    const options = await ceremonies.authenticationOptions(req.user?.id ?? loginInProgress(req)?.userId ?? null);
     challenges.add(req, res, options.challenge);
     res.json(options);
   });
@@ -104,12 +100,11 @@ export function passkeyLoginRoutes({
     const form = parseFixedForm(passkeyLoginForm, req.body);
     const next = safeNext(form.next);
     if (req.user) return confirmWithPasskey(req as SignedInRequest, res, next, form.credential);
-    const pending = pendingLogin(req);
-    const forUser = pending?.userId ?? null;
-    const user = await verifiedAnswer(req, res, form.credential, forUser);
-    if (!user) return didntWork(req, res, forUser, next);
-    if (pending) return steps.secondStepDone(req, res, user, pending, 'passkey');
-    await steps.complete(req, res, user, { remember: form.remember, next }, 'passkey');
+    const login = loginInProgress(req);
+    const user = await verifiedAnswer(req, res, form.credential, login?.userId ?? null);
+    if (!user) return didntWork(req, res, login !== null, next);
+    if (login) return steps.nextStepDone(req, res, user, login, 'passkey');
+    await steps.firstStepDone(req, res, user, { remember: form.remember, next }, 'passkey');
   });
 
   return routes;

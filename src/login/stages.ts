@@ -1,0 +1,58 @@
+import type { Request, Response } from 'express';
+import type { FollowUp } from './assurance.js';
+
+/** A page of a login's step, as its feature shows it: the login floor and other features never name its template. */
+export interface StagePage {
+  /** Where the browser goes to take this step. */
+  readonly path: string;
+  /** The page again with `errors` (a try made elsewhere failed: a passkey's answer posted from it). */
+  show(req: Request, res: Response, status: number, errors: Record<string, string>): Promise<void>;
+}
+
+/** What the login page shows when a login is refused or must be tried again. */
+export interface StartPageView {
+  readonly values: { readonly email?: string; readonly next: string };
+  readonly errors: Record<string, string>;
+  /** An address that must be confirmed before it can log in (the page offers the link again). */
+  readonly unverified?: string;
+}
+
+/** The login page, where every way in starts. */
+export interface StartPage {
+  readonly path: string;
+  show(res: Response, status: number, view: StartPageView): void;
+}
+
+/**
+ * Where each step of a login lives. Each feature defines the pages of the steps it owns when the
+ * app is wired (auth the login page; mfa the authenticator app, the passkey choice and recovery
+ * codes), and the rest reach them only through here: no feature renders another's template or
+ * names its URL.
+ */
+export class LoginStages {
+  private readonly pages = new Map<FollowUp, StagePage>();
+  private startPage: StartPage | null = null;
+
+  /** Declares the page of one step (once each). */
+  define(step: FollowUp, page: StagePage): void {
+    if (this.pages.has(step)) throw new Error(`the login step ${step} is defined twice`);
+    this.pages.set(step, page);
+  }
+
+  /** Declares the login page (once). */
+  defineStart(page: StartPage): void {
+    if (this.startPage) throw new Error('the login page is defined twice');
+    this.startPage = page;
+  }
+
+  page(step: FollowUp): StagePage {
+    const page = this.pages.get(step);
+    if (!page) throw new Error(`no page for the login step ${step}`);
+    return page;
+  }
+
+  get start(): StartPage {
+    if (!this.startPage) throw new Error('no login page');
+    return this.startPage;
+  }
+}
