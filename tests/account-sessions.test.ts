@@ -1,19 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
-import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
+import { Browser, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
+import { expectCleanRefusal, flashesOn, isLoggedIn, unescapeHtml } from './support/pages.js';
 import {
-  CHROME,
-  FIREFOX,
+  CHROME_WINDOWS,
+  FIREFOX_LINUX,
   LOOPBACK,
   SAFARI_IPHONE,
-  browserWith,
   eventRowsOf,
-  expectCleanRefusal,
-  flashesOn,
-  isLoggedIn,
   loggedInBrowser,
-  member,
   newEventRowsOf,
   sessionCount,
   sessionIdOf,
@@ -21,9 +17,9 @@ import {
   sidHash,
   sidHashOf,
   sidOf,
+  signUpFromLoopback,
   snapshot,
-  unescapeHtml,
-} from './support/account.js';
+} from './support/users.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -71,23 +67,15 @@ async function sessionsPage(browser: Browser) {
 
 /** A user who signed up in Firefox, then logged in from Chrome and from Safari on an iPhone. */
 async function userWithThreeBrowsers() {
-  const firefox = browserWith(t.app, FIREFOX);
-  const { fields } = await signedUpBrowserIn(firefox);
-  const chrome = await loggedInBrowser(t.app, fields.email, PASSWORD, CHROME);
-  const safari = await loggedInBrowser(t.app, fields.email, PASSWORD, SAFARI_IPHONE);
-  const id = (await t.pool.query<{ id: string }>('SELECT id::text AS id FROM users WHERE email = $1', [fields.email]))
-    .rows[0]?.id;
-  if (!id) throw new Error('no user row');
-  return { email: fields.email, id, firefox, chrome, safari };
-}
-
-/** Signs up in the given browser (so its User-Agent is the one the signup session records). */
-async function signedUpBrowserIn(browser: Browser) {
-  const email = `sessions-${randomBytes(6).toString('hex')}@example.com`;
-  const fields = { name: 'Session Owner', email, password: PASSWORD, confirm: PASSWORD, website: '' };
-  const response = await browser.submit('/signup', '/signup', fields);
-  if (response.status !== 303) throw new Error(`signup failed with ${response.status}`);
-  return { fields };
+  // Signs up in Firefox, so its User-Agent is the one the signup session records.
+  const { browser: firefox, ...owner } = await signUpFromLoopback(t, {
+    userAgent: FIREFOX_LINUX,
+    name: 'Session Owner',
+    email: uniqueEmail('sessions'),
+  });
+  const chrome = await loggedInBrowser(t.app, owner.email, PASSWORD, CHROME_WINDOWS);
+  const safari = await loggedInBrowser(t.app, owner.email, PASSWORD, SAFARI_IPHONE);
+  return { email: owner.email, id: owner.id, firefox, chrome, safari };
 }
 
 const end = (browser: Browser, id: string) => browser.submit('/account/sessions', '/account/sessions/end', { id });
@@ -97,7 +85,7 @@ const endOthers = (browser: Browser) => browser.submit('/account/sessions', '/ac
 
 describe('the sessions table', () => {
   it('sets user_id on the row of a session that signed up, and of one that logged in', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     for (const browser of [user.browser, second]) {
       const { rows } = await t.pool.query<{ user_id: string | null }>(
@@ -121,7 +109,7 @@ describe('the sessions table', () => {
   });
 
   it('clears user_id when the session logs out (the row is gone)', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const sid = sidHashOf(user.browser);
     expect((await user.browser.submit('/', '/logout', {})).status).toBe(303);
     expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sid])).rowCount).toBe(0);
@@ -136,15 +124,15 @@ describe('the sessions table', () => {
   });
 
   it('records the IP and the User-Agent of the login on the row', async () => {
-    const user = await member(t);
-    const browser = await loggedInBrowser(t.app, user.email, PASSWORD, CHROME);
+    const user = await signUpFromLoopback(t);
+    const browser = await loggedInBrowser(t.app, user.email, PASSWORD, CHROME_WINDOWS);
     const row = (await sessionRowsOf(t, user.id)).find((r) => r.sid === sidHashOf(browser));
     expect(row?.ip).toMatch(LOOPBACK);
-    expect(row?.user_agent).toBe(CHROME);
+    expect(row?.user_agent).toBe(CHROME_WINDOWS);
   });
 
   it('keeps at most 512 characters of a very long User-Agent, and the page still works', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const long = `Mozilla/5.0 ${'x'.repeat(3000)}`;
     const browser = await loggedInBrowser(t.app, user.email, PASSWORD, long);
     const row = (await sessionRowsOf(t, user.id)).find((r) => r.sid === sidHashOf(browser));
@@ -202,7 +190,7 @@ describe('the "your sessions" page', () => {
   });
 
   it('keeps the time a session started when a password change gives it a new id', async () => {
-    const { browser, id } = await member(t);
+    const { browser, id } = await signUpFromLoopback(t);
     // As if the login were an hour ago: the row and the session's own login time.
     const sid = sidOf(browser);
     await t.pool.query(
@@ -247,8 +235,8 @@ describe('the "your sessions" page', () => {
   });
 
   it("ignores a user id put in the page's URL", async () => {
-    const user = await member(t);
-    const other = await member(t);
+    const user = await signUpFromLoopback(t);
+    const other = await signUpFromLoopback(t);
     const otherAgent = `OtherInUrl/${randomBytes(4).toString('hex')}`;
     await loggedInBrowser(t.app, other.email, PASSWORD, otherAgent);
     for (const query of [`?user_id=${other.id}`, `?id=${other.id}`, `?userId=${other.id}&user=${other.id}`]) {
@@ -260,7 +248,7 @@ describe('the "your sessions" page', () => {
   });
 
   it('offers "Sign out everywhere else" only when there are other sessions', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const alone = await sessionsPage(user.browser);
     expect(alone.sessions).toHaveLength(1);
     expect(alone.page.text).not.toContain('action="/account/sessions/end-others"');
@@ -275,7 +263,7 @@ describe('the "your sessions" page', () => {
   it("never lists another user's sessions", async () => {
     const user = await userWithThreeBrowsers();
     const otherAgent = `OtherUsersBrowser/${randomBytes(4).toString('hex')}`;
-    const other = await member(t);
+    const other = await signUpFromLoopback(t);
     const otherBrowser = await loggedInBrowser(t.app, other.email, PASSWORD, otherAgent);
     const otherIds = (await sessionRowsOf(t, other.id)).map((row) => row.id);
 
@@ -293,7 +281,7 @@ describe('the "your sessions" page', () => {
   });
 
   it('finds sessions by the user_id column, not by reading the JSON, and leaves out expired ones', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const insert = (sid: string, sess: object, userId: string | null, agent: string, expireSql: string) =>
       t.pool.query(
         `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent)
@@ -332,7 +320,7 @@ describe('the "your sessions" page', () => {
   });
 
   it('shows a hostile User-Agent HTML-escaped', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const hostile = '<script>alert(1)</script><img src=x onerror=alert(2)>';
     await loggedInBrowser(t.app, user.email, PASSWORD, hostile);
     const { page, sessions } = await sessionsPage(user.browser);
@@ -344,7 +332,7 @@ describe('the "your sessions" page', () => {
   });
 
   it('names a session without a User-Agent "Unknown browser"', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     await t.pool.query(
       `INSERT INTO sessions (sid, sess, expire, user_id, ip, user_agent)
        VALUES ($1, '{"cookie":{}}', localtimestamp + interval '1 hour', $2, NULL, NULL)`,
@@ -381,11 +369,11 @@ describe('ending one session', () => {
     const events = await newEventRowsOf(t, user.id, before);
     expect(events.map((row) => row.event)).toEqual(['session_ended']);
     expect(events[0]?.detail).toContain(chrome?.id ?? 'no id');
-    expect(events[0]?.user_agent).toBe(FIREFOX);
+    expect(events[0]?.user_agent).toBe(FIREFOX_LINUX);
   });
 
   it('says so when the session had already ended', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const id = await sessionIdOf(t, second);
     expect((await end(user.browser, id)).status).toBe(303);
@@ -396,7 +384,7 @@ describe('ending one session', () => {
   });
 
   it('logs this browser out when the session ended is this one', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const own = await sessionIdOf(t, user.browser);
     const sid = sidHashOf(user.browser);
@@ -413,8 +401,8 @@ describe('ending one session', () => {
   });
 
   it("does nothing to another user's session whose id is posted, and shows nothing of it", async () => {
-    const user = await member(t);
-    const victim = await member(t);
+    const user = await signUpFromLoopback(t);
+    const victim = await signUpFromLoopback(t);
     const victimAgent = `VictimBrowser/${randomBytes(4).toString('hex')}`;
     const victimSecond = await loggedInBrowser(t.app, victim.email, PASSWORD, victimAgent);
     const victimBefore = await snapshot(t, victim.id);
@@ -441,8 +429,8 @@ describe('ending one session', () => {
   });
 
   it("does not end another user's sessions with end-others either", async () => {
-    const user = await member(t);
-    const victim = await member(t);
+    const user = await signUpFromLoopback(t);
+    const victim = await signUpFromLoopback(t);
     const victimBefore = await snapshot(t, victim.id);
     expect((await endOthers(user.browser)).status).toBe(303);
     expect(await snapshot(t, victim.id)).toEqual(victimBefore);
@@ -469,9 +457,9 @@ describe('ending one session', () => {
   ];
 
   it.each(malformed)('answers an id that is %s with 400, never a 5xx, and ends nothing', async (_label, fields) => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
-    const victim = await member(t);
+    const victim = await signUpFromLoopback(t);
     const before = await snapshot(t, user.id);
     const victimBefore = await snapshot(t, victim.id);
 
@@ -484,7 +472,7 @@ describe('ending one session', () => {
   });
 
   it('answers a well-formed id that is no session at all like one that has ended', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     for (const id of ['999999999', '9007199254740993', '9999999999999999']) {
       const response = await end(user.browser, id);
@@ -494,7 +482,7 @@ describe('ending one session', () => {
   });
 
   it('refuses a post with no CSRF token: 403, the session stays', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const id = await sessionIdOf(t, second);
     const response = await user.browser.agent.post('/account/sessions/end').type('form').send({ id });
@@ -509,7 +497,7 @@ describe('ending one session', () => {
 describe('"Sign out everywhere else"', () => {
   it('ends every other session of the user and keeps this one', async () => {
     const user = await userWithThreeBrowsers();
-    const other = await member(t);
+    const other = await signUpFromLoopback(t);
     const otherBefore = await snapshot(t, other.id);
     const sid = sidOf(user.firefox);
     const before = (await eventRowsOf(t, user.id)).length;
@@ -547,7 +535,7 @@ describe('"Sign out everywhere else"', () => {
   });
 
   it('answers an unexpected field with 400 and ends nothing', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const response = await user.browser.submit('/account/sessions', '/account/sessions/end-others', { id: '1' });
     expectCleanRefusal(response, 400);

@@ -3,11 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, NEW_PASSWORD, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { badFields } from './support/corpus.js';
-import { followLink } from './support/mail-flows.js';
+import { followLink } from './support/mail.js';
 import {
   LOGIN_REQUIRED,
-  LOOPBACK,
-  eventRowsOf,
   expectCleanRefusal,
   expectSentToLogin,
   fieldError,
@@ -16,18 +14,23 @@ import {
   inputTag,
   inputValue,
   isLoggedIn,
+} from './support/pages.js';
+import {
+  LOOPBACK,
+  eventRowsOf,
   loggedInBrowser,
-  member,
+  loginStatus,
   newEventRowsOf,
   sessionIdOf,
   sessionRowsOf,
+  sessionSetCookie,
   sidHash,
   sidHashOf,
   sidOf,
+  signUpFromLoopback,
   snapshot,
-  tryLogin,
-  userState,
-} from './support/account.js';
+  userById,
+} from './support/users.js';
 
 const WRONG_PASSWORD = 'That is not your current password.';
 const CURRENT_REQUIRED = 'Enter your current password.';
@@ -79,7 +82,7 @@ describe('the account pages, for visitors who are not logged in', () => {
   });
 
   it('returns the user to the account page they asked for once they log in', async () => {
-    const { email } = await member(t);
+    const { email } = await signUpFromLoopback(t);
     const browser = new Browser(t.app);
     const asked = await browser.get('/account/password');
     const loginPage = await browser.get(asked.headers['location'] as string);
@@ -93,7 +96,7 @@ describe('the account pages, for visitors who are not logged in', () => {
   it.each(FORMS.map((form) => [form.action, form] as const))(
     'sends an anonymous POST %s with a valid form token to /login and changes nothing',
     async (action, form) => {
-      const victim = await member(t);
+      const victim = await signUpFromLoopback(t);
       const second = await loggedInBrowser(t.app, victim.email);
       const sessionId = await sessionIdOf(t, second);
       const before = await snapshot(t, victim.id);
@@ -109,7 +112,7 @@ describe('the account pages, for visitors who are not logged in', () => {
 
 describe('the account pages, for a logged-in user', () => {
   it.each(PAGES)('shows GET %s with the account navigation', async (page) => {
-    const { browser } = await member(t);
+    const { browser } = await signUpFromLoopback(t);
     const response = await browser.get(page);
     expect(response.status).toBe(200);
     expect(response.headers['content-type']).toMatch(/^text\/html/);
@@ -120,7 +123,7 @@ describe('the account pages, for a logged-in user', () => {
   it.each(PAGES.filter((page) => page !== '/account/sessions'))(
     'has a form on %s that posts to itself with a CSRF token',
     async (page) => {
-      const { browser } = await member(t);
+      const { browser } = await signUpFromLoopback(t);
       const response = await browser.get(page);
       expect(response.text).toMatch(new RegExp(`<form\\b[^>]*\\bmethod="post"[^>]*\\baction="${page}"`));
       expect(inputTag(response.text, '_csrf')).toMatch(/type="hidden"/);
@@ -129,7 +132,7 @@ describe('the account pages, for a logged-in user', () => {
   );
 
   it('is linked from the dashboard', async () => {
-    const { browser } = await member(t);
+    const { browser } = await signUpFromLoopback(t);
     const dashboard = await browser.get('/');
     for (const page of PAGES) expect(dashboard.text).toContain(`href="${page}"`);
   });
@@ -147,7 +150,7 @@ describe('the account pages, for a logged-in user', () => {
     ['GET', '/account/sessions/end-others'],
     ['DELETE', '/account/sessions/end-others'],
   ])('answers %s %s with 405 and an Allow header', async (method, path) => {
-    const victim = await member(t);
+    const victim = await signUpFromLoopback(t);
     const before = await snapshot(t, victim.id);
     const verb = method.toLowerCase() as 'get' | 'put' | 'delete' | 'patch' | 'post';
     const response = await victim.browser.agent[verb](path);
@@ -166,7 +169,7 @@ describe('CSRF on the account forms', () => {
   ]);
 
   it.each(cases)('refuses POST %s with %s: 403, nothing changed', async (action, kind, form) => {
-    const victim = await member(t);
+    const victim = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, victim.email);
     const sessionId = await sessionIdOf(t, second);
     await victim.browser.get(form.page);
@@ -193,14 +196,14 @@ describe('CSRF on the account forms', () => {
 
 describe('the profile page', () => {
   it('shows the current name and website in the form', async () => {
-    const { browser } = await member(t, { name: 'Grace Hopper', website: 'https://grace.example' });
+    const { browser } = await signUpFromLoopback(t, { name: 'Grace Hopper', website: 'https://grace.example' });
     const page = await browser.get('/account');
     expect(inputValue(page.text, 'name')).toBe('Grace Hopper');
     expect(inputValue(page.text, 'website')).toBe('https://grace.example');
   });
 
   it('saves a new name and website, says so, and the dashboard shows them', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const response = await user.browser.submit('/account', '/account', {
       name: '  Mary Jackson  ',
       website: ' https://mary.example/about ',
@@ -208,7 +211,7 @@ describe('the profile page', () => {
     expect(response.status).toBe(303);
     expect(response.headers['location']).toBe('/account');
 
-    const state = await userState(t, user.id);
+    const state = await userById(t, user.id);
     expect(state?.name).toBe('Mary Jackson');
     expect(state?.website).toBe('https://mary.example/about');
     expect(state?.email).toBe(user.email);
@@ -222,17 +225,17 @@ describe('the profile page', () => {
   });
 
   it('clears the website when it is left empty, or left out of the form', async () => {
-    const user = await member(t, { website: 'https://before.example' });
+    const user = await signUpFromLoopback(t, { website: 'https://before.example' });
     expect((await user.browser.submit('/account', '/account', { name: 'No Site', website: '' })).status).toBe(303);
-    expect((await userState(t, user.id))?.website).toBeNull();
+    expect((await userById(t, user.id))?.website).toBeNull();
 
     await t.pool.query("UPDATE users SET website = 'https://again.example' WHERE id = $1", [user.id]);
     expect((await user.browser.submit('/account', '/account', { name: 'No Site' })).status).toBe(303);
-    expect((await userState(t, user.id))?.website).toBeNull();
+    expect((await userById(t, user.id))?.website).toBeNull();
   });
 
   it('records profile_changed in the audit trail, with the IP and browser', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const before = (await eventRowsOf(t, user.id)).length;
     await user.browser.agent.set('User-Agent', 'ProfileTest/1.0');
     expect((await user.browser.submit('/account', '/account', { name: 'Audited', website: '' })).status).toBe(303);
@@ -259,7 +262,7 @@ describe('the profile page', () => {
   ])(
     'refuses %s with 422 and the field error, keeps the typed values, changes nothing',
     async (_label, fields, field, message) => {
-      const user = await member(t, { name: 'Before Name', website: 'https://before.example' });
+      const user = await signUpFromLoopback(t, { name: 'Before Name', website: 'https://before.example' });
       const before = await snapshot(t, user.id);
       const eventsBefore = (await eventRowsOf(t, user.id)).length;
 
@@ -278,7 +281,7 @@ describe('the profile page', () => {
   );
 
   it('shows both field errors when both fields are wrong', async () => {
-    const { browser } = await member(t);
+    const { browser } = await signUpFromLoopback(t);
     const response = await browser.submit('/account', '/account', { name: '', website: 'nope' });
     expect(response.status).toBe(422);
     expect(fieldsWithErrors(response.text).sort()).toEqual(['name', 'website']);
@@ -289,7 +292,7 @@ describe('the profile page', () => {
     ['a repeated name', { name: ['Ada', 'Eve'], website: '' }],
     ['an email field (the profile does not change the email)', { name: 'Ada', website: '', email: 'x@example.com' }],
   ])('answers a profile form with %s with 400, nothing changed', async (_label, fields) => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const before = await snapshot(t, user.id);
     const response = await user.browser.submit('/account', '/account', fields);
     expectCleanRefusal(response, 400);
@@ -297,8 +300,8 @@ describe('the profile page', () => {
   });
 
   it("never changes or shows another user's profile, whatever id is put in the form or the URL", async () => {
-    const user = await member(t, { name: 'Own Name' });
-    const other = await member(t, { name: 'Other Person', website: 'https://other.example' });
+    const user = await signUpFromLoopback(t, { name: 'Own Name' });
+    const other = await signUpFromLoopback(t, { name: 'Other Person', website: 'https://other.example' });
     const otherBefore = await snapshot(t, other.id);
     const attempts: Array<Record<string, string>> = [
       { name: 'Hijacked', website: '', id: other.id },
@@ -319,7 +322,7 @@ describe('the profile page', () => {
       expect(page.text).not.toContain(other.email);
     }
     expect(await snapshot(t, other.id)).toEqual(otherBefore);
-    expect((await userState(t, user.id))?.name).toBe('Own Again');
+    expect((await userById(t, user.id))?.name).toBe('Own Again');
   });
 
   const hostileNames = [
@@ -338,10 +341,10 @@ describe('the profile page', () => {
   ];
 
   it.each(hostileNames)('saves the name %j and shows it HTML-escaped everywhere', async (name) => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const response = await user.browser.submit('/account', '/account', { name, website: '' });
     expect(response.status).toBe(303);
-    expect((await userState(t, user.id))?.name).toBe(name.trim());
+    expect((await userById(t, user.id))?.name).toBe(name.trim());
 
     const page = await user.browser.get('/account');
     expect(inputValue(page.text, 'name')).toBe(name.trim());
@@ -377,7 +380,7 @@ describe('changing the email address', () => {
   }
 
   it('shows the current address on the page, and a current-password field', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const page = await user.browser.get('/account/email');
     expect(page.text).toContain(user.email);
     expect(inputTag(page.text, 'password')).toMatch(/type="password"/);
@@ -385,7 +388,7 @@ describe('changing the email address', () => {
   });
 
   it('with the right password: mails a link to the new address (lower-cased) and changes nothing until it is followed', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const newEmail = uniqueEmail('moved');
     const response = await requestChange(user.browser, `  ${newEmail.toUpperCase()} `);
     expect(response.status).toBe(303);
@@ -396,18 +399,18 @@ describe('changing the email address', () => {
     expect(flashesOn(page.text).join(' ')).toContain(newEmail);
     expect(page.text).not.toContain(PASSWORD);
 
-    const state = await userState(t, user.id);
+    const state = await userById(t, user.id);
     expect(state?.email).toBe(user.email);
     expect(state?.pending_email).toBe(newEmail);
-    expect(await tryLogin(t.app, newEmail, PASSWORD)).toBe(422);
-    expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(303);
+    expect(await loginStatus(new Browser(t.app), newEmail, PASSWORD)).toBe(422);
+    expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(303);
 
     expect(await verifyLinkTo(newEmail)).toMatch(/^\/email\/verify\?token=/);
     expect(await mailTo(user.email, 'email-change-requested')).toBeDefined();
   });
 
   it('once the link is followed: the user logs in with the new address, not the old', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const newEmail = uniqueEmail('confirmed');
     expect((await requestChange(user.browser, newEmail)).status).toBe(303);
 
@@ -416,16 +419,16 @@ describe('changing the email address', () => {
     const landing = await user.browser.get(followed.headers['location'] as string);
     expect(flashesOn(landing.text).join(' ')).toMatch(/confirmed/i);
 
-    const state = await userState(t, user.id);
+    const state = await userById(t, user.id);
     expect(state?.email).toBe(newEmail);
     expect(state?.pending_email).toBeNull();
     expect((await user.browser.get('/')).text).toContain(newEmail);
-    expect(await tryLogin(t.app, newEmail, PASSWORD)).toBe(303);
-    expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(422);
+    expect(await loginStatus(new Browser(t.app), newEmail, PASSWORD)).toBe(303);
+    expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(422);
   });
 
   it('works once only: the same link a second time is refused with a 4xx and changes nothing', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const newEmail = uniqueEmail('once');
     await requestChange(user.browser, newEmail);
     const link = await verifyLinkTo(newEmail);
@@ -438,7 +441,7 @@ describe('changing the email address', () => {
   });
 
   it('keeps the user logged in, in this browser and in every other one, through the request and the link', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const sidsBefore = (await sessionRowsOf(t, user.id)).map((row) => row.sid);
     const newEmail = uniqueEmail('kept');
@@ -453,7 +456,7 @@ describe('changing the email address', () => {
   });
 
   it('records email_change_requested, then email_changed, never with the password', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const before = (await eventRowsOf(t, user.id)).length;
     const newEmail = uniqueEmail('audited');
     await requestChange(user.browser, newEmail);
@@ -468,20 +471,20 @@ describe('changing the email address', () => {
   });
 
   it('frees the old address once the change is confirmed: someone else can sign up with it', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const newEmail = uniqueEmail();
     await requestChange(user.browser, newEmail);
     await followLink(user.browser, await verifyLinkTo(newEmail));
-    const again = await member(t, { email: user.email });
+    const again = await signUpFromLoopback(t, { email: user.email });
     expect(again.id).not.toBe(user.id);
   });
 
   it('refuses the link when another account took the address meanwhile: a 4xx, both accounts unchanged', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const contested = uniqueEmail('contested');
     await requestChange(user.browser, contested);
     const link = await verifyLinkTo(contested);
-    const other = await member(t, { email: contested });
+    const other = await signUpFromLoopback(t, { email: contested });
     const before = await snapshot(t, user.id);
     const otherBefore = await snapshot(t, other.id);
 
@@ -490,11 +493,11 @@ describe('changing the email address', () => {
     expect(response.status).toBeLessThan(500);
     expect(await snapshot(t, user.id)).toEqual(before);
     expect(await snapshot(t, other.id)).toEqual(otherBefore);
-    expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(303);
+    expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(303);
   });
 
   it('with a wrong password: 422, "That is not your current password.", nothing changed or mailed, recorded as login_failed', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const before = await snapshot(t, user.id);
     const eventsBefore = (await eventRowsOf(t, user.id)).length;
     const newEmail = uniqueEmail('refused');
@@ -522,8 +525,8 @@ describe('changing the email address', () => {
   ])(
     "refuses another user's address written in %s: 422, the taken message, nothing changed or mailed",
     async (_label, written) => {
-      const other = await member(t);
-      const user = await member(t);
+      const other = await signUpFromLoopback(t);
+      const user = await signUpFromLoopback(t);
       const before = await snapshot(t, user.id);
       const otherBefore = await snapshot(t, other.id);
       const mailsBefore = (await t.deliverMail()).length;
@@ -535,13 +538,13 @@ describe('changing the email address', () => {
       expect(await snapshot(t, user.id)).toEqual(before);
       expect(await snapshot(t, other.id)).toEqual(otherBefore);
       expect((await t.deliverMail()).length).toBe(mailsBefore);
-      expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(303);
+      expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(303);
     },
   );
 
   it('does not tell whether an address is taken before the password is checked', async () => {
-    const other = await member(t);
-    const user = await member(t);
+    const other = await signUpFromLoopback(t);
+    const user = await signUpFromLoopback(t);
     const response = await requestChange(user.browser, other.email, 'not my password at all');
     expect(response.status).toBe(422);
     expect(fieldError(response.text, 'password')).toBe(WRONG_PASSWORD);
@@ -559,7 +562,7 @@ describe('changing the email address', () => {
       'Enter a valid email.',
     ],
   ])('refuses %s with 422 and its message, nothing changed', async (_label, fields, field, message) => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const before = await snapshot(t, user.id);
     const response = await user.browser.submit('/account/email', '/account/email', fields);
     expect(response.status).toBe(422);
@@ -573,15 +576,15 @@ describe('changing the email address', () => {
 
 describe('changing the password', () => {
   it('with the right current password: a new session id here, every other session of the user ends, others untouched', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const third = await loggedInBrowser(t.app, user.email);
-    const stranger = await member(t);
+    const stranger = await signUpFromLoopback(t);
     const strangerSecond = await loggedInBrowser(t.app, stranger.email);
     const strangerBefore = await snapshot(t, stranger.id);
     const oldCookie = user.browser.sessionCookie();
     const oldSid = sidOf(user.browser);
-    const hashBefore = (await userState(t, user.id))?.password_hash;
+    const hashBefore = (await userById(t, user.id))?.password_hash;
 
     const response = await user.browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
@@ -621,15 +624,15 @@ describe('changing the password', () => {
     expect(await isLoggedIn(strangerSecond)).toBe(true);
 
     // The new password logs in, the old one does not; it is stored as a new bcrypt hash.
-    const hashAfter = (await userState(t, user.id))?.password_hash;
+    const hashAfter = (await userById(t, user.id))?.password_hash;
     expect(hashAfter).toMatch(/^\$2b\$/);
     expect(hashAfter).not.toBe(hashBefore);
-    expect(await tryLogin(t.app, user.email, NEW_PASSWORD)).toBe(303);
-    expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(422);
+    expect(await loginStatus(new Browser(t.app), user.email, NEW_PASSWORD)).toBe(303);
+    expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(422);
   });
 
   it('leaves the renewed session able to send forms (a fresh CSRF token)', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     await user.browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
       password: NEW_PASSWORD,
@@ -637,11 +640,11 @@ describe('changing the password', () => {
     });
     const saved = await user.browser.submit('/account', '/account', { name: 'After Change', website: '' });
     expect(saved.status).toBe(303);
-    expect((await userState(t, user.id))?.name).toBe('After Change');
+    expect((await userById(t, user.id))?.name).toBe('After Change');
   });
 
   it('records password_changed and sessions_ended (with how many) in the audit trail', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     await loggedInBrowser(t.app, user.email);
     await loggedInBrowser(t.app, user.email);
     const before = (await eventRowsOf(t, user.id)).length;
@@ -659,7 +662,7 @@ describe('changing the password', () => {
   });
 
   it('keeps "remember me" on the renewed session cookie', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const remembered = new Browser(t.app);
     expect(
       (await remembered.submit('/login', '/login', { email: user.email, password: PASSWORD, remember: '1' })).status,
@@ -670,14 +673,14 @@ describe('changing the password', () => {
       confirm: NEW_PASSWORD,
     });
     expect(response.status).toBe(303);
-    const setCookie = (response.get('Set-Cookie') ?? []).find((line) => line.startsWith('gatehouse.sid='));
+    const setCookie = sessionSetCookie(response);
     expect(setCookie).toMatch(/Expires=/i);
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(await isLoggedIn(remembered)).toBe(true);
   });
 
   it('lists only the renewed session on the sessions page afterwards, marked as this browser', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     await loggedInBrowser(t.app, user.email);
     await user.browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
@@ -691,7 +694,7 @@ describe('changing the password', () => {
   });
 
   it('with a wrong current password: 422 on that field, nothing changed, no session ended, recorded as login_failed', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const before = await snapshot(t, user.id);
     const eventsBefore = (await eventRowsOf(t, user.id)).length;
@@ -710,7 +713,7 @@ describe('changing the password', () => {
     expect(await snapshot(t, user.id)).toEqual(before);
     expect(await isLoggedIn(second)).toBe(true);
     expect((await newEventRowsOf(t, user.id, eventsBefore)).map((row) => row.event)).toEqual(['login_failed']);
-    expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(303);
+    expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(303);
   });
 
   const rules: Array<[string, Record<string, string>, string, string | RegExp]> = [
@@ -750,7 +753,7 @@ describe('changing the password', () => {
   ];
 
   it.each(rules)('refuses %s with 422 and its message, nothing changed', async (_label, fields, field, message) => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const before = await snapshot(t, user.id);
 
@@ -768,11 +771,11 @@ describe('changing the password', () => {
 
     expect(await snapshot(t, user.id)).toEqual(before);
     expect(await isLoggedIn(second)).toBe(true);
-    expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(303);
+    expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(303);
   });
 
   it('accepts a passphrase of exactly 72 bytes', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const exact = `${'é'.repeat(30)}${'x'.repeat(12)}`;
     expect(Buffer.byteLength(exact)).toBe(72);
     const response = await user.browser.submit('/account/password', '/account/password', {
@@ -781,7 +784,7 @@ describe('changing the password', () => {
       confirm: exact,
     });
     expect(response.status).toBe(303);
-    expect(await tryLogin(t.app, user.email, exact)).toBe(303);
+    expect(await loginStatus(new Browser(t.app), user.email, exact)).toBe(303);
   });
 });
 
@@ -789,9 +792,9 @@ describe('changing the password', () => {
 
 describe('deleting the account', () => {
   it('with the password and the box ticked: the user and all their sessions are gone, and they land on /login with a flash', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
-    const stranger = await member(t);
+    const stranger = await signUpFromLoopback(t);
     const strangerBefore = await snapshot(t, stranger.id);
 
     const response = await user.browser.submit('/account/delete', '/account/delete', {
@@ -804,27 +807,27 @@ describe('deleting the account', () => {
     expect(login.status).toBe(200);
     expect(flashesOn(login.text)).toContain(DELETED);
 
-    expect(await userState(t, user.id)).toBeUndefined();
+    expect(await userById(t, user.id)).toBeUndefined();
     expect(await sessionRowsOf(t, user.id)).toEqual([]);
     expect((await t.pool.query("SELECT 1 FROM sessions WHERE sess ->> 'userId' = $1", [user.id])).rowCount).toBe(0);
     expect(await isLoggedIn(user.browser)).toBe(false);
     expect(await isLoggedIn(second)).toBe(false);
 
-    expect(await tryLogin(t.app, user.email, PASSWORD)).toBe(422);
+    expect(await loginStatus(new Browser(t.app), user.email, PASSWORD)).toBe(422);
     expect(await snapshot(t, stranger.id)).toEqual(strangerBefore);
     expect(await isLoggedIn(stranger.browser)).toBe(true);
   });
 
   it('lets the same email sign up again afterwards, as a new user', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     await user.browser.submit('/account/delete', '/account/delete', { password: PASSWORD, confirm: '1' });
-    const again = await member(t, { email: user.email });
+    const again = await signUpFromLoopback(t, { email: user.email });
     expect(again.id).not.toBe(user.id);
     expect(await isLoggedIn(again.browser)).toBe(true);
   });
 
   it('records account_deleted, and the audit trail keeps the user id of every earlier event', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const before = await eventRowsOf(t, user.id);
     expect(before.map((row) => row.event)).toContain('signup');
     await user.browser.submit('/account/delete', '/account/delete', { password: PASSWORD, confirm: '1' });
@@ -842,7 +845,7 @@ describe('deleting the account', () => {
     ['the box sent empty', { password: PASSWORD, confirm: '' }, 'confirm', CONFIRM_DELETE],
     ['a wrong password', { password: 'Wrong-Secret-Delete-1', confirm: '1' }, 'password', WRONG_PASSWORD],
   ])('with %s: 422 with its message, nothing deleted', async (_label, fields, field, message) => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     const before = await snapshot(t, user.id);
 
@@ -859,14 +862,14 @@ describe('deleting the account', () => {
   });
 
   it('shows both errors when the password and the box are both missing', async () => {
-    const { browser } = await member(t);
+    const { browser } = await signUpFromLoopback(t);
     const response = await browser.submit('/account/delete', '/account/delete', {});
     expect(response.status).toBe(422);
     expect(fieldsWithErrors(response.text).sort()).toEqual(['confirm', 'password']);
   });
 
   it('records a wrong password as login_failed', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const before = (await eventRowsOf(t, user.id)).length;
     await user.browser.submit('/account/delete', '/account/delete', { password: 'not it at all', confirm: '1' });
     expect((await newEventRowsOf(t, user.id, before)).map((row) => row.event)).toEqual(['login_failed']);
@@ -877,7 +880,7 @@ describe('deleting the account', () => {
 
 describe('a user deactivated while logged in', () => {
   it.each(PAGES)('is logged out on their next GET %s', async (page) => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     await t.pool.query('UPDATE users SET is_active = false WHERE id = $1', [user.id]);
     expectSentToLogin(await user.browser.get(page), page);
     // Reactivated, the old session still does not come back.
@@ -888,12 +891,12 @@ describe('a user deactivated while logged in', () => {
   it.each(FORMS.map((form) => [form.action, form] as const))(
     'is logged out on a POST %s with a token from before, and nothing changes',
     async (_action, form) => {
-      const user = await member(t);
+      const user = await signUpFromLoopback(t);
       const second = await loggedInBrowser(t.app, user.email);
       const sessionId = await sessionIdOf(t, second);
       const _csrf = await user.browser.csrfFrom(form.page);
       await t.pool.query('UPDATE users SET is_active = false WHERE id = $1', [user.id]);
-      const before = await userState(t, user.id);
+      const before = await userById(t, user.id);
       const eventsBefore = (await eventRowsOf(t, user.id)).length;
 
       const response = await user.browser.agent
@@ -901,7 +904,7 @@ describe('a user deactivated while logged in', () => {
         .type('form')
         .send({ _csrf, ...form.fields({ sessionId }) });
       expectSentToLogin(response);
-      expect(await userState(t, user.id)).toEqual(before);
+      expect(await userById(t, user.id)).toEqual(before);
       expect(await newEventRowsOf(t, user.id, eventsBefore)).toEqual([]);
       expect((await t.pool.query('SELECT 1 FROM sessions WHERE sid = $1', [sidHashOf(second)])).rowCount).toBe(1);
     },
@@ -932,14 +935,14 @@ describe('password re-checks on the account pages count against the login limit 
     expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
     expect(blocked.text).toMatch(/Try again in \d+ minutes?/);
 
-    const hash = (await userState(t, id))?.password_hash;
+    const hash = (await userById(t, id))?.password_hash;
     const right = await browser.submit('/account/password', '/account/password', {
       current: PASSWORD,
       password: NEW_PASSWORD,
       confirm: NEW_PASSWORD,
     });
     expect(right.status).toBe(429);
-    expect((await userState(t, id))?.password_hash).toBe(hash);
+    expect((await userById(t, id))?.password_hash).toBe(hash);
     expect((await eventRowsOf(t, id)).map((row) => row.event)).toContain('throttled');
     expect(await isLoggedIn(browser)).toBe(true);
   });
@@ -1071,7 +1074,7 @@ describe('hostile values in every account form field', () => {
   it.each(HOSTILE_FORMS.map((form) => [form.action, form.field, form] as const))(
     'POST %s with each hostile %s: never a 5xx, and a 4xx changes nothing',
     async (_action, _field, form) => {
-      const user = await member(t);
+      const user = await signUpFromLoopback(t);
       const second = await loggedInBrowser(t.app, user.email);
       let current = PASSWORD;
       const problems: string[] = [];

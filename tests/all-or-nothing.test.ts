@@ -1,21 +1,17 @@
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
+import { isLoggedIn } from './support/pages.js';
+import { logIn, signUp, uniqueIp, userById, visitor } from './support/users.js';
 import {
   followLink,
-  isLoggedIn,
   linkIn,
-  logIn,
   mailMark,
   mailsAfter,
   openResetLink,
   resetLinkFor,
-  signUp,
-  uniqueIp,
-  userById,
-  visitor,
   waitForMailTo,
-} from './support/mail-flows.js';
+} from './support/mail.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { enrolApp } from './support/two-factor.js';
 

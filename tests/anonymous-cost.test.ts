@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sessionCount } from './support/account.js';
 import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
 import { flashesOn } from './support/pages.js';
+import { sessionCount } from './support/users.js';
 import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
 
 /**

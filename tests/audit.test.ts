@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_EVENT_KINDS } from '../src/audit/auth-events-repo.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, PASSWORD, signupFields, uniqueEmail } from './support/browser.js';
+import { LOOPBACK, browserWith, sidInCookie, signUpFromLoopback, userByEmail } from './support/users.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -23,18 +23,8 @@ interface EventRow {
   created_at: Date;
 }
 
-/** How supertest's loopback connection shows up as req.ip (no proxy trusted). */
-const LOOPBACK = /^(?:::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/;
-
 /** A User-Agent no other test sends, so a test finds exactly its own events. */
 const distinctiveUserAgent = (label: string) => `GatehouseAuditTest/${label} (${randomBytes(6).toString('hex')})`;
-
-/** A browser that sends `userAgent` on every request. */
-function browserWith(app: Express, userAgent: string): Browser {
-  const browser = new Browser(app);
-  browser.agent.set('User-Agent', userAgent);
-  return browser;
-}
 
 /** Every event recorded for requests that carried `userAgent`, oldest first. */
 const eventsFrom = async (userAgent: string): Promise<EventRow[]> =>
@@ -46,22 +36,13 @@ const eventsFrom = async (userAgent: string): Promise<EventRow[]> =>
   ).rows;
 
 const userIdOf = async (email: string): Promise<string> => {
-  const row = (await t.pool.query<{ id: string }>('SELECT id::text AS id FROM users WHERE email = $1', [email]))
-    .rows[0];
-  if (!row) throw new Error(`no user with email ${email}`);
-  return row.id;
+  const id = (await userByEmail(t, email))?.id;
+  if (!id) throw new Error(`no user with email ${email}`);
+  return id;
 };
 
-const userExists = async (email: string): Promise<boolean> =>
-  (await t.pool.query('SELECT 1 FROM users WHERE lower(email) = lower($1)', [email])).rowCount === 1;
-
 /** Signs a user up from a browser of its own (its own User-Agent), so its events stay out of the test's. */
-async function existingUser(): Promise<{ email: string; id: string }> {
-  const fields = signupFields();
-  const response = await browserWith(t.app, distinctiveUserAgent('setup')).submit('/signup', '/signup', { ...fields });
-  if (response.status !== 303) throw new Error(`signup failed with ${response.status}`);
-  return { email: fields.email, id: await userIdOf(fields.email) };
-}
+const existingUser = () => signUpFromLoopback(t, { userAgent: distinctiveUserAgent('setup') });
 
 /** The row was written just now: created_at is set by the database, within a minute of this test's clock. */
 const expectRecordedNow = (row: EventRow) => {
@@ -284,7 +265,7 @@ describe('the audit trail (auth_events)', () => {
         if (response.status === 303) await browser.submit('/', '/logout', {});
       }
       expect(refusedEmail).toBeDefined();
-      expect(await userExists(refusedEmail ?? '')).toBe(false);
+      expect(await userByEmail(t, refusedEmail ?? '')).toBeUndefined();
 
       const throttled = (await eventsFrom(ua)).filter((row) => row.event === 'throttled');
       expect(throttled).toHaveLength(1);
@@ -319,13 +300,6 @@ async function settledRequestLines(app: TestApp, count: number): Promise<LogLine
   await sleep(50); // and a moment more, so a second line for the same request would show up
   return requestLines(app);
 }
-
-/** The session id inside a "gatehouse.sid=s%3A<sid>.<signature>" cookie. */
-const sidOf = (cookieValue: string): string => {
-  const match = /^s:(.+)\.[^.]+$/.exec(decodeURIComponent(cookieValue));
-  if (!match?.[1]) throw new Error(`not a signed session cookie value: ${cookieValue}`);
-  return match[1];
-};
 
 describe('the kinds of audit event', () => {
   it('are exactly the rows of auth_event_kinds, and the database refuses any other', async () => {
@@ -413,7 +387,7 @@ describe('the request log', () => {
       const raw = cookie.slice(cookie.indexOf('=') + 1);
       expect(text).not.toContain(raw);
       expect(text).not.toContain(decodeURIComponent(raw));
-      expect(text).not.toContain(sidOf(raw));
+      expect(text).not.toContain(sidInCookie(cookie));
     }
   });
 });

@@ -1,25 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from './support/browser.js';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
+import { expectCleanRefusal, isLoggedIn } from './support/pages.js';
+import { TRUST_LOOPBACK, eventKindsOf, logIn, sha256, signUp, userById, visitor } from './support/users.js';
 import {
-  TRUST_LOOPBACK,
-  eventKindsOf,
-  expectCleanRefusal,
   followLink,
-  isLoggedIn,
   linkIn,
-  logIn,
   mailMark,
   openResetLink,
-  resetLinkFor,
   pathOf,
-  sha256,
-  signUp,
+  resetLinkFor,
   tokenOf,
-  userById,
-  visitor,
   waitForMailTo,
-} from './support/mail-flows.js';
+} from './support/mail.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 /**

@@ -3,30 +3,29 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, PASSWORD, uniqueEmail } from './support/browser.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { corpus } from './support/corpus.js';
+import { expectCleanRefusal, fieldError, flashesOn, isLoggedIn } from './support/pages.js';
 import {
-  NOT_YOU,
-  TOKEN_SHAPE,
   TRUST_LOOPBACK,
   eventKindsOf,
-  expectCleanRefusal,
-  fieldError,
-  flashesOn,
-  isLoggedIn,
-  followLink,
-  linkIn,
   logIn,
   loginStatus,
-  mailMark,
-  mailsAfter,
-  pathOf,
   sha256,
   signUp,
-  tokenOf,
   userByEmail,
   userById,
   visitor,
+} from './support/users.js';
+import {
+  NOT_YOU,
+  TOKEN_SHAPE,
+  followLink,
+  linkIn,
+  mailMark,
+  mailsAfter,
+  pathOf,
+  tokenOf,
   waitForMailTo,
-} from './support/mail-flows.js';
+} from './support/mail.js';
 import { ORIGIN, RP_ID, addPasskey, signInOptions, signInWith } from './support/passkeys.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
@@ -280,8 +279,8 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
       let row = await userById(t, user.id);
       expect(row?.email).toBe(user.email);
       expect(row?.pending_email).toBe(newEmail);
-      expect(await loginStatus(t, user.email)).toBe(303);
-      expect(await loginStatus(t, newEmail)).toBe(422);
+      expect(await loginStatus(visitor(t.app), user.email)).toBe(303);
+      expect(await loginStatus(visitor(t.app), newEmail)).toBe(422);
       const dashboard = await user.browser.get('/');
       expect(hasBanner(dashboard.text)).toBe(true);
       expect(dashboard.text).toContain(newEmail);
@@ -313,8 +312,8 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
       expect(row?.pending_email).toBeNull();
       expect(row?.email_verified_at).toBeInstanceOf(Date);
       expect(await eventKindsOf(t, user.id)).toContain('email_changed');
-      expect(await loginStatus(t, newEmail)).toBe(303);
-      expect(await loginStatus(t, user.email)).toBe(422);
+      expect(await loginStatus(visitor(t.app), newEmail)).toBe(303);
+      expect(await loginStatus(visitor(t.app), user.email)).toBe(422);
       // The link is used up.
       expectCleanRefusal(await followLink(user.browser, link), 400);
     });
@@ -389,7 +388,7 @@ describe('address verification (REQUIRE_VERIFIED_EMAIL unset)', () => {
       expect(after?.email_verified_at).toEqual(before?.email_verified_at);
       expect((await userById(t, other.id))?.email).toBe(wanted);
       expect(await eventKindsOf(t, user.id)).not.toContain('email_changed');
-      expect(await loginStatus(t, user.email)).toBe(303);
+      expect(await loginStatus(visitor(t.app), user.email)).toBe(303);
       expect(await isLoggedIn(user.browser)).toBe(true);
     });
   });
@@ -477,7 +476,7 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
     // The new link replaced the signup one.
     expectCleanRefusal(await followLink(visitor(t.app), waiting.link), 400);
     expect((await followLink(visitor(t.app), newer)).status).toBe(303);
-    expect(await loginStatus(t, waiting.email)).toBe(303);
+    expect(await loginStatus(visitor(t.app), waiting.email)).toBe(303);
   });
 
   it('the resend form on the 403 page works, and is throttled per address (4th → 429)', async () => {
@@ -500,7 +499,7 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
 
   it('after following the link, login works', async () => {
     const user = await signUpWithLink(t);
-    expect(await loginStatus(t, user.email)).toBe(403);
+    expect(await loginStatus(visitor(t.app), user.email)).toBe(403);
     const follow = await followLink(visitor(t.app), user.link);
     expect(follow.status).toBe(303);
     expect(follow.headers['location']).toBe('/login');
@@ -524,6 +523,6 @@ describe('REQUIRE_VERIFIED_EMAIL=true', () => {
     });
     expect(done.status).toBe(303);
     expect(await isLoggedIn(browser)).toBe(true);
-    expect(await loginStatus(t, user.email, 'a brand new passphrase 42')).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, 'a brand new passphrase 42')).toBe(303);
   });
 });

@@ -1,20 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { NEW_PASSWORD, PASSWORD } from './support/browser.js';
-import {
-  expectCleanRefusal,
-  isLoggedIn,
-  logIn,
-  mailMark,
-  mailsAfter,
-  openResetLink,
-  resetLinkFor,
-  signUp,
-  uniqueIp,
-  visitor,
-} from './support/mail-flows.js';
+import { expectCleanRefusal, isLoggedIn } from './support/pages.js';
+import { logIn, signUp, uniqueIp, visitor } from './support/users.js';
+import { mailMark, mailsAfter, openResetLink, resetLinkFor } from './support/mail.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { awayFromStepEdge, stepAt, totpCode } from './support/totp.js';
-import { enrolApp, sendCode, sendRecoveryCode, toSecondStep } from './support/two-factor.js';
+import { enrolledUser, sendCode, sendRecoveryCode, toSecondStep } from './support/two-factor.js';
 
 /**
  * Issue 19: what someone who has the password (but not the second factor) can still do to the
@@ -43,13 +34,6 @@ afterEach(() => {
 const fakeClock = () => vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
 const later = (ms: number) => vi.setSystemTime(Date.now() + ms);
 
-/** An account with the authenticator app; its signup browser completed a login (and stays logged in). */
-async function enrolledUser() {
-  const user = await signUp(t);
-  const enrolled = await enrolApp(user.browser);
-  return { ...user, ...enrolled };
-}
-
 /** The attacker: the right password from a new network and a new browser, then `code`. */
 async function attackerTries(email: string, code = WRONG_CODE) {
   const browser = visitor(t.app, uniqueIp());
@@ -69,7 +53,7 @@ async function freshCode(secret: Buffer): Promise<string> {
 describe('paced code guessing', () => {
   it('two wrong codes per login, over fresh logins from new networks, mail the owner at the third in a day, once a day', async () => {
     fakeClock();
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const mark = await mailMark(t);
     for (let login = 0; login < 2; login += 1) {
       const browser = visitor(t.app, uniqueIp());
@@ -107,7 +91,7 @@ describe('paced code guessing', () => {
 
   it('waits start at the sixth wrong code in a row, however the guesses are spread, and double', async () => {
     fakeClock();
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     // Five wrong codes over three logins, a quarter of an hour apart: free.
     for (const codes of [2, 2, 1]) {
       const browser = visitor(t.app, uniqueIp());
@@ -133,7 +117,7 @@ describe('paced code guessing', () => {
 
 describe('the owner is not locked out by someone who has the password', () => {
   it("an attacker running the code limit out from other networks leaves the owner's browser signing in with the right code", async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     // The owner's laptop completed a login (at signup) and logs out.
     expect((await user.browser.submit('/', '/logout', {})).status).toBe(303);
     for (let i = 0; i < 5; i += 1) expect((await attackerTries(user.email)).status).toBe(422);
@@ -148,7 +132,7 @@ describe('the owner is not locked out by someone who has the password', () => {
   });
 
   it("the owner's recovery code works from their own browser too, and the attacker cannot spend that browser's guesses", async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     await user.browser.submit('/', '/logout', {});
     for (let i = 0; i < 8; i += 1) await attackerTries(user.email);
     await toSecondStep(user.browser, user.email);
@@ -156,7 +140,7 @@ describe('the owner is not locked out by someone who has the password', () => {
   });
 
   it('a password reset from a new browser clears the wait the attacker earned', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     for (let i = 0; i < 6; i += 1) await attackerTries(user.email);
     expectCleanRefusal(await attackerTries(user.email), 429);
 
@@ -175,7 +159,7 @@ describe('the owner is not locked out by someone who has the password', () => {
 
   it('stops untrusted browsers at 100 wrong codes in a row, while the owner still gets in from their own', async () => {
     fakeClock();
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     await user.browser.submit('/', '/logout', {});
     let wrong = 0;
     while (wrong < 100) {
@@ -211,7 +195,7 @@ describe('device trust is earned by a whole login, and ends with the password', 
   }
 
   it('a browser that stopped at the second step gets no device cookie and is held by the cap', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const halfway = visitor(t.app, uniqueIp());
     await toSecondStep(halfway, user.email);
     expect(

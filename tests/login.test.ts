@@ -1,13 +1,12 @@
-import request, { type Response } from 'supertest';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { corpus } from './support/corpus.js';
-import { unescapeHtml } from './support/pages.js';
-import { sidHash } from './support/account.js';
+import { LOGIN_REQUIRED, expectSentToLogin, inputTag, inputValue } from './support/pages.js';
+import { logIn, sessionSetCookie, sidHash, sidInCookie, signUpFromLoopback, userByEmail } from './support/users.js';
 
 const BAD_LOGIN = 'Invalid email/password combination.';
-const LOGIN_REQUIRED = 'You must be logged in to view that page.';
 const THIRTY_DAYS_MS = 30 * 24 * 60 * 60 * 1000;
 
 let t: TestApp;
@@ -20,56 +19,28 @@ afterAll(async () => {
 
 // ---- reading pages and cookies the way a browser would -------------------------
 
-/** The whole `<input ...>` tag whose name is `name`, or undefined. */
-const inputTag = (html: string, name: string): string | undefined =>
-  new RegExp(`<input\\b[^>]*\\bname="${name}"[^>]*>`).exec(html)?.[0];
-
-/** The value attribute of an input tag, HTML-unescaped; undefined when it has none. */
-const valueOf = (tag: string | undefined): string | undefined => {
-  const raw = tag === undefined ? undefined : /\bvalue="([^"]*)"/.exec(tag)?.[1];
-  return raw === undefined ? undefined : unescapeHtml(raw);
-};
-
 /** The form's hidden `next` value as the browser would send it back ('' when the field has no value). */
 const hiddenNext = (html: string): string => {
-  const tag = inputTag(html, 'next');
-  if (!tag) throw new Error('the login form has no next field');
-  return valueOf(tag) ?? '';
+  if (!inputTag(html, 'next')) throw new Error('the login form has no next field');
+  return inputValue(html, 'next') ?? '';
 };
 
+/** The page's hidden _csrf token; fails the test when it has none. */
 const csrfOf = (html: string): string => {
-  const token = valueOf(inputTag(html, '_csrf'));
+  const token = inputValue(html, '_csrf');
   if (!token) throw new Error('the page has no _csrf token');
   return token;
-};
-
-/** The gatehouse.sid Set-Cookie line of a response, if it set one. */
-const sessionSetCookie = (response: Response): string | undefined =>
-  (response.get('Set-Cookie') ?? []).find((line) => line.startsWith('gatehouse.sid='));
-
-/** The session id inside a "gatehouse.sid=s%3A<sid>.<signature>" cookie. */
-const sidOf = (cookie: string): string => {
-  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1).split(';')[0] ?? '');
-  const match = /^s:(.+)\.[^.]+$/.exec(value);
-  if (!match?.[1]) throw new Error(`not a signed session cookie: ${cookie}`);
-  return match[1];
 };
 
 /** The row of the session with this id (found by its hash, as the table keeps it). */
 const sessionRow = async (sid: string): Promise<{ sess: Record<string, unknown>; expire: Date } | undefined> =>
   (await t.pool.query('SELECT sess, expire FROM sessions WHERE sid = $1', [sidHash(sid)])).rows[0];
 
-const userRow = async (email: string) =>
-  (await t.pool.query('SELECT * FROM users WHERE lower(email) = lower($1)', [email])).rows[0];
-
 /** A user who exists (signed up in another browser) plus a fresh anonymous browser to log in with. */
 async function existingUser(overrides: { name?: string } = {}) {
-  const { fields } = await signedUpBrowser(t.app, overrides);
-  const row = await userRow(fields.email);
-  return { email: fields.email, name: fields.name, id: Number(row.id), browser: new Browser(t.app) };
+  const { email, name, id } = await signUpFromLoopback(t, overrides);
+  return { email, name, id, browser: new Browser(t.app) };
 }
-
-const logIn = (browser: Browser, fields: Record<string, string>) => browser.submit('/login', '/login', fields);
 
 /** Opens /login?next=<next>, then submits that very form (its hidden next included) as a browser would. */
 async function logInFrom(browser: Browser, next: string, email: string, password: string) {
@@ -82,11 +53,6 @@ async function logInFrom(browser: Browser, next: string, email: string, password
     .send({ _csrf: csrfOf(page.text), email, password, next: sentNext });
   return { page, sentNext, response };
 }
-
-const expectSentToLogin = (response: Response) => {
-  expect([302, 303]).toContain(response.status);
-  expect(response.headers['location']).toMatch(/^\/login(\?|$)/);
-};
 
 // ---- the tests -------------------------------------------------------------------
 
@@ -128,7 +94,7 @@ describe('logging in', () => {
     const user = await existingUser({ name: 'Katherine Johnson' });
     expectSentToLogin(await user.browser.get('/'));
 
-    const response = await logIn(user.browser, { email: user.email, password: PASSWORD });
+    const response = await logIn(user.browser, user.email, PASSWORD);
     expect(response.status).toBe(303);
     expect(response.headers['location']).toBe('/');
 
@@ -142,7 +108,7 @@ describe('logging in', () => {
     const user = await existingUser();
     await t.pool.query(`UPDATE users SET last_login_at = now() - interval '10 days' WHERE id = $1`, [user.id]);
 
-    expect((await logIn(user.browser, { email: user.email, password: PASSWORD })).status).toBe(303);
+    expect((await logIn(user.browser, user.email, PASSWORD)).status).toBe(303);
 
     const { rows } = await t.pool.query(
       `SELECT last_login_at > now() - interval '1 minute' AS recent FROM users WHERE id = $1`,
@@ -153,7 +119,7 @@ describe('logging in', () => {
 
   it('accepts the email in any letter case', async () => {
     const user = await existingUser();
-    const response = await logIn(user.browser, { email: user.email.toUpperCase(), password: PASSWORD });
+    const response = await logIn(user.browser, user.email.toUpperCase(), PASSWORD);
     expect(response.status).toBe(303);
     expect((await user.browser.get('/')).status).toBe(200);
   });
@@ -163,12 +129,12 @@ describe('logging in', () => {
     await t.pool.query(`UPDATE users SET last_login_at = now() - interval '10 days' WHERE id = $1`, [user.id]);
     const wrong = 'Wrong-But-Memorable-9f3c';
 
-    const response = await logIn(user.browser, { email: user.email, password: wrong });
+    const response = await logIn(user.browser, user.email, wrong);
     expect(response.status).toBe(422);
     expect(response.text).toContain(BAD_LOGIN);
-    expect(valueOf(inputTag(response.text, 'email'))).toBe(user.email);
+    expect(inputValue(response.text, 'email')).toBe(user.email);
     expect(response.text).not.toContain(wrong);
-    expect(valueOf(inputTag(response.text, 'password'))).toBeUndefined();
+    expect(inputValue(response.text, 'password')).toBeUndefined();
 
     expectSentToLogin(await user.browser.get('/'));
     const { rows } = await t.pool.query(
@@ -181,13 +147,13 @@ describe('logging in', () => {
   it('answers an unknown email exactly as it answers a wrong password', async () => {
     const user = await existingUser();
     const unknown = uniqueEmail('nobody');
-    const wrongPassword = await logIn(new Browser(t.app), { email: user.email, password: 'not-the-password' });
-    const unknownEmail = await logIn(new Browser(t.app), { email: unknown, password: 'not-the-password' });
+    const wrongPassword = await logIn(new Browser(t.app), user.email, 'not-the-password');
+    const unknownEmail = await logIn(new Browser(t.app), unknown, 'not-the-password');
 
     expect(unknownEmail.status).toBe(422);
     expect(wrongPassword.status).toBe(422);
     expect(unknownEmail.text).toContain(BAD_LOGIN);
-    expect(valueOf(inputTag(unknownEmail.text, 'email'))).toBe(unknown);
+    expect(inputValue(unknownEmail.text, 'email')).toBe(unknown);
     // Apart from the typed email and the per-session token, the two pages are the same page.
     const normalise = (html: string, email: string) =>
       html.replaceAll(email, 'EMAIL').replace(/name="_csrf" value="[^"]*"/g, 'name="_csrf" value="TOKEN"');
@@ -202,9 +168,9 @@ describe('logging in', () => {
     // A session cookie from somewhere else (an earlier login of someone else's, planted in this browser)
     // is not what the login gives: the login makes a new id.
     const other = await existingUser();
-    expect((await logIn(other.browser, { email: other.email, password: PASSWORD })).status).toBe(303);
+    expect((await logIn(other.browser, other.email, PASSWORD)).status).toBe(303);
     const planted = other.browser.sessionCookie() ?? '';
-    const plantedSid = sidOf(planted);
+    const plantedSid = sidInCookie(planted);
     await other.browser.submit('/', '/logout', {});
     expect(await sessionRow(plantedSid)).toBeUndefined();
 
@@ -223,7 +189,7 @@ describe('logging in', () => {
 
     const after = user.browser.sessionCookie();
     expect(after).toBeDefined();
-    const newSid = sidOf(after ?? '');
+    const newSid = sidInCookie(after ?? '');
     expect(newSid).not.toBe(plantedSid);
     expect(await sessionRow(newSid)).toBeDefined();
     expect(await sessionRow(plantedSid)).toBeUndefined();
@@ -239,9 +205,11 @@ describe('logging in', () => {
 
   it('keeps only the user id in the session row, nothing else about the user', async () => {
     const user = await existingUser({ name: 'Unmistakable Zebulon Name' });
-    expect((await logIn(user.browser, { email: user.email, password: PASSWORD })).status).toBe(303);
-    const sid = sidOf(user.browser.sessionCookie() ?? '');
-    const { password_hash: hash } = await userRow(user.email);
+    expect((await logIn(user.browser, user.email, PASSWORD)).status).toBe(303);
+    const sid = sidInCookie(user.browser.sessionCookie() ?? '');
+    const row = await userByEmail(t, user.email);
+    if (!row) throw new Error('no user row');
+    const hash = row.password_hash;
 
     const check = async () => {
       const row = await sessionRow(sid);
@@ -263,7 +231,7 @@ describe('logging in', () => {
     const user = await existingUser();
     await t.pool.query('UPDATE users SET is_active = false WHERE id = $1', [user.id]);
 
-    const response = await logIn(user.browser, { email: user.email, password: PASSWORD });
+    const response = await logIn(user.browser, user.email, PASSWORD);
     expect(response.status).toBe(422);
     expect(response.text).toContain(BAD_LOGIN);
     expectSentToLogin(await user.browser.get('/'));
@@ -284,7 +252,7 @@ describe('logging in', () => {
 describe('the session cookie', () => {
   it('is HttpOnly, SameSite=Lax, Path=/ and ends with the browser when "remember me" is not ticked', async () => {
     const user = await existingUser();
-    const response = await logIn(user.browser, { email: user.email, password: PASSWORD });
+    const response = await logIn(user.browser, user.email, PASSWORD);
     expect(response.status).toBe(303);
 
     const cookie = sessionSetCookie(response);
@@ -299,7 +267,7 @@ describe('the session cookie', () => {
   it('lasts 30 days, and so does the session behind it, when "remember me" is ticked', async () => {
     const user = await existingUser();
     const page = await user.browser.get('/login');
-    const remember = valueOf(inputTag(page.text, 'remember')) ?? 'on';
+    const remember = inputValue(page.text, 'remember') ?? 'on';
     const response = await user.browser.agent
       .post('/login')
       .type('form')
@@ -316,7 +284,7 @@ describe('the session cookie', () => {
     const lifetimeMs = maxAge !== undefined ? Number(maxAge) * 1000 : Date.parse(expires ?? '') - Date.now();
     expect(Math.abs(lifetimeMs - THIRTY_DAYS_MS)).toBeLessThan(5 * 60 * 1000);
 
-    const row = await sessionRow(sidOf(cookie));
+    const row = await sessionRow(sidInCookie(cookie));
     expect(row).toBeDefined();
     expect(Math.abs((row?.expire.getTime() ?? 0) - Date.now() - THIRTY_DAYS_MS)).toBeLessThan(24 * 60 * 60 * 1000);
   });
@@ -390,7 +358,7 @@ describe('going back to the page that asked for a login', () => {
 
     it('posted with the login form, a successful login still lands on /', async () => {
       const user = await existingUser();
-      const response = await logIn(user.browser, { email: user.email, password: PASSWORD, next });
+      const response = await logIn(user.browser, user.email, PASSWORD, { next });
       expect(response.status).toBe(303);
       const location = response.headers['location'] ?? '';
       expect(location.startsWith('//') || location.startsWith('/\\')).toBe(false);
@@ -402,7 +370,7 @@ describe('going back to the page that asked for a login', () => {
       ['an empty password', ''],
     ])('posted with %s, the form shown again does not carry it', async (_case, password) => {
       const user = await existingUser();
-      const response = await logIn(user.browser, { email: user.email, password, next });
+      const response = await logIn(user.browser, user.email, password, { next });
       expect(response.status).toBe(422);
       const sentNext = hiddenNext(response.text);
       expect(sentNext).not.toBe(next);

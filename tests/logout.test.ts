@@ -1,8 +1,9 @@
-import request, { type Response } from 'supertest';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { Browser, signedUpBrowser } from './support/browser.js';
-import { sidHash } from './support/account.js';
+import { expectSentToLogin } from './support/pages.js';
+import { sidHash, sidOf } from './support/users.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -12,15 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-/** The session id inside a "gatehouse.sid=s%3A<sid>.<signature>" cookie. */
-const sidOf = (cookie: string | undefined): string => {
-  if (cookie === undefined) throw new Error('the browser holds no session cookie');
-  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1).split(';')[0] ?? '');
-  const match = /^s:(.+)\.[^.]+$/.exec(value);
-  if (!match?.[1]) throw new Error(`not a signed session cookie: ${cookie}`);
-  return match[1];
-};
 
 /** How many rows hold the session with this id (found by its hash, as the table keeps it). */
 const sessionRowCount = async (sid: string) =>
@@ -40,11 +32,6 @@ const logoutForms = (html: string): string[] =>
     .map(([, , body]) => body ?? '')
     .filter((body) => /<input\b[^>]*type="hidden"[^>]*name="_csrf"[^>]*value="[^"]+"/.test(body))
     .filter((body) => /<button\b[^>]*>\s*Log out\s*<\/button>/.test(body));
-
-const expectSentToLogin = (response: Response) => {
-  expect([302, 303]).toContain(response.status);
-  expect(response.headers['location']).toMatch(/^\/login(\?|$)/);
-};
 
 describe('GET /logout', () => {
   it('does not log out: it shows a "Log out" button that posts to /logout, and the dashboard still works', async () => {
@@ -68,7 +55,7 @@ describe('POST /logout', () => {
     const { browser } = await signedUpBrowser(t.app);
     expect((await browser.get('/')).status).toBe(200);
     const oldCookie = browser.sessionCookie();
-    const oldSid = sidOf(oldCookie);
+    const oldSid = sidOf(browser);
     expect(await sessionRowCount(oldSid)).toBe(1);
 
     const response = await browser.submit('/logout', '/logout', {});
@@ -100,7 +87,7 @@ describe('POST /logout', () => {
   it('without a token is refused with 403 and the user stays logged in', async () => {
     const { browser } = await signedUpBrowser(t.app);
     expect((await browser.get('/')).status).toBe(200); // the page gives the session a token
-    const sid = sidOf(browser.sessionCookie());
+    const sid = sidOf(browser);
 
     const response = await browser.agent.post('/logout').type('form').send({});
     expect(response.status).toBe(403);

@@ -1,25 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutgoingMail } from '../src/mail/mail-transport.js';
 import { NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
+import { isLoggedIn, unescapeHtml } from './support/pages.js';
+import { CHROME_WINDOWS, FIREFOX_LINUX, TRUST_LOOPBACK, logIn, signUp, uniqueIp, visitor } from './support/users.js';
 import {
-  CHROME_WINDOWS,
-  FIREFOX_LINUX,
   NOT_YOU,
-  TRUST_LOOPBACK,
-  isLoggedIn,
   followLink,
   linkIn,
-  logIn,
   mailMark,
+  mailsAfter,
   openResetLink,
   resetLinkFor,
-  mailsAfter,
-  signUp,
-  uniqueIp,
-  unescapeHtml,
-  visitor,
   waitForMailTo,
-} from './support/mail-flows.js';
+} from './support/mail.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 let t: TestApp;

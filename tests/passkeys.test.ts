@@ -2,17 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, PASSWORD } from './support/browser.js';
 import { type Lies, SoftwareAuthenticator } from './support/authenticator.js';
 import { ORIGIN, RP_ID, addPasskey, registrationOptions, signInOptions, signInWith } from './support/passkeys.js';
-import {
-  expectCleanRefusal,
-  fieldError,
-  isLoggedIn,
-  mailMark,
-  signUp,
-  uniqueIp,
-  visitor,
-  waitForMailTo,
-} from './support/mail-flows.js';
-import { sessionCount } from './support/account.js';
+import { expectCleanRefusal, fieldError, isLoggedIn } from './support/pages.js';
+import { sessionCount, signUp, uniqueIp, visitor } from './support/users.js';
+import { mailMark, waitForMailTo } from './support/mail.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { codesOnPage, enrolApp, toSecondStep } from './support/two-factor.js';
 

@@ -3,31 +3,30 @@ import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
 import { badFields, corpus } from './support/corpus.js';
+import { expectCleanRefusal, fieldError, flashesOn, isLoggedIn } from './support/pages.js';
+import {
+  TRUST_LOOPBACK,
+  eventKindsOf,
+  logIn,
+  loginStatus,
+  sha256,
+  signUp,
+  uniqueIp,
+  userById,
+  visitor,
+} from './support/users.js';
 import {
   LINK_SENT,
   NOT_YOU,
   TOKEN_SHAPE,
-  TRUST_LOOPBACK,
-  eventKindsOf,
-  expectCleanRefusal,
-  fieldError,
-  flashesOn,
-  isLoggedIn,
   linkIn,
-  logIn,
-  loginStatus,
   mailMark,
   mailsAfter,
   openResetLink,
   resetLinkFor,
-  sha256,
-  signUp,
   tokenOf,
-  uniqueIp,
-  userById,
-  visitor,
   waitForMailTo,
-} from './support/mail-flows.js';
+} from './support/mail.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 const RESET_DONE = 'Your password has been reset, and every other session of your account has been signed out.';
@@ -316,7 +315,7 @@ describe('setting a new password from the link', () => {
     expect(fieldError(empty.text, 'password')).toBeTruthy();
 
     // Nothing changed, and the link still works.
-    expect(await loginStatus(t, user.email, PASSWORD)).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, PASSWORD)).toBe(303);
     expect((await setPassword(browser, NEW_PASSWORD)).status).toBe(303);
   });
 
@@ -353,8 +352,8 @@ describe('setting a new password from the link', () => {
     const sessions = await t.pool.query('SELECT sid FROM sessions WHERE user_id = $1', [user.id]);
     expect(sessions.rowCount).toBe(1);
 
-    expect(await loginStatus(t, user.email, PASSWORD)).toBe(422);
-    expect(await loginStatus(t, user.email, NEW_PASSWORD)).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, PASSWORD)).toBe(422);
+    expect(await loginStatus(visitor(t.app), user.email, NEW_PASSWORD)).toBe(303);
     expect((await userById(t, user.id))?.password_hash).toMatch(/^\$2b\$/);
 
     const notice = await waitForMailTo(t, user.email, 'password-changed', mark);
@@ -395,7 +394,7 @@ describe('a link that no longer works', () => {
       confirm: 'yet another passphrase 7',
     });
     expectCleanRefusal(post, 400);
-    expect(await loginStatus(t, user.email, NEW_PASSWORD)).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, NEW_PASSWORD)).toBe(303);
   });
 
   it('expires: a link past its time gives 400, and so does the form posted after it expired', async () => {
@@ -412,7 +411,7 @@ describe('a link that no longer works', () => {
     expectCleanRefusal(post, 400);
     expectDeadLinkPage(await browser.get('/password/reset'));
     expectDeadLinkPage((await openResetLink(visitor(t.app), link)).page);
-    expect(await loginStatus(t, user.email, PASSWORD)).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, PASSWORD)).toBe(303);
   });
 
   it('is void once a newer link is sent', async () => {
@@ -451,7 +450,7 @@ describe('a link that no longer works', () => {
       confirm: NEW_PASSWORD,
     });
     expectCleanRefusal(await postForm(browser, csrf, 'the attacker passphrase 9'), 400);
-    expect(await loginStatus(t, user.email, NEW_PASSWORD)).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, NEW_PASSWORD)).toBe(303);
   });
 
   it('does not work for an account deactivated after the link was sent', async () => {
@@ -465,7 +464,7 @@ describe('a link that no longer works', () => {
     expectDeadLinkPage(await browser.get('/password/reset'));
     expect(await isLoggedIn(browser)).toBe(false);
     await t.pool.query('UPDATE users SET is_active = true WHERE id = $1', [user.id]);
-    expect(await loginStatus(t, user.email, PASSWORD)).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, PASSWORD)).toBe(303);
   });
 
   it('leaves nothing usable in the session after a successful reset', async () => {
@@ -573,8 +572,8 @@ describe('a link that no longer works', () => {
     const statuses = answers.map((answer) => answer.status).sort();
     expect(statuses).toEqual([303, 400]);
     const winner = answers[0]!.status === 303 ? 0 : 1;
-    expect(await loginStatus(t, user.email, passwords[winner]!)).toBe(303);
-    expect(await loginStatus(t, user.email, passwords[1 - winner]!)).toBe(422);
+    expect(await loginStatus(visitor(t.app), user.email, passwords[winner]!)).toBe(303);
+    expect(await loginStatus(visitor(t.app), user.email, passwords[1 - winner]!)).toBe(422);
     expect((await eventKindsOf(t, user.id)).filter((event) => event === 'password_reset')).toHaveLength(1);
   });
 });

@@ -1,22 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, NEW_PASSWORD, PASSWORD, signedUpBrowser, uniqueEmail } from './support/browser.js';
-import { sidHashOf } from './support/account.js';
-import {
-  TRUST_LOOPBACK,
-  expectCleanRefusal,
-  flashesOn,
-  isLoggedIn,
-  logIn,
-  mailMark,
-  openResetLink,
-  resetLinkFor,
-  mailsAfter,
-  pathOf,
-  signUp,
-  uniqueIp,
-  visitor,
-  waitForMailTo,
-} from './support/mail-flows.js';
+import { expectCleanRefusal, flashesOn, isLoggedIn } from './support/pages.js';
+import { TRUST_LOOPBACK, logIn, sidHashOf, signUp, uniqueIp, visitor } from './support/users.js';
+import { mailMark, mailsAfter, openResetLink, pathOf, resetLinkFor, waitForMailTo } from './support/mail.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 /**

@@ -6,7 +6,7 @@ import type { Express } from 'express';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PAGES_DIR } from '../src/app.js';
 import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
-import { LOGIN_REQUIRED, expectCleanRefusal, flashesOn, isLoggedIn } from './support/account.js';
+import { LOGIN_REQUIRED, expectCleanRefusal, flashesOn, isLoggedIn } from './support/pages.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 
 /**

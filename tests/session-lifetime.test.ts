@@ -3,8 +3,8 @@ import express from 'express';
 import request from 'supertest';
 import { createSessions } from '../src/http/session.js';
 import { type TestApp, sqlDuring, startTestApp, TEST_SECRET } from './support/test-app.js';
-import { loginAgo, sidHashOf, sidOf } from './support/account.js';
 import { Browser, signedUpBrowser, signupFields } from './support/browser.js';
+import { loginAgo, sidHashOf, sidOf } from './support/users.js';
 
 let t: TestApp;
 beforeAll(async () => {

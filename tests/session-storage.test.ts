@@ -12,16 +12,8 @@ import { migrate } from '../src/db/migrate.js';
 import { createLogger } from '../src/http/logging.js';
 import { createMailer } from '../src/mail/mail-queue.js';
 import { Browser, PASSWORD } from './support/browser.js';
-import {
-  expectSentToLogin,
-  isLoggedIn,
-  loggedInBrowser,
-  member,
-  sessionRowsOf,
-  sidHash,
-  sidHashOf,
-  sidOf,
-} from './support/account.js';
+import { expectSentToLogin, isLoggedIn } from './support/pages.js';
+import { loggedInBrowser, sessionRowsOf, sidHash, sidHashOf, sidOf, signUpFromLoopback } from './support/users.js';
 import { enrolApp, sendCode, sendRecoveryCode, toSecondStep } from './support/two-factor.js';
 import { awayFromStepEdge, stepAt, totpCode } from './support/totp.js';
 import { TEST_SECRET, type TestApp, freshDatabase, startTestApp } from './support/test-app.js';
@@ -81,7 +73,7 @@ const secondsLeft = async (app: Pick<TestApp, 'pool'>, browser: Browser) =>
 
 describe('sessions.sid holds the hash of the session id', () => {
   it('is the SHA-256 (lower-case hex) of the id in the cookie, and no column of the row holds the id', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const second = await loggedInBrowser(t.app, user.email);
     expect(await isLoggedIn(user.browser)).toBe(true);
     for (const browser of [user.browser, second]) {
@@ -103,7 +95,7 @@ describe('sessions.sid holds the hash of the session id', () => {
   });
 
   it('hashes a login waiting for its second factor too', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     await enrolApp(user.browser);
     const pending = new Browser(t.app);
     await toSecondStep(pending, user.email, PASSWORD, { remember: '1' });
@@ -115,7 +107,7 @@ describe('sessions.sid holds the hash of the session id', () => {
   });
 
   it('logs nobody in with the stored hash presented as the cookie, and the id itself does', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const id = sidOf(user.browser);
     // The cookie made here is right: the id in it opens the account...
     const withId = await request(t.app).get('/').set('Cookie', sessionCookieFor(id));
@@ -138,7 +130,7 @@ describe('sessions.sid holds the hash of the session id', () => {
   });
 
   it('deletes the hashed row at logout, and the old cookie opens nothing', async () => {
-    const user = await member(t);
+    const user = await signUpFromLoopback(t);
     const stored = sidHashOf(user.browser);
     const cookie = user.browser.sessionCookie() ?? '';
     expect(await hasRow(t, stored)).toBe(true);
@@ -265,7 +257,7 @@ describe('a session written before migration 013', () => {
 
 describe('logins waiting for their second factor', () => {
   it("105 of them, right password and no code, end none of the owner's sessions; the newest still works", async () => {
-    const owner = await member(t);
+    const owner = await signUpFromLoopback(t);
     // A "remember me" login from another browser, before the app is set up (so no code is used).
     const remembered = await rememberedBrowser(t.app, owner.email);
     const { secret } = await enrolApp(owner.browser);
@@ -335,7 +327,7 @@ describe('logins waiting for their second factor', () => {
       );
 
     it('a pending login beyond its cap ends the oldest pending one, and never a session', async () => {
-      const owner = await member(capped);
+      const owner = await signUpFromLoopback(capped);
       const { codes } = await enrolApp(owner.browser);
       const second = await completedLogin(owner.email, codes[0]!);
       const third = await completedLogin(owner.email, codes[1]!);
@@ -350,7 +342,7 @@ describe('logins waiting for their second factor', () => {
     });
 
     it('a login beyond SESSIONS_PER_USER ends the least recently used session, not a pending login', async () => {
-      const owner = await member(capped);
+      const owner = await signUpFromLoopback(capped);
       const { codes } = await enrolApp(owner.browser);
       const second = await completedLogin(owner.email, codes[0]!);
       const third = await completedLogin(owner.email, codes[1]!);

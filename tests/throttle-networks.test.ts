@@ -1,19 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, PASSWORD, uniqueEmail } from './support/browser.js';
-import {
-  eventKindsOf,
-  expectCleanRefusal,
-  followLink,
-  linkIn,
-  logIn,
-  mailMark,
-  mailsAfter,
-  signUp,
-  uniqueIp,
-  visitor,
-  waitForMailTo,
-} from './support/mail-flows.js';
+import { expectCleanRefusal } from './support/pages.js';
+import { eventKindsOf, logIn, signUp, uniqueIp, visitor } from './support/users.js';
+import { followLink, linkIn, mailMark, mailsAfter, waitForMailTo } from './support/mail.js';
 import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
 
 /**

@@ -1,24 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Browser, NEW_PASSWORD, PASSWORD } from './support/browser.js';
-import { eventRowsOf } from './support/account.js';
-import {
-  expectCleanRefusal,
-  fieldError,
-  flashesOn,
-  isLoggedIn,
-  logIn,
-  mailMark,
-  mailsAfter,
-  openResetLink,
-  resetLinkFor,
-  signUp,
-  uniqueIp,
-  visitor,
-  waitForMailTo,
-} from './support/mail-flows.js';
+import { expectCleanRefusal, fieldError, flashesOn, isLoggedIn } from './support/pages.js';
+import { eventRowsOf, logIn, signUp, uniqueIp, visitor } from './support/users.js';
+import { mailMark, mailsAfter, openResetLink, resetLinkFor, waitForMailTo } from './support/mail.js';
 import { type TestApp, TEST_SECRET, startTestApp } from './support/test-app.js';
 import { awayFromStepEdge, base32Decode, keyOnPage, stepAt, totpCode } from './support/totp.js';
-import { codesOnPage, enrolApp, sendCode, sendRecoveryCode, toSecondStep } from './support/two-factor.js';
+import { codesOnPage, enrolledUser, sendCode, sendRecoveryCode, toSecondStep } from './support/two-factor.js';
 
 /**
  * The second factor (issue 13, the contract's "Second factor"): an authenticator app and
@@ -35,13 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close();
 });
-
-/** A user with the app set up, logged in in `browser`. */
-async function enrolledUser() {
-  const user = await signUp(t);
-  const enrolled = await enrolApp(user.browser);
-  return { ...user, ...enrolled };
-}
 
 describe('setting up the authenticator app', () => {
   it('shows an inline QR code, the key in groups of four and the otpauth URI; nothing is stored until confirmed', async () => {
@@ -175,7 +155,7 @@ describe('setting up the authenticator app', () => {
 
 describe('logging in with the app', () => {
   it('the right password gives no logged-in session, only the second step; a right code logs in on a new session id and goes to next', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const browser = visitor(t.app);
     const before = await browser.get('/login?next=%2Faccount%2Fsessions');
     expect(before.status).toBe(200);
@@ -210,7 +190,7 @@ describe('logging in with the app', () => {
   });
 
   it('a wrong password answers exactly as for any other user', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const withApp = await visitor(t.app).submit('/login', '/login', { email: user.email, password: 'wrong password!' });
     const plain = await signUp(t);
     const without = await visitor(t.app).submit('/login', '/login', {
@@ -225,7 +205,7 @@ describe('logging in with the app', () => {
   });
 
   it('accepts a code once: the same code again is refused, in the same login or a new one', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     await awayFromStepEdge();
     const code = totpCode(user.secret, stepAt());
     const first = visitor(t.app);
@@ -291,7 +271,7 @@ describe('logging in with the app', () => {
 
   it('follows only a safe next through the second step', async () => {
     for (const next of ['//evil.example/', 'https://evil.example/', '/\\evil.example']) {
-      const user = await enrolledUser();
+      const user = await enrolledUser(t);
       const browser = visitor(t.app);
       await toSecondStep(browser, user.email, PASSWORD, { next });
       await awayFromStepEdge();
@@ -302,7 +282,7 @@ describe('logging in with the app', () => {
   });
 
   it('of two logins racing with one code, exactly one gets in', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const a = visitor(t.app);
     const b = visitor(t.app);
     await toSecondStep(a, user.email);
@@ -318,7 +298,7 @@ describe('logging in with the app', () => {
   });
 
   it('a pending login lasts 10 minutes: after that, back to /login', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const browser = visitor(t.app);
     await toSecondStep(browser, user.email);
     const csrf = await browser.csrfFrom('/login/two-factor');
@@ -342,7 +322,7 @@ describe('logging in with the app', () => {
   });
 
   it('without a pending login the step sends the browser to /login, and a code alone logs nobody in', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const browser = visitor(t.app);
     expect((await browser.get('/login/two-factor')).headers['location']).toBe('/login');
     const csrf = await browser.csrfFrom('/login');
@@ -357,7 +337,7 @@ describe('logging in with the app', () => {
   });
 
   it('shows no pending login among "my sessions", and a password change ends the pending ones', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const attacker = visitor(t.app);
     await toSecondStep(attacker, user.email);
     const csrf = await attacker.csrfFrom('/login/two-factor');
@@ -383,7 +363,7 @@ describe('logging in with the app', () => {
 
 describe('recovery codes', () => {
   it('work once: the user is told how many remain, is mailed a notice, and the same code again is refused', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const browser = visitor(t.app);
     await toSecondStep(browser, user.email);
     const mark = await mailMark(t);
@@ -406,7 +386,7 @@ describe('recovery codes', () => {
   });
 
   it('offers new ones when few are left, and new ones replace the old', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     for (const code of user.codes.slice(0, 7)) {
       const browser = visitor(t.app);
       await toSecondStep(browser, user.email);
@@ -432,7 +412,7 @@ describe('recovery codes', () => {
   });
 
   it('new codes send a notice and are recorded', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const before = (await eventRowsOf(t, user.id)).length;
     const mark = await mailMark(t);
     const fresh = await user.browser.submit('/account/security', '/account/two-factor/recovery-codes', {
@@ -447,7 +427,7 @@ describe('recovery codes', () => {
   });
 
   it('new codes need the right password', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const answer = await user.browser.submit('/account/security', '/account/two-factor/recovery-codes', {
       password: 'not the password',
     });
@@ -463,7 +443,7 @@ describe('recovery codes', () => {
 
 describe('limits on wrong codes, per user', () => {
   it('5 wrong codes, then 429 with Retry-After, also after a restarted login and from another network; the owner is mailed', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const mark = await mailMark(t);
     const browser = visitor(t.app);
     await toSecondStep(browser, user.email);
@@ -494,7 +474,7 @@ describe('limits on wrong codes, per user', () => {
   it('the wait grows: once the first one is over, the next wrong code earns one twice as long', async () => {
     vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
     try {
-      const user = await enrolledUser();
+      const user = await enrolledUser(t);
       const browser = visitor(t.app);
       await toSecondStep(browser, user.email);
       for (let i = 0; i < 5; i += 1) await sendCode(browser, '111111');
@@ -513,7 +493,7 @@ describe('limits on wrong codes, per user', () => {
   });
 
   it('the third wrong code in a login mails the owner once, before any limit', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const mark = await mailMark(t);
     const browser = visitor(t.app);
     await toSecondStep(browser, user.email);
@@ -529,7 +509,7 @@ describe('limits on wrong codes, per user', () => {
 
 describe('a password reset never logs a second-factor user in', () => {
   it('ends at the second step; the code then logs in', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const browser = visitor(t.app);
     await openResetLink(browser, await resetLinkFor(t, user.email, browser));
     const reset = await browser.submit('/password/reset', '/password/reset', {
@@ -550,7 +530,7 @@ describe('a password reset never logs a second-factor user in', () => {
 
 describe('turning the app off', () => {
   it('needs the password; sends a notice, writes the audit, deletes the recovery codes; then a password alone logs in', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const wrong = await user.browser.submit('/account/security', '/account/two-factor/totp/disable', {
       password: 'not the password',
     });
@@ -590,7 +570,7 @@ describe('turning the app off', () => {
 
 describe('secrets at rest and rotation', () => {
   it('keeps working after SESSION_SECRET is rotated (the old secret listed after the new)', async () => {
-    const user = await enrolledUser();
+    const user = await enrolledUser(t);
     const rotated = await t.sibling({ SESSION_SECRET: `a-brand-new-secret-of-enough-length-4242,${TEST_SECRET}` });
     const browser = new Browser(rotated.app);
     browser.agent.set('X-Forwarded-For', uniqueIp());

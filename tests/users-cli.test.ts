@@ -6,13 +6,13 @@ import { migrate } from '../src/db/migrate.js';
 import { signedUpBrowser, uniqueEmail } from './support/browser.js';
 import { USERS_CLI, cleanUpProcesses, killGroup, run, running, tempDir, within } from './support/processes.js';
 import { type TestApp, freshDatabase, startTestApp } from './support/test-app.js';
+import { FIREFOX_LINUX } from './support/users.js';
 
 // `npm run users -- …` run as a real process against a fresh database. On a real Postgres
 // the app runs alongside and shares it; the embedded one admits one process at a time, so
 // there the test opens it only to seed and check rows, and closes it before each command.
 
 const ADMIN_URL = process.env['TEST_DATABASE_URL'];
-const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
 const TIME = /\d{4}-\d\d-\d\d \d\d:\d\d UTC/;
 
 // Each command is a new node process (and, embedded, a new database start): slow on a busy machine.
@@ -135,15 +135,15 @@ beforeAll(async () => {
       name: 'Ada Lovelace',
       website: 'https://ada.example',
       sessions: [
-        { userAgent: FIREFOX, ip: '203.0.113.9' },
+        { userAgent: FIREFOX_LINUX, ip: '203.0.113.9' },
         // A visitor chooses their user agent: escape sequences must not reach the admin's terminal.
         { userAgent: 'curl\u001b[2J\u001b[31mred', ip: '192.0.2.4' },
         // Bidi overrides, zero-width characters and line separators reorder, hide or break what the admin reads.
         { userAgent: 'evil\u202egnp.exe\u200bhidden\u2028line\u2029para\u2066iso\ufeffend', ip: '192.0.2.5' },
-        { userAgent: FIREFOX, ip: '198.51.100.7', expired: true },
+        { userAgent: FIREFOX_LINUX, ip: '198.51.100.7', expired: true },
       ],
     },
-    deactivated: { sessions: [{ userAgent: FIREFOX }, {}] },
+    deactivated: { sessions: [{ userAgent: FIREFOX_LINUX }, {}] },
     activated: { active: false },
     deleted: { sessions: [{}] },
     kept: { sessions: [{}] },
@@ -158,7 +158,7 @@ beforeAll(async () => {
     await pool.query(
       `INSERT INTO auth_events (user_id, event, ip, user_agent, detail)
        VALUES ($1, 'login', '203.0.113.9', $2, NULL), ($1, 'login_failed', '192.0.2.4', $2, 'wrong current password (email change)')`,
-      [seeded['shown']!.id, FIREFOX],
+      [seeded['shown']!.id, FIREFOX_LINUX],
     );
     // The deactivated user had asked to move to another address: deactivation cancels that.
     await pool.query("UPDATE users SET pending_email = 'moved-away@example.com' WHERE id = $1", [

@@ -1,8 +1,8 @@
 import request, { type Response } from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { sessionCount } from './support/account.js';
 import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
 import { expectCleanRefusal, isLoggedIn } from './support/pages.js';
+import { sessionCount, setCookieLine } from './support/users.js';
 import { TEST_SECRET, type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
 
 /**
@@ -45,12 +45,6 @@ function cookiesSet(response: Response): Map<string, string> {
   }
   return cookies;
 }
-
-/** The Set-Cookie line for `name`, attributes and all. */
-const setCookieLine = (response: Response, name: string): string | undefined =>
-  ((response.headers['set-cookie'] as unknown as string[] | undefined) ?? []).find((line) =>
-    line.startsWith(`${name}=`),
-  );
 
 const cookieHeader = (cookies: Record<string, string | undefined>): string =>
   Object.entries(cookies)

@@ -2,17 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from './support/browser.js';
 import { PASSWORD } from './support/browser.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
-import { detailsOf, loginAgo, sidHash, sidHashOf, sidOf } from './support/account.js';
+import { expectCleanRefusal, fieldError, flashesOn, unescapeHtml } from './support/pages.js';
 import {
   FIREFOX_LINUX,
-  expectCleanRefusal,
-  fieldError,
-  flashesOn,
+  detailsOf,
+  loginAgo,
+  sidHash,
+  sidHashOf,
+  sidOf,
   signUp,
   uniqueIp,
-  unescapeHtml,
   visitor,
-} from './support/mail-flows.js';
+} from './support/users.js';
 import { ORIGIN, RP_ID, addPasskey, signInOptions, signInWith } from './support/passkeys.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { awayFromStepEdge, stepAt, totpCode } from './support/totp.js';

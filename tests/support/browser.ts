@@ -11,6 +11,7 @@ export class Browser {
     this.agent = request.agent(app);
   }
 
+  /** Loads `path` with the browser's cookies. */
   get(path: string) {
     return this.agent.get(path);
   }
@@ -45,13 +46,16 @@ export class Browser {
 }
 
 let counter = 0;
+/** An address no other test (or test process) uses: `<label>-<pid>-<n>-<random>@example.com`. */
 export const uniqueEmail = (label = 'user') =>
   `${label}-${process.pid}-${++counter}-${randomBytes(3).toString('hex')}@example.com`;
 
+/** The password every test user signs up with. */
 export const PASSWORD = 'correct horse battery staple';
 /** The password the tests change to (a reset, a password change). */
 export const NEW_PASSWORD = 'a brand new passphrase 42';
 
+/** The signup form's fields, as a person fills them in. */
 export interface SignupFields {
   name: string;
   email: string;
@@ -60,6 +64,7 @@ export interface SignupFields {
   website: string;
 }
 
+/** Signup fields that pass: a unique email, PASSWORD twice, no website; `overrides` replace any of them. */
 export function signupFields(overrides: Partial<SignupFields> = {}): SignupFields {
   return {
     name: 'Ada Lovelace',
@@ -71,11 +76,14 @@ export function signupFields(overrides: Partial<SignupFields> = {}): SignupField
   };
 }
 
-/** A new browser that has signed up (and so is logged in). */
-export async function signedUpBrowser(app: Express, overrides: Partial<SignupFields> = {}) {
-  const browser = new Browser(app);
+/** Signs up in `browser` with signupFields(overrides); fails the test unless the signup succeeds (a 303). */
+export async function signUpIn(browser: Browser, overrides: Partial<SignupFields> = {}) {
   const fields = signupFields(overrides);
   const response = await browser.submit('/signup', '/signup', { ...fields });
   if (response.status !== 303) throw new Error(`signup failed with ${response.status}: ${response.text.slice(0, 500)}`);
-  return { browser, fields };
+  return { browser, fields, response };
 }
+
+/** A new browser that has signed up (and so is logged in). */
+export const signedUpBrowser = (app: Express, overrides: Partial<SignupFields> = {}) =>
+  signUpIn(new Browser(app), overrides);

@@ -2,7 +2,9 @@ import { expect } from 'vitest';
 import type { Browser } from './browser.js';
 import { PASSWORD } from './browser.js';
 import { unescapeHtml } from './pages.js';
+import type { TestApp } from './test-app.js';
 import { awayFromStepEdge, base32Decode, keyOnPage, stepAt, totpCode } from './totp.js';
+import { signUp } from './users.js';
 
 /** Reading and driving the second-factor pages the way a person with a phone does. */
 
@@ -32,6 +34,16 @@ export async function enrolApp(browser: Browser, password = PASSWORD): Promise<E
   });
   expect(done.status, done.text.slice(0, 400)).toBe(200);
   return { secret, codes: codesOnPage(done.text) };
+}
+
+/**
+ * A user who signed up (signUp: a visitor of their own) and set up the authenticator app; their
+ * signup browser completed a login and stays logged in.
+ */
+export async function enrolledUser(t: TestApp) {
+  const user = await signUp(t);
+  const enrolled = await enrolApp(user.browser);
+  return { ...user, ...enrolled };
 }
 
 /** Logs in with the password from `browser`: expects the second step. */
