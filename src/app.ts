@@ -19,6 +19,10 @@ import { passwordChecks } from './login/password-checks.js';
 import { expireLoginInProgress } from './login/login-in-progress.js';
 import { loginSteps } from './login/login-steps.js';
 import { LoginStages } from './login/stages.js';
+import { codeRequestCookie } from './login-code/code-request-cookie.js';
+import { loginCodeRoutes } from './login-code/login-code-routes.js';
+import { loginCodes } from './login-code/login-codes.js';
+import { loginCodesRepo } from './login-code/login-codes-repo.js';
 import { recoveryCodesRepo } from './mfa/recovery-codes-repo.js';
 import { secondFactor } from './mfa/second-factor.js';
 import { totpRepo } from './mfa/totp-repo.js';
@@ -210,6 +214,15 @@ export async function createApp({
     sessionMaxSeconds: config.sessionMaxSeconds,
     requireVerifiedEmail: config.requireVerifiedEmail,
   });
+  const codesByMail = loginCodes({
+    users,
+    codes: loginCodesRepo(tx.db),
+    events,
+    mailer,
+    db: tx.db,
+    atomically: tx.atomically,
+    secrets: sessionSecrets,
+  });
   const otherSessions = async (userId: number, currentSid: string) =>
     Math.max(0, (await accounts.openSessions(userId, currentSid, 1)).total - 1);
   // Every part of the site declares its routes (protected unless declared public); the pages in
@@ -235,6 +248,17 @@ export async function createApp({
       stages,
     }),
     emailLinkRoutes({ mail, throttle, steps, secure: config.isProduction }),
+    ...(config.loginByCode
+      ? [
+          loginCodeRoutes({
+            codes: codesByMail,
+            requests: codeRequestCookie(sessionSecrets, config.isProduction),
+            throttle,
+            steps,
+            stages,
+          }),
+        ]
+      : []),
     accountRoutes({ accounts, throttle, passwordChecks: checks }),
     confirmRoutes({ passwordChecks: checks, codes, steps, secondFactor: factors }),
     twoFactorRoutes({
@@ -261,6 +285,7 @@ export async function createApp({
     [
       { name: 'auth_events', run: () => events.deleteOlderThan(config.authEventsRetentionDays) },
       { name: 'webauthn_challenges_used', run: () => ceremonies.sweepUsedChallenges() },
+      { name: 'login_codes', run: () => codesByMail.sweepExpired() },
     ],
     housekeepingSeconds,
     (sweep, error) => logger.error({ err: error, sweep }, 'housekeeping sweep failed'),

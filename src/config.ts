@@ -66,6 +66,11 @@ const publicUrl = z
   }, 'must be an http:// or https:// URL without a query')
   .transform((value) => value.replace(/\/+$/, ''));
 
+/** true/false (or 1/0), as the other switches are written. */
+const flag = z
+  .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: intIn(0, 65535).default(3000),
@@ -92,10 +97,8 @@ const envSchema = z.object({
   MAIL_FROM: mailFrom.default('Gatehouse <no-reply@localhost>'),
   MAIL_TRANSPORT: z.enum(['smtp', 'outbox']).optional(),
   PUBLIC_URL: publicUrl.optional(),
-  REQUIRE_VERIFIED_EMAIL: z
-    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
-    .transform((value) => value === 'true' || value === '1')
-    .default(false),
+  REQUIRE_VERIFIED_EMAIL: flag.default(false),
+  LOGIN_BY_CODE: flag.default(true),
 });
 
 export interface Config {
@@ -142,6 +145,8 @@ export interface Config {
   readonly publicOrigin: string | null;
   /** Logging in needs a verified address (signing up then logs in only after the link is followed). */
   readonly requireVerifiedEmail: boolean;
+  /** "Email me a sign-in code" on the login page: a code by mail as a first factor. */
+  readonly loginByCode: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -215,6 +220,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
     publicOrigin: e.PUBLIC_URL === undefined ? null : new URL(e.PUBLIC_URL).origin,
     requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
+    loginByCode: e.LOGIN_BY_CODE,
   });
 }
 

@@ -92,6 +92,18 @@ export const messages = {
     otherAccount: 'This link is for another account',
   },
 
+  /** Signing in with a code by email. */
+  loginCode: {
+    /** The link on the login page. */
+    wayIn: 'Email me a sign-in code',
+    /** The same answer whether or not the address has an account. */
+    sent: (email: string) =>
+      `If an account exists for ${email}, we have sent it a sign-in code. It works for 15 minutes.`,
+    didntWork: "That code didn't work. Type the code from the newest mail we sent.",
+    dead: 'That code has expired, has been used, or had too many wrong tries. Ask for a new one.',
+    askFirst: 'Ask for a sign-in code first: it works only in the browser that asked for it.',
+  },
+
   /** The authenticator app: setting it up and off, and the second step of a login. */
   twoFactor: {
     enterCode: 'Enter the 6-digit code from your app.',
@@ -171,6 +183,7 @@ export const messages = {
     passkey_failed: 'Passkey refused',
     login_confirmed: 'Confirmed it was you',
     data_exported: 'Your data downloaded',
+    login_code_sent: 'Sign-in code sent by email',
   } satisfies Record<AuthEventKind, string>,
 
   /** The error page (views/error.njk): its title by status, and the message under it. */
@@ -225,6 +238,7 @@ export const messages = {
     /** Passkey answers, at login or confirming it is you. */
     failedSignIns: 'failed sign-ins',
     linkRequests: 'requests for a link',
+    codeRequests: 'requests for a sign-in code',
     emailChangeRequests: 'requests to change your address',
     linksToAddress: 'links sent to that address',
   },

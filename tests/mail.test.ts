@@ -201,6 +201,12 @@ const EXAMPLES: { [T in TemplateName]: { to: string; data: TemplateData<T>; subj
     subject: /^Someone may have your Gatehouse password$/,
     says: [/wrong codes/, /192\.0\.2\.9/],
   },
+  'login-code': {
+    to: 'code@example.test',
+    data: { name: 'Ada Lovelace', code: 'ABC-234', expiresInMinutes: 15 },
+    subject: /^Your Gatehouse sign-in code$/,
+    says: [/ABC-234/, /15 minutes/, /only in the browser that asked/],
+  },
   'new-sign-in': {
     to: 'signin@example.test',
     data: { name: 'Ada Lovelace', when: WHEN, ip: '198.51.100.23', browser: 'Safari on macOS' },

@@ -33,6 +33,7 @@ export const AUTH_EVENT_KINDS = [
   'passkey_failed',
   'login_confirmed',
   'data_exported',
+  'login_code_sent',
 ] as const;
 
 export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];

@@ -8,7 +8,8 @@ import { loginForm, signupForm } from './auth-forms.js';
 import { buttonForm } from '../forms/fields.js';
 import { endSession, logIn, requireAnonymous } from '../http/current-user.js';
 import type { LoginSteps } from '../login/login-steps.js';
-import type { LoginStages } from '../login/stages.js';
+import type { LoginStages, StartPageView } from '../login/stages.js';
+import type { Response } from 'express';
 import { safeNext } from '../http/safe-next.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { ipOf, originOf } from '../http/request-origin.js';
@@ -42,10 +43,10 @@ export function authRoutes({
   stages,
 }: AuthRouteDeps): Routes {
   const routes = new Routes();
-  stages.defineStart({
-    path: LOGIN_PATH,
-    show: (res, status, view) => res.status(status).render('login.njk', view),
-  });
+  // The login page offers every other way in that has offered itself (a code by email, ...).
+  const loginPage = (res: Response, status: number, view: StartPageView) =>
+    res.status(status).render('login.njk', { ...view, waysIn: stages.waysIn });
+  stages.defineStart({ path: LOGIN_PATH, show: loginPage });
 
   routes.public.get('/signup', requireAnonymous, (_req, res) => {
     res.render('signup.njk', { values: {}, errors: {} });
@@ -78,7 +79,7 @@ export function authRoutes({
 
   routes.public.get('/login', requireAnonymous, (req, res) => {
     const { next } = loginQuery.parse(req.query);
-    res.render('login.njk', { values: { next: next === undefined ? '' : safeNext(next) }, errors: {} });
+    loginPage(res, 200, { values: { next: next === undefined ? '' : safeNext(next) }, errors: {} });
   });
 
   routes.public.post('/login', requireAnonymous, async (req, res) => {
@@ -92,7 +93,7 @@ export function authRoutes({
     if (!form.ok || !user) {
       const next = form.ok ? form.data.next : form.values['next'];
       const values = { ...(form.ok ? { email } : form.values), next: next ? safeNext(next) : '' };
-      return res.status(422).render('login.njk', { values, errors: { form: messages.login.badLogin } });
+      return loginPage(res, 422, { values, errors: { form: messages.login.badLogin } });
     }
     await passwordChecks.succeeded(client);
     // With REQUIRE_VERIFIED_EMAIL, an unconfirmed address is refused there, as on every way in.

@@ -17,6 +17,12 @@ export interface StartPageView {
   readonly unverified?: string;
 }
 
+/** Another way in, offered on the login page (a link to its own first step, `next` kept). */
+export interface WayIn {
+  readonly label: string;
+  readonly path: string;
+}
+
 /** The login page, where every way in starts. */
 export interface StartPage {
   readonly path: string;
@@ -32,6 +38,7 @@ export interface StartPage {
 export class LoginStages {
   private readonly pages = new Map<FollowUp, StagePage>();
   private startPage: StartPage | null = null;
+  private readonly offered: WayIn[] = [];
 
   /** Declares the page of one step (once each). */
   define(step: FollowUp, page: StagePage): void {
@@ -43,6 +50,16 @@ export class LoginStages {
   defineStart(page: StartPage): void {
     if (this.startPage) throw new Error('the login page is defined twice');
     this.startPage = page;
+  }
+
+  /** Offers another way in on the login page (a code by email, later identity providers). */
+  offerWayIn(way: WayIn): void {
+    this.offered.push(way);
+  }
+
+  /** The other ways in, for the login page to offer. */
+  get waysIn(): readonly WayIn[] {
+    return this.offered;
   }
 
   page(step: FollowUp): StagePage {

@@ -65,6 +65,12 @@ export const templateSchemas = {
   }),
   // The right password, then wrong second-factor codes: someone may have the password.
   'second-factor-failed': z.object(noticeFacts),
+  // A one-time code to sign in with, on a line of its own: XXX-XXX from the code alphabet.
+  'login-code': z.object({
+    name: greeting,
+    code: z.string().regex(/^[A-HJ-NP-Z2-9]{3}-[A-HJ-NP-Z2-9]{3}$/),
+    expiresInMinutes: z.number().int().positive(),
+  }),
 } as const;
 
 /**
@@ -79,6 +85,13 @@ export const jobSchemas = {
     userAgent: clamped(512).nullable(),
   }),
   'verification-resend-request': z.object({ email: z.string().max(254) }),
+  // The browser's request is the SHA-256 of its cookie's nonce, in hex: the code is bound to it.
+  'login-code-request': z.object({
+    email: z.string().max(254),
+    request: z.string().regex(/^[0-9a-f]{64}$/),
+    ip: clamped(64).nullable(),
+    userAgent: clamped(512).nullable(),
+  }),
 } as const;
 
 export type JobName = keyof typeof jobSchemas;
@@ -109,6 +122,7 @@ const SUBJECTS: Record<TemplateName, string> = {
   'new-sign-in': `New sign-in to your ${PRODUCT} account`,
   'security-change': `How you sign in to ${PRODUCT} has changed`,
   'second-factor-failed': `Someone may have your ${PRODUCT} password`,
+  'login-code': `Your ${PRODUCT} sign-in code`,
 };
 
 export interface RenderedMail {
