@@ -16,6 +16,7 @@ import {
   type Response,
 } from 'playwright-core';
 import { launchChromium } from '../../scripts/chromium.js';
+import { PASSWORD, uniqueEmail } from '../support/browser.js';
 import { SERVER, freePort, killGroup, run, waitForHealthy } from '../support/processes.js';
 
 // The real-browser suite: the real entry point (`node dist/server.js`, as `npm start` runs it) on a free port and a fresh
@@ -220,10 +221,8 @@ export function useAppAndBrowser(): E2eSession {
 // ---------------------------------------------------------------------------------------------
 // Accounts
 
-let counter = 0;
-export const uniqueEmail = (label = 'user') => `${label}-${++counter}-${randomBytes(4).toString('hex')}@example.com`;
-
-export const PASSWORD = 'correct horse battery staple';
+// The same unique addresses and password as the in-process tests.
+export { PASSWORD, uniqueEmail };
 
 export interface NewUser {
   readonly name: string;
