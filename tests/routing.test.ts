@@ -41,6 +41,10 @@ const PUBLIC = [
   'POST /login/recovery-code',
   'POST /login/passkey/options',
   'POST /login/passkey',
+  'GET /login/code',
+  'POST /login/code',
+  'GET /login/code/enter',
+  'POST /login/code/enter',
 ].sort();
 
 let t: TestApp;
