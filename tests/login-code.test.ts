@@ -1,20 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { OutgoingMail } from '../src/mail/mail-transport.js';
 import { uniqueEmail } from './support/browser.js';
-import {
-  type Member,
-  expectCleanRefusal,
-  fieldError,
-  flashesOn,
-  isLoggedIn,
-  mailMark,
-  mailsAfter,
-  signUp,
-  uniqueIp,
-  userById,
-  visitor,
-  waitForMailTo,
-} from './support/mail-flows.js';
+import { expectCleanRefusal, fieldError, flashesOn, isLoggedIn } from './support/pages.js';
+import { type Member, signUp, uniqueIp, userById, visitor } from './support/users.js';
+import { mailMark, mailsAfter, waitForMailTo } from './support/mail.js';
 import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
 import { awayFromStepEdge, stepAt, totpCode } from './support/totp.js';
 import { enrolApp, sendCode } from './support/two-factor.js';
