@@ -66,8 +66,9 @@ export function accountRoutes({ accounts, throttle, passwordChecks }: AccountRou
         messages.limits.linksToAddress,
       );
     }
-    const client = await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
-    const result = await accounts.requestEmailChange(user.id, password, email, originOf(req));
+    const result = await passwordChecks.withPassword(req, user.email, () =>
+      accounts.requestEmailChange(user.id, password, email, originOf(req)),
+    );
     if (!result.ok) {
       const errors =
         result.reason === 'bad-password'
@@ -75,7 +76,6 @@ export function accountRoutes({ accounts, throttle, passwordChecks }: AccountRou
           : { email: messages.fields.emailTaken };
       return res.status(422).render('account/email.njk', { values: { email }, errors });
     }
-    await passwordChecks.succeeded(client);
     if (result.pending) {
       flash(res, 'info', messages.email.changeLinkSent(email));
     } else {
@@ -92,15 +92,15 @@ export function accountRoutes({ accounts, throttle, passwordChecks }: AccountRou
     const { user } = req;
     const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
     if (!form.ok) return res.status(422).render('account/password.njk', form);
-    const client = await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
     const { current, password } = form.data;
-    const result = await accounts.changePassword(user.id, current, password, req.sessionID, originOf(req));
+    const result = await passwordChecks.withPassword(req, user.email, () =>
+      accounts.changePassword(user.id, current, password, req.sessionID, originOf(req)),
+    );
     if (!result.ok) {
       return res
         .status(422)
         .render('account/password.njk', { values: {}, errors: { current: messages.fields.wrongPassword } });
     }
-    await passwordChecks.succeeded(client);
     await renewSession(req);
     // The device key changed with the password: this browser, where the owner changed it, stays trusted.
     await passwordChecks.remember(req, res, user.email);
@@ -116,14 +116,14 @@ export function accountRoutes({ accounts, throttle, passwordChecks }: AccountRou
     const { user } = req;
     const form = parseForm(deleteAccountForm, req.body);
     if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
-    const client = await passwordChecks.count(req, user.email, messages.limits.wrongPasswords);
-    const result = await accounts.deleteAccount(user.id, form.data.password, originOf(req));
+    const result = await passwordChecks.withPassword(req, user.email, () =>
+      accounts.deleteAccount(user.id, form.data.password, originOf(req)),
+    );
     if (!result.ok) {
       return res
         .status(422)
         .render('account/delete.njk', { values: {}, errors: { password: messages.fields.wrongPassword } });
     }
-    await passwordChecks.succeeded(client);
     await endSession(req);
     flash(res, 'info', messages.account.deleted);
     res.redirect(303, '/login');

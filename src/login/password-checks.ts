@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { messages } from '../messages.js';
-import type { Accounts } from '../users/accounts.js';
+import type { Accounts, Change } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import type { DeviceCookies } from './device-cookie.js';
 import type { LoginClient, Throttle } from './throttle.js';
@@ -37,6 +37,17 @@ export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accou
   return {
     count,
     succeeded,
+    /**
+     * A change that checks the signed-in user's current password (it answers `bad-password` when
+     * the password is wrong), counted like a login: before it runs (a 429 when over a limit), and
+     * with the point given back when the password was right. What the change answered.
+     */
+    async withPassword<R extends Change<string>>(req: Request, email: string, change: () => Promise<R>): Promise<R> {
+      const client = await count(req, email, messages.limits.wrongPasswords);
+      const result = await change();
+      if (result.ok || result.reason !== 'bad-password') await succeeded(client);
+      return result;
+    },
     /**
      * A browser where the account is logged in (a whole login, a password just changed) is one
      * the owner uses: it gets a fresh device cookie, under the account's current device key.
