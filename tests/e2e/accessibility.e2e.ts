@@ -5,6 +5,7 @@ import {
   AXE_CONTEXT,
   type E2eSession,
   LOGIN_FAILURES_PER_ACCOUNT,
+  codeFromMail,
   expectNoAxeViolations,
   linkFromMail,
   logInWith,
@@ -405,6 +406,63 @@ const STATES: State[] = [
     },
   },
   {
+    name: 'the sign-in code form',
+    async reach(page, { app }) {
+      expect((await page.goto(app.url('/login/code?next=%2Faccount')))?.status()).toBe(200);
+      await expect(page.getByRole('heading', { level: 1 }).innerText()).resolves.toBe('Sign in with a code');
+    },
+  },
+  {
+    name: 'the sign-in code form with an invalid email',
+    async reach(page, { app }) {
+      await page.goto(app.url('/login/code'));
+      await page.getByLabel('Email', { exact: true }).fill('not-an-email');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Email me a code' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(1);
+    },
+  },
+  {
+    name: 'the sign-in code form, after the code page was opened with no code asked for',
+    async reach(page, { app }) {
+      await page.goto(app.url('/login/code/enter'));
+      expect(pathOf(page)).toBe('/login/code');
+      const message = 'Ask for a sign-in code first: it works only in the browser that asked for it.';
+      expect(await page.getByText(message).isVisible(), `the page says "${message}"`).toBe(true);
+    },
+  },
+  {
+    name: 'the page where a sign-in code is typed',
+    async reach(page, e2e) {
+      await codeAsked(page, e2e);
+    },
+  },
+  {
+    name: 'the page where a sign-in code is typed, after a wrong code',
+    async reach(page, e2e) {
+      const { code } = await codeAsked(page, e2e);
+      await page.getByLabel('Sign-in code').fill(code === 'ZZZ-ZZZ' ? 'YYY-YYY' : 'ZZZ-ZZZ');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Sign in' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(1);
+      const message = "That code didn't work. Type the code from the newest mail we sent.";
+      expect(await page.getByText(message).isVisible(), `the page says "${message}"`).toBe(true);
+    },
+  },
+  {
+    name: 'the page where a sign-in code is typed, after a code that no longer works',
+    async reach(page, { app }) {
+      // No account, so no live code: any code typed is one that does not work any more.
+      await page.goto(app.url('/login/code'));
+      await page.getByLabel('Email', { exact: true }).fill(uniqueEmail('nobody'));
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Email me a code' }).click())).toBe(200);
+      await page.getByLabel('Sign-in code').fill('ABC-DEF');
+      expect(await navigation(page, () => page.getByRole('button', { name: 'Sign in' }).click())).toBe(422);
+      await expect(page.locator('[aria-invalid="true"]').count()).resolves.toBe(1);
+      const message = 'That code has expired, has been used, or had too many wrong tries. Ask for a new one.';
+      expect(await page.getByText(message).isVisible(), `the page says "${message}"`).toBe(true);
+      await expect(page.getByRole('link', { name: 'Ask for a new code' }).isVisible()).resolves.toBe(true);
+    },
+  },
+  {
     name: 'the security page, with no second factor',
     async reach(page, e2e) {
       await onAccountPage(page, e2e, '/account/security');
@@ -474,6 +532,17 @@ async function appEnrolled(page: Page, e2e: E2eSession) {
     200,
   );
   return { user, secret };
+}
+
+/** Asked for a sign-in code for a new account, on the page where it is typed; the code, from the mail. */
+async function codeAsked(page: Page, { app }: E2eSession) {
+  const user = await registeredUser(app);
+  await page.goto(app.url('/login/code'));
+  await page.getByLabel('Email', { exact: true }).fill(user.email);
+  expect(await navigation(page, () => page.getByRole('button', { name: 'Email me a code' }).click())).toBe(200);
+  expect(pathOf(page)).toBe('/login/code/enter');
+  // The mail is written once the code is stored: a code typed after it is checked against it.
+  return { user, code: await codeFromMail(app, user.email) };
 }
 
 /** Logged in, asked to move to another address, and on the page the notice's cancel link opens. */

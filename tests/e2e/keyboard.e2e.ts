@@ -1,6 +1,6 @@
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { detail, navigation, newUser, pathOf, useAppAndBrowser } from './support.js';
+import { codeFromMail, detail, navigation, newUser, pathOf, registeredUser, useAppAndBrowser } from './support.js';
 
 const e2e = useAppAndBrowser();
 
@@ -155,6 +155,51 @@ describe('7. by keyboard alone', () => {
     expect(
       kim.ringProblems,
       `controls without a visible focus ring (focus visited: ${kim.visited.join('; ')})`,
+    ).toEqual([]);
+  });
+
+  it('signs in with a code by email with Tab and Enter, with a visible focus ring on each control', async () => {
+    const user = await registeredUser(e2e.app, { name: 'Keyboard Kai' });
+    const page = await e2e.freshPage();
+    const kai = new KeyboardUser(page);
+
+    // From the login page a protected page sent them to, to the code's way in.
+    await page.goto(e2e.app.url('/login?next=%2Faccount%2Fsessions'));
+    await kai.tabTo('the sign-in code link', named('link', 'Email me a sign-in code'));
+    expect(await navigation(page, () => page.keyboard.press('Enter'))).toBe(200);
+    expect(pathOf(page)).toBe('/login/code?next=%2Faccount%2Fsessions');
+
+    // Ask for a code: every control, then the address, Enter on the button.
+    await kai.tourPage();
+    await kai.typeInto('email', user.email);
+    await kai.tabTo('the Email me a code button', named('button', 'Email me a code'));
+    expect(await navigation(page, () => page.keyboard.press('Enter'))).toBe(200);
+    expect(pathOf(page)).toBe('/login/code/enter');
+
+    // Type the code from the mail, Enter on the button.
+    await kai.tourPage();
+    await kai.typeInto('code', await codeFromMail(e2e.app, user.email));
+    await kai.tabTo('the Sign in button', named('button', 'Sign in'));
+    expect(await navigation(page, () => page.keyboard.press('Enter'))).toBe(200);
+    expect(pathOf(page)).toBe('/account/sessions');
+    await expect(page.locator('.nav-user').innerText()).resolves.toBe(`Signed in as ${user.name}`);
+
+    // Focus reached every control of both pages.
+    const ask = '/login/code?next=%2Faccount%2Fsessions';
+    expect(kai.visited).toEqual(
+      expect.arrayContaining([
+        `${ask}: input email "Email"`,
+        `${ask}: input checkbox "Remember me for 30 days"`,
+        `${ask}: button "Email me a code"`,
+        `${ask}: link "Log in with it"`,
+        '/login/code/enter: input text "Sign-in code"',
+        '/login/code/enter: button "Sign in"',
+        '/login/code/enter: link "Ask for a new code"',
+      ]),
+    );
+    expect(
+      kai.ringProblems,
+      `controls without a visible focus ring (focus visited: ${kai.visited.join('; ')})`,
     ).toEqual([]);
   });
 });

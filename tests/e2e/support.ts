@@ -337,6 +337,17 @@ export async function linkFromMail(app: E2eApp, to: string, template: string): P
   return mail.link;
 }
 
+/** A sign-in code as mailed: XXX-XXX from the code alphabet (no 0/O, 1/I), on a line of its own. */
+export const SIGN_IN_CODE_LINE = /^[A-HJ-NP-Z2-9]{3}-[A-HJ-NP-Z2-9]{3}$/m;
+
+/** The sign-in code (as written, XXX-XXX) in the newest unread 'login-code' mail to `to`; fails when it has none. */
+export async function codeFromMail(app: E2eApp, to: string): Promise<string> {
+  const mail = await waitForMail(app, to, 'login-code');
+  const code = SIGN_IN_CODE_LINE.exec(mail.text)?.[0];
+  if (!code) throw new Error(`the "login-code" mail to ${to} has no code on a line of its own:\n${mail.text}`);
+  return code;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Accessibility
 
