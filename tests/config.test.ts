@@ -334,7 +334,8 @@ describe('rotating SESSION_SECRET', () => {
     } finally {
       await t.close();
     }
-  });
+    // It starts a database of its own (a new embedded Postgres, migrated): a hook's time, not a test's.
+  }, 120_000);
 });
 
 describe('sessionSecrets outside production', () => {
