@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { authEventsRepo } from './audit/auth-events-repo.js';
+import { refusalLog } from './audit/refusals.js';
 import type { Config } from './config.js';
 import { transactions } from './db/transactions.js';
 import { emailFlows } from './email-flows/email-flows.js';
@@ -86,8 +87,9 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
 
   const throttle = createThrottle(pool, config, config.env !== 'test');
   const devices = deviceCookies(secrets, config.isProduction, (email) => users.deviceKeyOf(email));
-  const checks = passwordChecks(throttle, devices, accounts);
-  const codes = codeChecks(throttle, devices, accounts);
+  const refusals = refusalLog(events, users);
+  const checks = passwordChecks(throttle, devices, accounts, refusals);
+  const codes = codeChecks(throttle, devices, refusals);
 
   const ceremonies = passkeyCeremonies({
     passkeys,
@@ -156,6 +158,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     accounts,
     mail,
     throttle,
+    refusals,
     passwordChecks: checks,
     codes,
     ceremonies,

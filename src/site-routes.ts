@@ -31,6 +31,7 @@ export async function siteRoutes(
       accounts: s.accounts,
       mail: s.mail,
       throttle: s.throttle,
+      refusals: s.refusals,
       passwordChecks: s.passwordChecks,
       steps: s.steps,
       requireVerifiedEmail: config.requireVerifiedEmail,
@@ -48,7 +49,7 @@ export async function siteRoutes(
       challenges: challengeCookie(secrets, secure),
       steps: s.steps,
       throttle: s.throttle,
-      recordThrottled: s.accounts,
+      refusals: s.refusals,
       stages: s.stages,
     }),
     emailLinkRoutes({ mail: s.mail, throttle: s.throttle, steps: s.steps, secure }),
@@ -63,7 +64,12 @@ export async function siteRoutes(
           }),
         ]
       : []),
-    accountRoutes({ accounts: s.accounts, throttle: s.throttle, passwordChecks: s.passwordChecks }),
+    accountRoutes({
+      accounts: s.accounts,
+      throttle: s.throttle,
+      refusals: s.refusals,
+      passwordChecks: s.passwordChecks,
+    }),
     confirmRoutes({ passwordChecks: s.passwordChecks, codes: s.codes, steps: s.steps, secondFactor: s.factors }),
     twoFactorRoutes({ factors: s.factors, passwordChecks: s.passwordChecks, otherSessions: s.otherSessions }),
     passkeyRoutes({

@@ -5,6 +5,7 @@ import { endSession, renewSession } from '../http/current-user.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
+import type { RefusalLog } from '../audit/refusals.js';
 import type { Throttle } from '../login/throttle.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
@@ -20,11 +21,13 @@ export interface AccountRouteDeps {
   /** The changes these pages make (each mails what it must, in its own transaction). */
   readonly accounts: Accounts;
   readonly throttle: Throttle;
+  /** Where refusals by a limit are recorded. */
+  readonly refusals: RefusalLog;
   readonly passwordChecks: PasswordChecks;
 }
 
 /** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */
-export function accountRoutes({ accounts, throttle, passwordChecks }: AccountRouteDeps): Routes {
+export function accountRoutes({ accounts, throttle, refusals, passwordChecks }: AccountRouteDeps): Routes {
   const routes = new Routes();
 
   routes.get('/account', (req, res) => {
@@ -53,14 +56,14 @@ export function accountRoutes({ accounts, throttle, passwordChecks }: AccountRou
     // Every request counts, whatever it comes to: a "taken" answer tells whether an address has
     // an account, so the per-user limit is what keeps that from becoming a lookup service.
     await refuseIfThrottled(
-      accounts,
+      refusals,
       req,
       await throttle.emailChangeRequest(user.id),
       messages.limits.emailChangeRequests,
     );
     if (email !== user.email) {
       await refuseIfThrottled(
-        accounts,
+        refusals,
         req,
         await throttle.mailLinkRequest(email, ipOf(req)),
         messages.limits.linksToAddress,

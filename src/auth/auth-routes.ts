@@ -14,6 +14,7 @@ import { safeNext } from '../http/safe-next.js';
 import { type PasswordChecks } from '../login/password-checks.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
+import type { RefusalLog } from '../audit/refusals.js';
 import type { Throttle } from '../login/throttle.js';
 import { messages } from '../messages.js';
 
@@ -25,6 +26,8 @@ export interface AuthRouteDeps {
   /** The welcome (or verify-your-address) mail: email-flows/ sends it. */
   readonly mail: { signedUp(user: User, origin: Origin): Promise<void> };
   readonly throttle: Throttle;
+  /** Where refusals by a limit are recorded. */
+  readonly refusals: RefusalLog;
   readonly passwordChecks: PasswordChecks;
   readonly steps: LoginSteps;
   /** Logging in needs a verified address; signing up then waits for the link. */
@@ -37,6 +40,7 @@ export function authRoutes({
   accounts,
   mail,
   throttle,
+  refusals,
   passwordChecks,
   steps,
   requireVerifiedEmail,
@@ -56,7 +60,7 @@ export function authRoutes({
     const form = parseForm(signupForm, req.body, confirmMatches);
     if (!form.ok) return res.status(422).render('signup.njk', form);
 
-    await refuseIfThrottled(accounts, req, await throttle.signupAttempt(ipOf(req)), messages.limits.signUps);
+    await refuseIfThrottled(refusals, req, await throttle.signupAttempt(ipOf(req)), messages.limits.signUps);
     const { name, email, password, website } = form.data;
     const result = await accounts.signUp({ name, email, password, website }, originOf(req));
     if (!result.ok) {

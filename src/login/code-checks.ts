@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { messages } from '../messages.js';
-import type { Accounts } from '../users/accounts.js';
+import type { RefusalLog } from '../audit/refusals.js';
 import type { User } from '../users/users-repo.js';
 import type { DeviceCookies } from './device-cookie.js';
 import type { CodeAttempt, Throttle } from './throttle.js';
@@ -15,13 +15,13 @@ import { refuse } from './too-many.js';
 export function codeChecks(
   throttle: Pick<Throttle, 'secondFactorAttempt' | 'secondFactorSucceeded' | 'secondFactorFailed'>,
   devices: Pick<DeviceCookies, 'trusted'>,
-  accounts: Pick<Accounts, 'throttled'>,
+  refusals: RefusalLog,
 ) {
   return {
     /** Counts a code of `user`'s about to be checked; throws the 429 (and records it) when over a limit. */
     async count(req: Request, user: User): Promise<CodeAttempt> {
       const verdict = await throttle.secondFactorAttempt(user.id, await devices.trusted(req, user.email));
-      if (!verdict.allowed) return refuse(accounts, req, verdict, messages.limits.wrongCodes, user.email);
+      if (!verdict.allowed) return refuse(refusals, req, verdict, messages.limits.wrongCodes, user.email);
       return verdict.attempt;
     },
     /** The code was right: the account's count starts again. */

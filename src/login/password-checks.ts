@@ -1,4 +1,5 @@
 import type { Request, Response } from 'express';
+import type { RefusalLog } from '../audit/refusals.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { messages } from '../messages.js';
 import type { Accounts, Change } from '../users/accounts.js';
@@ -13,7 +14,12 @@ import { refuseIfThrottled } from './too-many.js';
  * run, so a re-check is no easier to guess than a login, and a browser that
  * has completed a login to the account before is known by its device cookie.
  */
-export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accounts: Accounts) {
+export function passwordChecks(
+  throttle: Throttle,
+  devices: DeviceCookies,
+  accounts: Pick<Accounts, 'confirmPassword'>,
+  refusals: RefusalLog,
+) {
   /**
    * Counts a check of `email`'s password; throws the 429 (and records it) when over a limit.
    * Who the check counted as (for `succeeded`).
@@ -24,7 +30,7 @@ export function passwordChecks(throttle: Throttle, devices: DeviceCookies, accou
       ip: ipOf(req),
       device: await devices.trusted(req, email),
     });
-    await refuseIfThrottled(accounts, req, verdict, what, email);
+    await refuseIfThrottled(refusals, req, verdict, what, email);
     return client;
   };
 

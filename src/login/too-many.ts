@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { HttpError } from '../http/errors.js';
 import { originOf } from '../http/request-origin.js';
 import { messages } from '../messages.js';
-import type { Accounts } from '../users/accounts.js';
+import type { RefusalLog } from '../audit/refusals.js';
 import type { Verdict } from './throttle.js';
 
 /**
@@ -18,23 +18,23 @@ export function tooMany(verdict: Extract<Verdict, { allowed: false }>, what: str
 
 /** Records the refusal and throws its 429. */
 export async function refuse(
-  accounts: Pick<Accounts, 'throttled'>,
+  refusals: RefusalLog,
   req: Request,
   verdict: Extract<Verdict, { allowed: false }>,
   what: string,
   email?: string,
 ): Promise<never> {
-  await accounts.throttled(originOf(req), verdict, email);
+  await refusals.record(originOf(req), verdict, email);
   throw tooMany(verdict, what);
 }
 
 /** Refuses with the 429 when `verdict` is over a limit, recording the refusal. */
 export async function refuseIfThrottled(
-  accounts: Pick<Accounts, 'throttled'>,
+  refusals: RefusalLog,
   req: Request,
   verdict: Verdict,
   what: string,
   email?: string,
 ): Promise<void> {
-  if (!verdict.allowed) await refuse(accounts, req, verdict, what, email);
+  if (!verdict.allowed) await refuse(refusals, req, verdict, what, email);
 }

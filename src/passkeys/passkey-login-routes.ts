@@ -7,6 +7,7 @@ import type { LoginSteps } from '../login/login-steps.js';
 import type { LoginStages } from '../login/stages.js';
 import { ipOf, originOf } from '../http/request-origin.js';
 import { refuseIfThrottled } from '../login/too-many.js';
+import type { RefusalLog } from '../audit/refusals.js';
 import { safeNext } from '../http/safe-next.js';
 import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
@@ -23,7 +24,7 @@ export interface PasskeyLoginRouteDeps {
   readonly challenges: ChallengeCookie;
   readonly steps: LoginSteps;
   readonly throttle: Throttle;
-  readonly recordThrottled: Parameters<typeof refuseIfThrottled>[0];
+  readonly refusals: RefusalLog;
   /** The pages of the login's steps: where a passkey that did not work sends the browser back to. */
   readonly stages: LoginStages;
 }
@@ -39,7 +40,7 @@ export function passkeyLoginRoutes({
   challenges,
   steps,
   throttle,
-  recordThrottled,
+  refusals,
   stages,
 }: PasskeyLoginRouteDeps): Routes {
   const routes = new Routes();
@@ -58,12 +59,7 @@ export function passkeyLoginRoutes({
   async function verifiedAnswer(req: Request, res: Response, credential: string, forUser: number | null) {
     const response = authenticationFrom(credential);
     if (!response) throw new HttpError(400, messages.errors.malformedForm);
-    await refuseIfThrottled(
-      recordThrottled,
-      req,
-      await throttle.passkeyAttempt(ipOf(req)),
-      messages.limits.failedSignIns,
-    );
+    await refuseIfThrottled(refusals, req, await throttle.passkeyAttempt(ipOf(req)), messages.limits.failedSignIns);
     const result = await ceremonies.authenticate(
       response,
       (challenge) => challenges.take(req, res, challenge),

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import type { Transactions } from '../db/transactions.js';
 import type { SecondFactorGuessesRepo } from '../login/second-factor-guesses-repo.js';
@@ -23,12 +22,6 @@ export type SignUpResult = { ok: true; user: User } | { ok: false; reason: 'emai
 export interface ProfileInput {
   readonly name: string;
   readonly website: string | null;
-}
-
-/** A refusal by a throttle: which count refused (a hashed key) and when its window ends (ms since the epoch). */
-export interface Throttled {
-  readonly key: string;
-  readonly resetsAt: number;
 }
 
 /** A change that needs the current password: refused when it is wrong. */
@@ -168,22 +161,6 @@ export function accounts({
       const found = email === '' ? null : await users.findByEmail(email);
       await passwords.verifyDummy('');
       await record('login_failed', found?.id ?? null, origin);
-    },
-
-    /**
-     * An attempt over a limit; names the targeted account when the email is one. Repeated
-     * refusals by the same count in the same window, naming the same account, are one row with a
-     * count: a per-network limit refusing attempts on two accounts writes a row in each one's history.
-     */
-    async throttled(origin: Origin, refusal: Throttled, email?: string): Promise<void> {
-      const found = email ? await users.findByEmail(email) : null;
-      const dedupeKey = createHash('sha256')
-        .update(`${refusal.key}\u0000${Math.round(refusal.resetsAt / 5000)}\u0000${found?.id ?? ''}`)
-        .digest();
-      await events.recordRepeated(
-        { event: 'throttled', userId: found?.id ?? null, ...origin, detail: refusal.key.split(':')[0] ?? null },
-        dedupeKey,
-      );
     },
 
     /**
