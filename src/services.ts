@@ -3,7 +3,19 @@ import { authEventsRepo } from './audit/auth-events-repo.js';
 import { refusalLog } from './audit/refusals.js';
 import type { Config } from './config.js';
 import { transactions } from './db/transactions.js';
+import { adminAccounts } from './admin/admin-accounts.js';
 import { emailFlows } from './email-flows/email-flows.js';
+import { deletionFlow } from './flows/deletion.js';
+import { emailChangeFlow } from './flows/email-change.js';
+import { limitChecks } from './flows/limits.js';
+import { lockOut as makeLockOut } from './flows/lock-out.js';
+import { loginFlow } from './flows/login.js';
+import { passwordChangeFlow } from './flows/password-change.js';
+import { passwordGuard } from './flows/password-guard.js';
+import { passwordResetFlow } from './flows/password-reset.js';
+import { profileFlow } from './flows/profile.js';
+import { sessionsFlow } from './flows/sessions.js';
+import { signUpFlow } from './flows/sign-up.js';
 import { knownBrowsersRepo } from './email-flows/known-browsers-repo.js';
 import type { Logger } from './http/logging.js';
 import { loginCodes } from './login-code/login-codes.js';
@@ -25,10 +37,10 @@ import { relyingParty } from './passkeys/relying-party.js';
 import { usedChallengesRepo } from './passkeys/used-challenges-repo.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
 import { accountTokensRepo } from './users/account-tokens-repo.js';
-import { type AccountNotices, accounts as makeAccounts } from './users/accounts.js';
 import { type PasswordHasher, createPasswordHasher } from './users/passwords.js';
 import { personalData as makePersonalData } from './users/personal-data.js';
-import { usersRepo } from './users/users-repo.js';
+import { type User, usersRepo } from './users/users-repo.js';
+import type { Origin } from './users/origin.js';
 
 export interface ServicesDeps {
   readonly config: Config;
@@ -56,39 +68,56 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
   const browsers = knownBrowsersRepo(tx.db);
   const passkeys = passkeysRepo(tx.db);
 
-  // The account's changes mail through email-flows, which is built on the accounts: bound at call time.
-  const notices: AccountNotices = {
-    passwordChanged: (user, origin) => mail.passwordChanged(user, origin),
-    emailChangeRequested: (user, newEmail) => mail.emailChangeRequested(user, newEmail),
-  };
-  const accounts = makeAccounts({
+  const atomically = tx.atomically;
+  const hasher = passwords ?? createPasswordHasher(config.bcryptCost);
+  const throttle = createThrottle(pool, config, config.env !== 'test');
+  const refusals = refusalLog(events, users);
+  const enforce = limitChecks(refusals);
+  const lockOut = makeLockOut({
     users,
-    passwords: passwords ?? createPasswordHasher(config.bcryptCost),
     events,
     sessions: sessionRows,
     tokens,
     codeGuesses: secondFactorGuessesRepo(tx.db),
-    atomically: tx.atomically,
-    notices,
   });
+  const guard = passwordGuard({ users, passwords: hasher, events, throttle, enforce });
+
+  // The changes' mail goes through email-flows, which a reset link leads back to a flow from: bound at call time.
+  const notices = {
+    signedUp: (user: User, origin: Origin) => mail.signedUp(user, origin),
+    passwordChanged: (user: User, origin: Origin) => mail.passwordChanged(user, origin),
+    emailChangeRequested: (user: User, newEmail: string) => mail.emailChangeRequested(user, newEmail),
+  };
+  // A flow per change (flows/): each checks its limits, then does its work, audit row and mail in one transaction.
+  const flows = {
+    signUp: signUpFlow({ users, passwords: hasher, events, throttle, enforce, atomically, notices }),
+    login: loginFlow({ users, passwords: hasher, events, guard }),
+    passwordChange: passwordChangeFlow({ passwords: hasher, events, guard, lockOut, atomically, notices }),
+    passwordReset: passwordResetFlow({ users, passwords: hasher, events, tokens, lockOut, atomically, notices }),
+    emailChange: emailChangeFlow({ users, events, tokens, throttle, enforce, guard, atomically, notices }),
+    deletion: deletionFlow({ users, events, sessions: sessionRows, guard, atomically }),
+    sessions: sessionsFlow({ events, sessions: sessionRows, lockOut, atomically }),
+    profile: profileFlow({ users, events, atomically }),
+  };
   const mail = emailFlows({
     users,
     tokens,
     browsers,
     events,
-    accounts,
+    passwordReset: flows.passwordReset,
+    lockOut,
+    throttle,
+    enforce,
     mailer,
     db: tx.db,
-    atomically: tx.atomically,
+    atomically,
     optional: tx.optional,
     logger,
     publicUrl: config.publicUrl,
   });
 
-  const throttle = createThrottle(pool, config, config.env !== 'test');
   const devices = deviceCookies(secrets, config.isProduction, (email) => users.deviceKeyOf(email));
-  const refusals = refusalLog(events, users);
-  const checks = passwordChecks(throttle, devices, accounts, refusals);
+  const checks = passwordChecks(devices, guard);
   const codes = codeChecks(throttle, devices, refusals);
 
   const ceremonies = passkeyCeremonies({
@@ -98,6 +127,8 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     events,
     notices: mail,
     rp: relyingParty(config.publicUrl),
+    throttle,
+    enforce,
   });
   const factors = secondFactor({
     totp: totpRepo(tx.db),
@@ -124,7 +155,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
   // Every step of a login has its page defined by the feature that owns it (site-routes.ts wires them).
   const stages = new LoginStages();
   const steps = loginSteps({
-    accounts,
+    login: flows.login,
     notices: mail,
     codes,
     devices,
@@ -145,6 +176,8 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     codes: loginCodesRepo(tx.db),
     events,
     mailer,
+    throttle,
+    enforce,
     db: tx.db,
     atomically: tx.atomically,
     secrets,
@@ -155,7 +188,8 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     secrets,
     tx,
     events,
-    accounts,
+    flows,
+    admin: adminAccounts({ users, events, sessions: sessionRows, lockOut, atomically }),
     mail,
     throttle,
     refusals,
@@ -169,8 +203,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     steps,
     codesByMail,
     /** The user's other open sessions (for "sign out everywhere else" after a change). */
-    otherSessions: async (userId: number, currentSid: string) =>
-      Math.max(0, (await accounts.openSessions(userId, currentSid, 1)).total - 1),
+    otherSessions: flows.sessions.otherSessions,
   };
 }
 

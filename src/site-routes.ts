@@ -28,10 +28,8 @@ export async function siteRoutes(
   const secure = config.isProduction;
   return [
     authRoutes({
-      accounts: s.accounts,
-      mail: s.mail,
-      throttle: s.throttle,
-      refusals: s.refusals,
+      signUp: s.flows.signUp,
+      login: s.flows.login,
       passwordChecks: s.passwordChecks,
       steps: s.steps,
       requireVerifiedEmail: config.requireVerifiedEmail,
@@ -42,35 +40,39 @@ export async function siteRoutes(
       steps: s.steps,
       codes: s.codes,
       stages: s.stages,
-      activeUser: s.accounts.activeUser,
+      activeUser: s.flows.login.activeUser,
     }),
     passkeyLoginRoutes({
       ceremonies: s.ceremonies,
       challenges: challengeCookie(secrets, secure),
       steps: s.steps,
-      throttle: s.throttle,
-      refusals: s.refusals,
       stages: s.stages,
     }),
-    emailLinkRoutes({ mail: s.mail, throttle: s.throttle, steps: s.steps, secure }),
+    emailLinkRoutes({ mail: s.mail, steps: s.steps, secure }),
     ...(config.loginByCode
       ? [
           loginCodeRoutes({
             codes: s.codesByMail,
             requests: codeRequestCookie(secrets, secure),
-            throttle: s.throttle,
             steps: s.steps,
             stages: s.stages,
           }),
         ]
       : []),
     accountRoutes({
-      accounts: s.accounts,
-      throttle: s.throttle,
-      refusals: s.refusals,
+      profile: s.flows.profile,
+      emailChange: s.flows.emailChange,
+      passwordChange: s.flows.passwordChange,
+      deletion: s.flows.deletion,
       passwordChecks: s.passwordChecks,
     }),
-    confirmRoutes({ passwordChecks: s.passwordChecks, codes: s.codes, steps: s.steps, secondFactor: s.factors }),
+    confirmRoutes({
+      passwordChecks: s.passwordChecks,
+      codes: s.codes,
+      steps: s.steps,
+      stages: s.stages,
+      secondFactor: s.factors,
+    }),
     twoFactorRoutes({ factors: s.factors, passwordChecks: s.passwordChecks, otherSessions: s.otherSessions }),
     passkeyRoutes({
       ceremonies: s.ceremonies,
@@ -79,7 +81,7 @@ export async function siteRoutes(
       otherSessions: s.otherSessions,
       atomically: s.tx.atomically,
     }),
-    sessionsRoutes(s.accounts),
-    await loadPages(pageDirectories, { accounts: s.accounts, personalData: s.personalData, logger }),
+    sessionsRoutes(s.flows.sessions),
+    await loadPages(pageDirectories, { profile: s.flows.profile, personalData: s.personalData, logger }),
   ];
 }

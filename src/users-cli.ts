@@ -8,7 +8,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/database.js';
 import { EmbeddedLockedError } from './db/embedded-locked-error.js';
 import { migrate } from './db/migrate.js';
-import type { Accounts } from './users/accounts.js';
+import type { AdminAccounts } from './admin/admin-accounts.js';
 
 /** `npm run users -- <command>`: the admin command. Exit 0 done, 1 failed, 2 bad usage. */
 
@@ -31,7 +31,7 @@ const terminal: AdminIo = {
 
 function dispatch(
   invocation: Exclude<Invocation, { command: 'help' }>,
-  users: Accounts,
+  users: AdminAccounts,
   factors: AdminFactors,
   io: AdminIo,
 ): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NEW_PASSWORD, PASSWORD, uniqueEmail } from './support/browser.js';
+import { NEW_PASSWORD, PASSWORD, signupFields, uniqueEmail } from './support/browser.js';
 import { isLoggedIn } from './support/pages.js';
 import { logIn, signUp, uniqueIp, userById, visitor } from './support/users.js';
 import {
@@ -81,6 +81,38 @@ async function ownerAndIntruder() {
   expect((await logIn(intruder, owner.email)).status).toBe(303);
   return { owner, intruder };
 }
+
+describe('a sign-up that fails half-way (issue 20: a flow is one transaction)', () => {
+  it('leaves no account and no mail, and the address can sign up afterwards', async () => {
+    const email = uniqueEmail('half-way');
+    const mark = await mailMark(t);
+    // The fault comes after the row is written and before the verification mail is queued.
+    await t.pool.query(`
+      CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.event = 'signup' THEN RAISE EXCEPTION 'injected fault'; END IF;
+        RETURN NEW;
+      END $$`);
+    await t.pool.query(
+      'CREATE TRIGGER injected_fault BEFORE INSERT ON auth_events FOR EACH ROW EXECUTE FUNCTION injected_fault()',
+    );
+    let answer: Response;
+    try {
+      answer = await visitor(t.app).submit('/signup', '/signup', { ...signupFields({ email }) });
+    } finally {
+      await t.pool.query('DROP TRIGGER injected_fault ON auth_events');
+      await t.pool.query('DROP FUNCTION injected_fault()');
+    }
+    expectErrorPage(answer);
+    const rows = await t.pool.query('SELECT id FROM users WHERE lower(email) = lower($1)', [email]);
+    expect(rows.rowCount).toBe(0);
+    expect((await mailsAfter(t, mark)).filter((mail) => mail.to === email)).toEqual([]);
+
+    const again = await visitor(t.app).submit('/signup', '/signup', { ...signupFields({ email }) });
+    expect(again.status).toBe(303);
+    expect((await waitForMailTo(t, email, 'verify-email', mark)).to).toBe(email);
+  });
+});
 
 describe('a password change that fails half-way', () => {
   it('leaves the old password working and the other session alive, with no audit row and no mail', async () => {

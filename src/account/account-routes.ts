@@ -1,12 +1,12 @@
 import { Routes } from '../http/routes.js';
-import type { Accounts } from '../users/accounts.js';
+import type { DeletionFlow } from '../flows/deletion.js';
+import type { EmailChangeFlow } from '../flows/email-change.js';
+import type { PasswordChangeFlow } from '../flows/password-change.js';
+import type { ProfileFlow } from '../flows/profile.js';
 import { parseForm } from '../forms/parse-form.js';
 import { endSession, renewSession } from '../http/current-user.js';
 import { type PasswordChecks } from '../login/password-checks.js';
-import { ipOf, originOf } from '../http/request-origin.js';
-import { refuseIfThrottled } from '../login/too-many.js';
-import type { RefusalLog } from '../audit/refusals.js';
-import type { Throttle } from '../login/throttle.js';
+import { originOf } from '../http/request-origin.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
 import {
@@ -18,16 +18,22 @@ import {
 } from './account-forms.js';
 
 export interface AccountRouteDeps {
-  /** The changes these pages make (each mails what it must, in its own transaction). */
-  readonly accounts: Accounts;
-  readonly throttle: Throttle;
-  /** Where refusals by a limit are recorded. */
-  readonly refusals: RefusalLog;
-  readonly passwordChecks: PasswordChecks;
+  /** The changes these pages make: each checks its limits and mails what it must, in its own transaction. */
+  readonly profile: Pick<ProfileFlow, 'updateProfile'>;
+  readonly emailChange: EmailChangeFlow;
+  readonly passwordChange: PasswordChangeFlow;
+  readonly deletion: DeletionFlow;
+  readonly passwordChecks: Pick<PasswordChecks, 'callerFor' | 'remember'>;
 }
 
 /** Profile, email, password and deletion: every page behind login, every form with its CSRF token. */
-export function accountRoutes({ accounts, throttle, refusals, passwordChecks }: AccountRouteDeps): Routes {
+export function accountRoutes({
+  profile,
+  emailChange,
+  passwordChange,
+  deletion,
+  passwordChecks,
+}: AccountRouteDeps): Routes {
   const routes = new Routes();
 
   routes.get('/account', (req, res) => {
@@ -39,7 +45,7 @@ export function accountRoutes({ accounts, throttle, refusals, passwordChecks }: 
     const { user } = req;
     const form = parseForm(profileForm, req.body);
     if (!form.ok) return res.status(422).render('account/profile.njk', form);
-    await accounts.updateProfile(user.id, form.data, originOf(req));
+    await profile.updateProfile(user.id, form.data, originOf(req));
     flash(res, 'success', messages.account.profileSaved);
     res.redirect(303, '/account');
   });
@@ -53,24 +59,10 @@ export function accountRoutes({ accounts, throttle, refusals, passwordChecks }: 
     const form = parseForm(emailChangeForm, req.body);
     if (!form.ok) return res.status(422).render('account/email.njk', form);
     const { email, password } = form.data;
-    // Every request counts, whatever it comes to: a "taken" answer tells whether an address has
-    // an account, so the per-user limit is what keeps that from becoming a lookup service.
-    await refuseIfThrottled(
-      refusals,
-      req,
-      await throttle.emailChangeRequest(user.id),
-      messages.limits.emailChangeRequests,
-    );
-    if (email !== user.email) {
-      await refuseIfThrottled(
-        refusals,
-        req,
-        await throttle.mailLinkRequest(email, ipOf(req)),
-        messages.limits.linksToAddress,
-      );
-    }
-    const result = await passwordChecks.withPassword(req, user.email, () =>
-      accounts.requestEmailChange(user.id, password, email, originOf(req)),
+    const result = await emailChange.requestEmailChange(
+      user,
+      { email, password },
+      await passwordChecks.callerFor(req, user.email),
     );
     if (!result.ok) {
       const errors =
@@ -96,8 +88,10 @@ export function accountRoutes({ accounts, throttle, refusals, passwordChecks }: 
     const form = parseForm(passwordChangeForm, req.body, newPasswordChecks);
     if (!form.ok) return res.status(422).render('account/password.njk', form);
     const { current, password } = form.data;
-    const result = await passwordChecks.withPassword(req, user.email, () =>
-      accounts.changePassword(user.id, current, password, req.sessionID, originOf(req)),
+    const result = await passwordChange.changePassword(
+      user,
+      { current, next: password, keepSid: req.sessionID },
+      await passwordChecks.callerFor(req, user.email),
     );
     if (!result.ok) {
       return res
@@ -119,8 +113,10 @@ export function accountRoutes({ accounts, throttle, refusals, passwordChecks }: 
     const { user } = req;
     const form = parseForm(deleteAccountForm, req.body);
     if (!form.ok) return res.status(422).render('account/delete.njk', { values: {}, errors: form.errors });
-    const result = await passwordChecks.withPassword(req, user.email, () =>
-      accounts.deleteAccount(user.id, form.data.password, originOf(req)),
+    const result = await deletion.deleteAccount(
+      user,
+      form.data.password,
+      await passwordChecks.callerFor(req, user.email),
     );
     if (!result.ok) {
       return res

@@ -5,9 +5,11 @@ import { Routes, type SignedInRequest } from '../http/routes.js';
 import { safeNext } from '../http/safe-next.js';
 import type { CodeChecks } from '../login/code-checks.js';
 import type { LoginSteps } from '../login/login-steps.js';
+import type { LoginStages } from '../login/stages.js';
+import { CONFIRM_PATH } from '../http/recent-login.js';
 import type { PasswordChecks } from '../login/password-checks.js';
 import { messages } from '../messages.js';
-import type { Origin } from '../users/accounts.js';
+import type { Origin } from '../users/origin.js';
 import type { User } from '../users/users-repo.js';
 import { confirmCodeForm, confirmPasswordForm } from './account-forms.js';
 
@@ -15,6 +17,8 @@ export interface ConfirmRouteDeps {
   readonly passwordChecks: PasswordChecks;
   readonly codes: Pick<CodeChecks, 'count' | 'right'>;
   readonly steps: Pick<LoginSteps, 'confirmed'>;
+  /** This feature defines the "confirm it's you" step's page there (a passkey's answer comes back to it). */
+  readonly stages: LoginStages;
   /** The user's second factors (mfa/ has them; wired in app.ts). */
   readonly secondFactor: {
     status(userId: number): Promise<{ totpSince: Date | null; passkeys: number }>;
@@ -31,13 +35,21 @@ const confirmQuery = z.object({ next: z.string().optional() }).catch({});
  * /login/passkey) proves it; each attempt counts against the same limits as at login, and the
  * user goes back to the page they asked for.
  */
-export function confirmRoutes({ passwordChecks, codes, steps, secondFactor }: ConfirmRouteDeps): Routes {
+export function confirmRoutes({ passwordChecks, codes, steps, stages, secondFactor }: ConfirmRouteDeps): Routes {
   const routes = new Routes();
 
   const page = async (req: SignedInRequest, next: string, errors: Record<string, string> = {}) => ({
     next,
     errors,
     status: await secondFactor.status(req.user.id),
+  });
+
+  stages.defineConfirm({
+    path: CONFIRM_PATH,
+    show: async (req, res, status, { next, errors }) => {
+      const { user } = req as SignedInRequest;
+      res.status(status).render('account/confirm.njk', { next, errors, status: await secondFactor.status(user.id) });
+    },
   });
 
   routes.get('/account/confirm', async (req, res) => {

@@ -1,5 +1,5 @@
 import { browserName } from '../sessions/browser-name.js';
-import type { Accounts } from '../users/accounts.js';
+import type { AdminAccounts } from './admin-accounts.js';
 import type { User } from '../users/users-repo.js';
 import { fieldList, formatTime, printable, textTable } from './text-table.js';
 
@@ -21,7 +21,7 @@ const SHOWN_SESSIONS = 50;
 
 const sessions = (n: number) => `${n} session${n === 1 ? '' : 's'}`;
 
-async function userOrFail(accounts: Accounts, email: string) {
+async function userOrFail(accounts: AdminAccounts, email: string) {
   const user = await accounts.findUser(email);
   if (!user) throw new AdminError(noUser(email));
   return user;
@@ -29,7 +29,11 @@ async function userOrFail(accounts: Accounts, email: string) {
 
 const noUser = (email: string) => `No user with email ${printable(email)}.`;
 
-export async function listUsers(accounts: Accounts, io: AdminIo, { page, perPage }: { page: number; perPage: number }) {
+export async function listUsers(
+  accounts: AdminAccounts,
+  io: AdminIo,
+  { page, perPage }: { page: number; perPage: number },
+) {
   const { users, total } = await accounts.listUsers(perPage, (page - 1) * perPage);
   const pages = Math.max(1, Math.ceil(total / perPage));
   if (users.length === 0) io.out(total === 0 ? 'No users yet.' : 'No users on this page.');
@@ -52,10 +56,15 @@ export interface AdminFactors {
   passkeys(userId: number): Promise<Array<{ name: string; createdAt: Date; lastUsedAt: Date | null }>>;
 }
 
-export async function showUser(accounts: Accounts, factors: AdminFactors, io: AdminIo, { email }: { email: string }) {
+export async function showUser(
+  accounts: AdminAccounts,
+  factors: AdminFactors,
+  io: AdminIo,
+  { email }: { email: string },
+) {
   const user = await userOrFail(accounts, email);
   const [{ sessions: open, total: openTotal }, events, status, passkeys] = await Promise.all([
-    accounts.openSessions(user.id, null, SHOWN_SESSIONS),
+    accounts.openSessions(user.id, SHOWN_SESSIONS),
     accounts.recentEvents(user.id, RECENT_EVENTS),
     factors.status(user.id),
     factors.passkeys(user.id),
@@ -120,22 +129,26 @@ export async function showUser(accounts: Accounts, factors: AdminFactors, io: Ad
     );
 }
 
-export async function deactivateUser(accounts: Accounts, io: AdminIo, { email }: { email: string }) {
+export async function deactivateUser(accounts: AdminAccounts, io: AdminIo, { email }: { email: string }) {
   const result = await accounts.deactivate(email);
-  if (!result.found) throw new AdminError(noUser(email));
+  if (!result.ok) throw new AdminError(noUser(email));
   const ended = result.sessionsEnded > 0 ? `; ended ${sessions(result.sessionsEnded)}` : '';
   io.out(
     result.changed ? `Deactivated ${email}${ended || '; no open sessions'}.` : `${email} was already inactive${ended}.`,
   );
 }
 
-export async function activateUser(accounts: Accounts, io: AdminIo, { email }: { email: string }) {
+export async function activateUser(accounts: AdminAccounts, io: AdminIo, { email }: { email: string }) {
   const result = await accounts.activate(email);
-  if (!result.found) throw new AdminError(noUser(email));
+  if (!result.ok) throw new AdminError(noUser(email));
   io.out(result.changed ? `Activated ${email}.` : `${email} was already active.`);
 }
 
-export async function deleteUser(accounts: Accounts, io: AdminIo, { email, yes }: { email: string; yes: boolean }) {
+export async function deleteUser(
+  accounts: AdminAccounts,
+  io: AdminIo,
+  { email, yes }: { email: string; yes: boolean },
+) {
   await userOrFail(accounts, email);
   if (!yes) {
     if (!io.interactive)
@@ -147,13 +160,13 @@ export async function deleteUser(accounts: Accounts, io: AdminIo, { email, yes }
     if (answer.trim().toLowerCase() !== email) throw new AdminError(`Not deleted: the answer did not match ${email}.`);
   }
   const result = await accounts.deleteUser(email);
-  if (!result.found || !result.changed) throw new AdminError(`${email} was deleted meanwhile by someone else.`);
+  if (!result.ok || !result.changed) throw new AdminError(`${email} was deleted meanwhile by someone else.`);
   io.out(`Deleted ${email}; ended ${sessions(result.sessionsEnded)}.`);
 }
 
 /** For an owner who lost every factor: removes them all, so the password alone logs in again. */
 export async function resetSecondFactors(
-  accounts: Accounts,
+  accounts: AdminAccounts,
   factors: AdminFactors,
   io: AdminIo,
   { email }: { email: string },
@@ -172,7 +185,7 @@ export async function resetSecondFactors(
   io.out(`Removed ${parts.join(', ')} from ${email}; the password alone logs in now. The owner was mailed.`);
 }
 
-export async function pruneSessions(accounts: Accounts, io: AdminIo) {
+export async function pruneSessions(accounts: AdminAccounts, io: AdminIo) {
   const pruned = await accounts.pruneSessions();
   io.out(`Pruned ${pruned} expired ${pruned === 1 ? 'session' : 'sessions'}.`);
 }

@@ -17,11 +17,11 @@ export function adminServices(config: Config, pool: pg.Pool) {
   // Only failures are worth a line here, and they go to stderr: stdout is the command's answer.
   const logger = createLogger('error', process.stderr);
   const mailer = createMailer({ config, pool, logger, secrets });
-  const { accounts, factors, passkeys } = buildServices({ config, pool, secrets, mailer, logger });
+  const { admin, factors, passkeys } = buildServices({ config, pool, secrets, mailer, logger });
   const adminFactors: AdminFactors = {
     status: (userId) => factors.status(userId),
     reset: (user) => factors.reset(user, ADMIN_ORIGIN, () => passkeys.removeAll(user.id)),
     passkeys: (userId) => passkeys.listFor(userId),
   };
-  return { accounts, factors: adminFactors };
+  return { accounts: admin, factors: adminFactors };
 }

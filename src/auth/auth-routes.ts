@@ -1,7 +1,7 @@
 import { Routes } from '../http/routes.js';
 import { z } from 'zod';
-import type { Accounts, Origin } from '../users/accounts.js';
-import type { User } from '../users/users-repo.js';
+import type { LoginFlow } from '../flows/login.js';
+import type { SignUpFlow } from '../flows/sign-up.js';
 import { flash } from '../http/flash.js';
 import { confirmMatches, parseFixedForm, parseForm } from '../forms/parse-form.js';
 import { loginForm, signupForm } from './auth-forms.js';
@@ -12,23 +12,18 @@ import type { LoginStages, StartPageView } from '../login/stages.js';
 import type { Response } from 'express';
 import { safeNext } from '../http/safe-next.js';
 import { type PasswordChecks } from '../login/password-checks.js';
-import { ipOf, originOf } from '../http/request-origin.js';
-import { refuseIfThrottled } from '../login/too-many.js';
-import type { RefusalLog } from '../audit/refusals.js';
-import type { Throttle } from '../login/throttle.js';
+import { originOf } from '../http/request-origin.js';
 import { messages } from '../messages.js';
 
 const loginQuery = z.object({ next: z.string().optional() }).catch({});
 const LOGIN_PATH = '/login';
 
 export interface AuthRouteDeps {
-  readonly accounts: Accounts;
-  /** The welcome (or verify-your-address) mail: email-flows/ sends it. */
-  readonly mail: { signedUp(user: User, origin: Origin): Promise<void> };
-  readonly throttle: Throttle;
-  /** Where refusals by a limit are recorded. */
-  readonly refusals: RefusalLog;
-  readonly passwordChecks: PasswordChecks;
+  /** Signing up (its limit, the account, its audit row and its link to the address, in one transaction). */
+  readonly signUp: SignUpFlow;
+  /** The password checked (counted against the login limits first), and logging out. */
+  readonly login: Pick<LoginFlow, 'withPassword' | 'loggedOut'>;
+  readonly passwordChecks: Pick<PasswordChecks, 'callerFor' | 'remember'>;
   readonly steps: LoginSteps;
   /** Logging in needs a verified address; signing up then waits for the link. */
   readonly requireVerifiedEmail: boolean;
@@ -37,10 +32,8 @@ export interface AuthRouteDeps {
 }
 
 export function authRoutes({
-  accounts,
-  mail,
-  throttle,
-  refusals,
+  signUp,
+  login,
   passwordChecks,
   steps,
   requireVerifiedEmail,
@@ -60,15 +53,13 @@ export function authRoutes({
     const form = parseForm(signupForm, req.body, confirmMatches);
     if (!form.ok) return res.status(422).render('signup.njk', form);
 
-    await refuseIfThrottled(refusals, req, await throttle.signupAttempt(ipOf(req)), messages.limits.signUps);
     const { name, email, password, website } = form.data;
-    const result = await accounts.signUp({ name, email, password, website }, originOf(req));
+    const result = await signUp.signUp({ name, email, password, website }, originOf(req));
     if (!result.ok) {
       return res
         .status(422)
         .render('signup.njk', { values: { name, email, website }, errors: { email: messages.fields.emailTaken } });
     }
-    await mail.signedUp(result.user, originOf(req));
     if (requireVerifiedEmail) {
       flash(res, 'info', messages.signup.linkSent(email));
       return res.redirect(303, '/login');
@@ -89,22 +80,22 @@ export function authRoutes({
   routes.public.post('/login', requireAnonymous, async (req, res) => {
     const form = parseForm(loginForm, req.body);
     const email = form.ok ? form.data.email : (form.values['email'] ?? '');
-    // Counted before any password is checked, so a throttled guess learns nothing.
-    const client = await passwordChecks.count(req, email, messages.limits.failedLogins);
-    const user = form.ok
-      ? await accounts.authenticate(email, form.data.password, originOf(req))
-      : await accounts.refuseLogin(email, originOf(req)).then(() => null);
-    if (!form.ok || !user) {
+    // An unreadable form (empty, over 72 bytes, a NUL) is still counted and costs a comparison.
+    const checked = await login.withPassword(
+      email,
+      form.ok ? form.data.password : null,
+      await passwordChecks.callerFor(req, email),
+    );
+    if (!form.ok || !checked.ok) {
       const next = form.ok ? form.data.next : form.values['next'];
       const values = { ...(form.ok ? { email } : form.values), next: next ? safeNext(next) : '' };
       return loginPage(res, 422, { values, errors: { form: messages.login.badLogin } });
     }
-    await passwordChecks.succeeded(client);
     // With REQUIRE_VERIFIED_EMAIL, an unconfirmed address is refused there, as on every way in.
     await steps.firstStepDone(
       req,
       res,
-      user,
+      checked.user,
       { remember: form.data.remember, next: safeNext(form.data.next) },
       'password',
     );
@@ -119,7 +110,7 @@ export function authRoutes({
     const user = res.locals.currentUser;
     if (user) {
       await endSession(req);
-      await accounts.loggedOut(user.id, originOf(req));
+      await login.loggedOut(user.id, originOf(req));
       flash(res, 'info', messages.logout.loggedOut);
     }
     res.redirect(303, '/login');

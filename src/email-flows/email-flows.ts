@@ -1,12 +1,18 @@
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import type { Db } from '../db/database.js';
 import type { Transactions } from '../db/transactions.js';
+import { type Caller, networkOf } from '../flows/caller.js';
+import type { EnforceLimit } from '../flows/limits.js';
+import type { LockOut } from '../flows/lock-out.js';
+import type { PasswordResetFlow } from '../flows/password-reset.js';
+import { type Result, done, refused } from '../flows/result.js';
+import type { Throttle } from '../login/throttle.js';
+import { messages } from '../messages.js';
 import type { Logger } from '../http/logging.js';
 import type { MailRequest, Mailer } from '../mail/mail-queue.js';
 import type { FactorChange, TemplateData, TemplateName } from '../mail/mail-templates.js';
 import { browserName } from '../sessions/browser-name.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
-import type { Accounts } from '../users/accounts.js';
 import type { Origin } from '../users/origin.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
 import type { KnownBrowsersRepo } from './known-browsers-repo.js';
@@ -22,8 +28,13 @@ export interface EmailFlowsDeps {
   readonly tokens: AccountTokensRepo;
   readonly browsers: KnownBrowsersRepo;
   readonly events: AuthEventsRepo;
-  /** The account use cases a mailed link leads to: a password reset, securing the account. */
-  readonly accounts: Pick<Accounts, 'resetPassword' | 'secureAccount'>;
+  /** Where a reset link leads: the password reset flow. */
+  readonly passwordReset: Pick<PasswordResetFlow, 'resetPassword'>;
+  /** What the cancel link does to whoever else holds the account. */
+  readonly lockOut: Pick<LockOut, 'secureAccount'>;
+  /** Mailed links and codes are limited per address and network. */
+  readonly throttle: Pick<Throttle, 'mailLinkRequest'>;
+  readonly enforce: EnforceLimit;
   readonly mailer: Mailer;
   /** Where mail is queued: the database the repos are built on, so a change's mail joins its transaction. */
   readonly db: Db;
@@ -34,13 +45,13 @@ export interface EmailFlowsDeps {
   readonly publicUrl: string;
 }
 
-export type VerifyResult = 'confirmed' | 'changed' | 'invalid' | 'taken';
+/** A verification link followed: the address confirmed, or the account moved to it (`changed`). */
+export type VerifyResult = Result<{ changed: boolean }, 'link-dead' | 'taken'>;
 
 /** What following a "Cancel this change" link came to, and the address the account has now. */
 export type CancelResult =
-  | { outcome: 'cancelled' | 'reverted' | 'nothing'; email: string; sessionsEnded: number }
-  | { outcome: 'invalid' }
-  | { outcome: 'taken'; email: string };
+  | Result<{ outcome: 'cancelled' | 'reverted' | 'nothing'; email: string; sessionsEnded: number }, 'link-dead'>
+  | { readonly ok: false; readonly reason: 'taken'; readonly email: string };
 
 /**
  * The name to greet with, in mail to the user's own address: only once it has proven itself.
@@ -62,7 +73,10 @@ export function emailFlows({
   tokens,
   browsers,
   events,
-  accounts,
+  passwordReset,
+  lockOut,
+  throttle,
+  enforce,
   mailer,
   db,
   atomically,
@@ -71,6 +85,12 @@ export function emailFlows({
   publicUrl,
 }: EmailFlowsDeps) {
   const record = recorder(events);
+  /**
+   * Mailed links are limited per address and network (a 429 when over). The refusal is recorded
+   * under no account: looking the address up here would make the answer differ by whether it has one.
+   */
+  const limitLinks = async (address: string, caller: Caller, what: string): Promise<void> =>
+    enforce(await throttle.mailLinkRequest(address, networkOf(caller)), caller.origin, what);
   const queue = <T extends TemplateName>(request: MailRequest<T>) => mailer.send(request, { db });
 
   /**
@@ -162,13 +182,32 @@ export function emailFlows({
      * Asks for a reset link to `email`. The same work whatever the address: a job is queued,
      * and the worker looks for the account. Callers answer the same either way.
      */
-    async askForPasswordReset(email: string, origin: Origin): Promise<void> {
+    async askForPasswordReset(email: string, caller: Caller): Promise<void> {
+      await limitLinks(email, caller, messages.limits.linkRequests);
+      const { origin } = caller;
       await mailer.queueJob('password-reset-request', { email, ip: origin.ip, userAgent: origin.userAgent });
     },
 
-    /** "Send the link again" for an address typed on the login page: queued like a reset request. */
-    async askForVerificationAgain(email: string): Promise<void> {
-      await mailer.queueJob('verification-resend-request', { email });
+    /**
+     * "Send the link again": the signed-in user's link to the address they are proving (`sent`;
+     * `nothing-to-prove` when it is proven and no change is pending), or, for an address typed on
+     * the login page (null when it is not one), queued like a reset request (`queued`). Limited
+     * per address and network, whoever asks.
+     */
+    async askForVerificationAgain(
+      user: User | null,
+      typed: string | null,
+      address: string,
+      caller: Caller,
+    ): Promise<Result<{ sent: 'sent' | 'queued' }, 'nothing-to-prove'>> {
+      await limitLinks(address, caller, messages.limits.linkRequests);
+      if (user) {
+        if (user.emailVerifiedAt && !user.pendingEmail) return refused('nothing-to-prove');
+        await sendVerification(user, user.pendingEmail ?? user.email);
+        return done({ sent: 'sent' });
+      }
+      if (typed !== null) await mailer.queueJob('verification-resend-request', { email: typed });
+      return done({ sent: 'queued' });
     },
 
     /** The account a reset link is for, while the link is live; it stays usable. */
@@ -182,9 +221,13 @@ export function emailFlows({
      * Uses the link up and sets the new password (accounts.resetPassword: every session of the
      * user ends, and the rest, in one transaction). Null when the link is not live.
      */
-    async resetPassword(rawToken: unknown, newPassword: string, origin: Origin): Promise<User | null> {
+    async resetPassword(
+      rawToken: unknown,
+      newPassword: string,
+      origin: Origin,
+    ): Promise<Result<{ user: User }, 'link-dead'>> {
       const hash = hashOfLinkToken(rawToken);
-      return hash ? accounts.resetPassword(hash, newPassword, origin) : null;
+      return hash ? passwordReset.resetPassword(hash, newPassword, origin) : refused('link-dead');
     },
 
     /** A password was changed or reset: the owner is told (inside the change's transaction). */
@@ -227,17 +270,17 @@ export function emailFlows({
     /** Confirms by a verification link: the address is proven, and becomes the user's when it was the one asked for. */
     async verifyEmail(rawToken: unknown, origin: Origin): Promise<VerifyResult> {
       const hash = hashOfLinkToken(rawToken);
-      if (!hash) return 'invalid';
-      return atomically(async () => {
+      if (!hash) return refused('link-dead');
+      return atomically(async (): Promise<VerifyResult> => {
         const token = await tokens.consume('verify_email', hash);
-        if (!token) return 'invalid';
+        if (!token) return refused('link-dead');
         const outcome = await users.confirmEmail(token.userId, token.email);
-        if (outcome === 'stale') return 'invalid';
-        if (outcome === 'taken') return 'taken';
+        if (outcome === 'stale') return refused('link-dead');
+        if (outcome === 'taken') return refused('taken');
         // A reset link mailed to the old address must not outlive the move.
         if (outcome === 'changed') await tokens.voidAll(token.userId, 'password_reset');
         await record(outcome === 'changed' ? 'email_changed' : 'email_verified', token.userId, origin, token.email);
-        return outcome;
+        return done({ changed: outcome === 'changed' });
       });
     },
 
@@ -256,11 +299,11 @@ export function emailFlows({
      */
     async cancelEmailChange(rawToken: unknown, origin: Origin): Promise<CancelResult> {
       const hash = hashOfLinkToken(rawToken);
-      if (!hash) return { outcome: 'invalid' };
+      if (!hash) return refused('link-dead');
       return atomically(async (): Promise<CancelResult> => {
         const token = await tokens.consume('cancel_email_change', hash);
         const user = token && (await users.findActiveById(token.userId));
-        if (!token?.targetEmail || !user) return { outcome: 'invalid' };
+        if (!token?.targetEmail || !user) return refused('link-dead');
         const target = token.targetEmail.toLowerCase();
         // A change still pending is cancelled when the account is secured, below.
         let outcome: 'cancelled' | 'reverted' | 'nothing' =
@@ -268,7 +311,7 @@ export function emailFlows({
         let email = user.email;
         if (outcome === 'nothing' && user.email.toLowerCase() === target) {
           const reverted = await users.revertEmail(user.id, target, token.email);
-          if (reverted === 'taken') return { outcome: 'taken', email: token.email };
+          if (reverted === 'taken') return { ok: false, reason: 'taken', email: token.email };
           if (reverted === 'reverted') {
             await tokens.voidAll(user.id, 'password_reset');
             await record('email_change_reverted', user.id, origin, `from ${user.email} back to ${token.email}`);
@@ -276,7 +319,7 @@ export function emailFlows({
             email = token.email;
           }
         }
-        const sessionsEnded = await accounts.secureAccount(user.id, origin, 'by the link mailed to the old address');
+        const sessionsEnded = await lockOut.secureAccount(user.id, origin, 'by the link mailed to the old address');
         if (sessionsEnded > 0) {
           await record(
             'sessions_ended',
@@ -285,7 +328,7 @@ export function emailFlows({
             `${sessionsEnded} session(s), by the email change's cancel link`,
           );
         }
-        return { outcome, email, sessionsEnded };
+        return done({ outcome, email, sessionsEnded });
       });
     },
 

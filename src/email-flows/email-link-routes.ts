@@ -3,9 +3,7 @@ import { type CookieOptions, type Request, type RequestHandler, type Response } 
 import { confirmMatches, parseFixedForm, parseForm } from '../forms/parse-form.js';
 import { emailField } from '../forms/fields.js';
 import type { LoginSteps } from '../login/login-steps.js';
-import { ipOf, originOf } from '../http/request-origin.js';
-import { tooMany } from '../login/too-many.js';
-import type { Throttle } from '../login/throttle.js';
+import { originOf } from '../http/request-origin.js';
 import { HttpError } from '../http/errors.js';
 import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
@@ -21,7 +19,6 @@ import {
 
 export interface EmailLinkRouteDeps {
   readonly mail: EmailFlows;
-  readonly throttle: Throttle;
   readonly steps: LoginSteps;
   /** Production: cookies are Secure (and the reset cookie __Secure- prefixed). */
   readonly secure: boolean;
@@ -57,7 +54,7 @@ const noReferrer: RequestHandler = (_req, res, next) => {
  * on GET: it shows a page whose one button POSTs, so a mail scanner that
  * fetches every link confirms nothing and cancels nothing.
  */
-export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRouteDeps): Routes {
+export function emailLinkRoutes({ mail, steps, secure }: EmailLinkRouteDeps): Routes {
   const routes = new Routes();
   const resetToken = resetTokenCookie(secure);
   const invalidLink = (res: Response, kind: 'reset' | 'verify' | 'cancel') =>
@@ -78,9 +75,7 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     const form = parseForm(forgotPasswordForm, req.body);
     if (!form.ok) return res.status(422).render('password/forgot.njk', form);
     const { email } = form.data;
-    const verdict = await throttle.mailLinkRequest(email, ipOf(req));
-    if (!verdict.allowed) throw tooMany(verdict, messages.limits.linkRequests);
-    await mail.askForPasswordReset(email, originOf(req));
+    await mail.askForPasswordReset(email, { origin: originOf(req), device: null });
     res.render('password/forgot-sent.njk', { email, message: messages.passwordReset.linkSent });
   });
 
@@ -107,12 +102,12 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     if (!owner) return invalidLink(res, 'reset');
     if (forSomeoneElse(res, owner)) return otherAccount(res);
     if (!form.ok) return res.status(422).render('password/reset.njk', { email: owner.email, ...form });
-    const user = await mail.resetPassword(token, form.data.password, originOf(req));
-    if (!user) return invalidLink(res, 'reset');
+    const reset = await mail.resetPassword(token, form.data.password, originOf(req));
+    if (!reset.ok) return invalidLink(res, 'reset');
     resetToken.drop(res);
     flash(res, 'success', messages.passwordReset.done);
     // A reset never gets around a second factor: with one, it ends at /login/two-factor.
-    await steps.firstStepDone(req, res, user, { remember: false, next: '/' }, 'password reset');
+    await steps.firstStepDone(req, res, reset.user, { remember: false, next: '/' }, 'password reset');
   });
 
   routes.public.get('/email/verify', noReferrer, async (req, res) => {
@@ -124,12 +119,12 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
 
   routes.public.post('/email/verify', noReferrer, async (req, res) => {
     const form = parseFixedForm(linkForm, req.body);
-    const outcome = await mail.verifyEmail(form.token, originOf(req));
-    if (outcome === 'invalid') return invalidLink(res, 'verify');
-    if (outcome === 'taken') {
-      throw new HttpError(409, messages.email.takenMeanwhile);
+    const verified = await mail.verifyEmail(form.token, originOf(req));
+    if (!verified.ok) {
+      if (verified.reason === 'taken') throw new HttpError(409, messages.email.takenMeanwhile);
+      return invalidLink(res, 'verify');
     }
-    flash(res, 'success', outcome === 'changed' ? messages.email.changeConfirmed : messages.email.confirmed);
+    flash(res, 'success', verified.changed ? messages.email.changeConfirmed : messages.email.confirmed);
     res.redirect(303, res.locals.currentUser ? '/' : '/login');
   });
 
@@ -143,9 +138,9 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
   routes.public.post('/email/change/cancel', noReferrer, async (req, res) => {
     const form = parseFixedForm(linkForm, req.body);
     const result = await mail.cancelEmailChange(form.token, originOf(req));
-    if (result.outcome === 'invalid') return invalidLink(res, 'cancel');
-    if (result.outcome === 'taken') {
-      throw new HttpError(409, messages.email.oldAddressTaken(result.email));
+    if (!result.ok) {
+      if (result.reason === 'taken') throw new HttpError(409, messages.email.oldAddressTaken(result.email));
+      return invalidLink(res, 'cancel');
     }
     // The session that posted this may be one that just ended: the page stands on its own.
     res.locals.currentUser = null;
@@ -156,20 +151,17 @@ export function emailLinkRoutes({ mail, throttle, steps, secure }: EmailLinkRout
     const form = parseFixedForm(resendVerificationForm, req.body);
     const user = res.locals.currentUser;
     const address = user ? (user.pendingEmail ?? user.email) : (form.email ?? '');
-    const verdict = await throttle.mailLinkRequest(address, ipOf(req));
-    if (!verdict.allowed) throw tooMany(verdict, messages.limits.linkRequests);
+    // A typed address is queued the same way whether or not it has an account waiting.
+    const typed = emailField.safeParse(address);
+    const asked = await mail.askForVerificationAgain(user, typed.success ? typed.data : null, address, {
+      origin: originOf(req),
+      device: null,
+    });
     if (user) {
-      if (user.emailVerifiedAt && !user.pendingEmail) {
-        flash(res, 'info', messages.email.alreadyConfirmed);
-      } else {
-        await mail.sendVerification(user);
-        flash(res, 'success', messages.email.newLinkSent(address));
-      }
+      if (asked.ok) flash(res, 'success', messages.email.newLinkSent(address));
+      else flash(res, 'info', messages.email.alreadyConfirmed);
       return res.redirect(303, user.pendingEmail ? '/account/email' : '/');
     }
-    // Queued the same way whether or not the address has an account waiting.
-    const typed = emailField.safeParse(address);
-    if (typed.success) await mail.askForVerificationAgain(typed.data);
     flash(res, 'info', messages.email.resendSent);
     res.redirect(303, '/login');
   });

@@ -1,15 +1,15 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Accounts } from '../users/accounts.js';
+import type { ProfileFlow } from '../flows/profile.js';
 import type { PersonalData } from '../users/personal-data.js';
 import type { Logger } from './logging.js';
 import { Routes } from './routes.js';
 
 /** What a page's routes may use (wired in app.ts): use cases, never a database pool. */
 export interface PageServices {
-  /** Sign-up, login, profile, sessions and the user's own history. */
-  readonly accounts: Accounts;
+  /** The user's profile and their own history (what was done to the account, and the export). */
+  readonly profile: ProfileFlow;
   /** Everything Gatehouse keeps about a user, as one document (the export). */
   readonly personalData: PersonalData;
   readonly logger: Logger;

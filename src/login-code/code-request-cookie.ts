@@ -28,17 +28,19 @@ export function codeRequestCookie(secrets: readonly string[], secure: boolean) {
   const lifetimeMs = CODE_MINUTES * 60_000;
 
   return {
-    /** A new request for `email` (any earlier one of this browser is replaced). */
-    start(res: Response, email: string, next: string, remember: boolean): CodeRequest {
-      const request = {
+    /** A new request for `email`, not yet given to the browser (keep does that, once the code is asked for). */
+    create(email: string, next: string, remember: boolean): CodeRequest {
+      return {
         nonce: randomBytes(32).toString('base64url'),
         email,
         next,
         remember,
         expiresAt: Date.now() + lifetimeMs,
       };
+    },
+    /** The browser holds `request` (any earlier one of this browser is replaced). */
+    keep(res: Response, request: CodeRequest): void {
       res.cookie(name, codec.seal(request), { ...options, maxAge: lifetimeMs });
-      return request;
     },
     /** This browser's request, while it is good; null otherwise. */
     read(req: Request): CodeRequest | null {

@@ -2,12 +2,10 @@ import { Routes } from '../http/routes.js';
 import { parseForm } from '../forms/parse-form.js';
 import { requireAnonymous } from '../http/current-user.js';
 import { flash } from '../http/flash.js';
-import { ipOf, originOf } from '../http/request-origin.js';
+import { originOf } from '../http/request-origin.js';
 import { safeNext } from '../http/safe-next.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import type { LoginStages } from '../login/stages.js';
-import type { Throttle } from '../login/throttle.js';
-import { tooMany } from '../login/too-many.js';
 import { messages } from '../messages.js';
 import type { CodeRequestCookie } from './code-request-cookie.js';
 import { askCodeForm, askCodeQuery, enterCodeForm } from './login-code-forms.js';
@@ -16,7 +14,6 @@ import { type LoginCodes, requestHashOf } from './login-codes.js';
 export interface LoginCodeRouteDeps {
   readonly codes: LoginCodes;
   readonly requests: CodeRequestCookie;
-  readonly throttle: Pick<Throttle, 'mailLinkRequest'>;
   readonly steps: Pick<LoginSteps, 'firstStepDone'>;
   /** Where this way in offers itself on the login page. */
   readonly stages: Pick<LoginStages, 'offerWayIn'>;
@@ -31,7 +28,7 @@ const ENTER_PATH = '/login/code/enter';
  * browser. A right code is a first factor: login-steps completes the login, or sends an account
  * with a second factor on to its second step.
  */
-export function loginCodeRoutes({ codes, requests, throttle, steps, stages }: LoginCodeRouteDeps): Routes {
+export function loginCodeRoutes({ codes, requests, steps, stages }: LoginCodeRouteDeps): Routes {
   const routes = new Routes();
   stages.offerWayIn({ label: messages.loginCode.wayIn, path: ASK_PATH });
 
@@ -44,10 +41,10 @@ export function loginCodeRoutes({ codes, requests, throttle, steps, stages }: Lo
     const form = parseForm(askCodeForm, req.body);
     if (!form.ok) return res.status(422).render('login-code/ask.njk', form);
     const { email, next, remember } = form.data;
-    const verdict = await throttle.mailLinkRequest(email, ipOf(req));
-    if (!verdict.allowed) throw tooMany(verdict, messages.limits.codeRequests);
-    const request = requests.start(res, email, safeNext(next ?? '/'), remember);
-    await codes.ask(email, requestHashOf(request.nonce), originOf(req));
+    const request = requests.create(email, safeNext(next ?? '/'), remember);
+    // Limited like reset links (a 429 before anything is queued or kept).
+    await codes.ask(email, requestHashOf(request.nonce), { origin: originOf(req), device: null });
+    requests.keep(res, request);
     res.redirect(303, ENTER_PATH);
   });
 

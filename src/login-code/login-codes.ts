@@ -3,7 +3,11 @@ import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import { keyring } from '../crypto/keyring.js';
 import type { Db } from '../db/database.js';
 import type { Transactions } from '../db/transactions.js';
+import { type Caller, networkOf } from '../flows/caller.js';
+import type { EnforceLimit } from '../flows/limits.js';
+import type { Throttle } from '../login/throttle.js';
 import type { Mailer } from '../mail/mail-queue.js';
+import { messages } from '../messages.js';
 import type { Origin } from '../users/origin.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
 import type { LoginCodesRepo } from './login-codes-repo.js';
@@ -37,6 +41,9 @@ export interface LoginCodesDeps {
   readonly codes: LoginCodesRepo;
   readonly events: AuthEventsRepo;
   readonly mailer: Mailer;
+  /** Asking is limited like reset links, per address and network. */
+  readonly throttle: Pick<Throttle, 'mailLinkRequest'>;
+  readonly enforce: EnforceLimit;
   /** Where the mail is queued: the repos' database, so it joins the transaction. */
   readonly db: Db;
   readonly atomically: Transactions['atomically'];
@@ -53,7 +60,17 @@ export type CodeResult = { ok: true; user: User } | { ok: false; reason: 'wrong'
  * asked (its cookie's nonce) and to the account, works once, for 15 minutes; 5 wrong tries kill
  * it. Only a MAC of it is stored. No HTTP here.
  */
-export function loginCodes({ users, codes, events, mailer, db, atomically, secrets }: LoginCodesDeps) {
+export function loginCodes({
+  users,
+  codes,
+  events,
+  mailer,
+  throttle,
+  enforce,
+  db,
+  atomically,
+  secrets,
+}: LoginCodesDeps) {
   const keys = keyring(secrets, 'login code v1');
   const record = recorder(events);
   const macOf = (requestHash: Buffer, code: string) => keys.sign(`${requestHash.toString('hex')}\u0000${code}`);
@@ -97,7 +114,13 @@ export function loginCodes({ users, codes, events, mailer, db, atomically, secre
      * Asks for a code to `email` for the browser whose request is `requestHash`. The same work
      * whatever the address: a job is queued, and the worker looks for the account.
      */
-    async ask(email: string, requestHash: Buffer, origin: Origin): Promise<void> {
+    async ask(email: string, requestHash: Buffer, caller: Caller): Promise<void> {
+      await enforce(
+        await throttle.mailLinkRequest(email, networkOf(caller)),
+        caller.origin,
+        messages.limits.codeRequests,
+      );
+      const { origin } = caller;
       await mailer.queueJob('login-code-request', {
         email,
         request: requestHash.toString('hex'),

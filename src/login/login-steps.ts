@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Accounts } from '../users/accounts.js';
+import type { LoginFlow } from '../flows/login.js';
 import type { User } from '../users/users-repo.js';
 import { logIn } from '../http/current-user.js';
 import { loginConfirmed } from '../http/recent-login.js';
@@ -20,7 +20,8 @@ export interface LoginNotices {
 }
 
 export interface LoginStepsDeps {
-  readonly accounts: Pick<Accounts, 'loggedIn' | 'secondFactorRequired' | 'loginConfirmed'>;
+  /** The audit trail's record of a login: whole, waiting for a second factor, or confirmed again. */
+  readonly login: Pick<LoginFlow, 'loggedIn' | 'secondFactorRequired' | 'loginConfirmed'>;
   readonly notices: LoginNotices;
   /** A right second factor starts the account's count of wrong codes again. */
   readonly codes: Pick<CodeChecks, 'right'>;
@@ -49,7 +50,7 @@ export interface LoginIntent {
  * login in progress (login-in-progress.ts) on the page of its next step.
  */
 export function loginSteps({
-  accounts,
+  login,
   notices,
   codes,
   devices,
@@ -75,7 +76,7 @@ export function loginSteps({
   /** Logs the user in on a new session id and sends the browser on. */
   async function complete(req: Request, res: Response, user: User, intent: LoginIntent, proved: readonly Proof[]) {
     const origin = originOf(req);
-    const current = await accounts.loggedIn(user, origin, proved.join(' + '));
+    const current = await login.loggedIn(user, origin, proved.join(' + '));
     // "Remember me" never outlasts the absolute lifetime.
     await logIn(req, current, intent.remember ? Math.min(REMEMBER_ME_MS, sessionMaxSeconds * 1000) : null);
     await devices.remember(req, res, current.email);
@@ -90,7 +91,7 @@ export function loginSteps({
     if (assessment.whole) return complete(req, res, user, intent, proved);
     const [step] = assessment.followUps;
     if (step === undefined) throw new Error('the assurance policy left a login with no way to go on');
-    if (proved.length === 1) await accounts.secondFactorRequired(user.id, originOf(req), proved[0] ?? '');
+    if (proved.length === 1) await login.secondFactorRequired(user.id, originOf(req), proved[0] ?? '');
     await startLoginInProgress(req, { userId: user.id, remember: intent.remember, next: intent.next, proved });
     res.redirect(303, stages.page(step).path);
   }
@@ -125,7 +126,7 @@ export function loginSteps({
      */
     async confirmed(req: SignedInRequest, how: string): Promise<void> {
       await loginConfirmed(req);
-      await accounts.loginConfirmed(req.user.id, originOf(req), how);
+      await login.loginConfirmed(req.user.id, originOf(req), how);
     },
   };
 }

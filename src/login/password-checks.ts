@@ -1,59 +1,25 @@
 import type { Request, Response } from 'express';
-import type { RefusalLog } from '../audit/refusals.js';
-import { ipOf, originOf } from '../http/request-origin.js';
+import type { Caller } from '../flows/caller.js';
+import type { PasswordGuard } from '../flows/password-guard.js';
+import { originOf } from '../http/request-origin.js';
 import { messages } from '../messages.js';
-import type { Accounts, Change } from '../users/accounts.js';
 import type { User } from '../users/users-repo.js';
 import type { DeviceCookies } from './device-cookie.js';
-import type { LoginClient, Throttle } from './throttle.js';
-import { refuseIfThrottled } from './too-many.js';
 
 /**
- * Password checks (logging in, and re-entering the password on the account
- * pages) go through one guard: counted against the login limits before they
- * run, so a re-check is no easier to guess than a login, and a browser that
- * has completed a login to the account before is known by its device cookie.
+ * The HTTP side of password checks: who asks (the request's origin, and the device cookie the
+ * named account gave this browser after a whole login), as the flows count them; the browser's
+ * fresh device cookie once the owner is known to be here; and the current password re-entered
+ * before a change to how the account signs in (counted like a login by flows/password-guard.ts).
  */
-export function passwordChecks(
-  throttle: Throttle,
-  devices: DeviceCookies,
-  accounts: Pick<Accounts, 'confirmPassword'>,
-  refusals: RefusalLog,
-) {
-  /**
-   * Counts a check of `email`'s password; throws the 429 (and records it) when over a limit.
-   * Who the check counted as (for `succeeded`).
-   */
-  const count = async (req: Request, email: string, what: string): Promise<LoginClient> => {
-    const { verdict, client } = await throttle.loginAttempt({
-      email,
-      ip: ipOf(req),
-      device: await devices.trusted(req, email),
-    });
-    await refuseIfThrottled(refusals, req, verdict, what, email);
-    return client;
-  };
-
-  /**
-   * The password was right: the failure counts get their point back. (A right password is not a
-   * whole login: the browser earns its device cookie when the login completes, in login-steps.)
-   */
-  const succeeded = (client: LoginClient): Promise<void> => throttle.loginSucceeded(client);
+export function passwordChecks(devices: DeviceCookies, guard: Pick<PasswordGuard, 'recheck'>) {
+  const callerFor = async (req: Request, email: string): Promise<Caller> => ({
+    origin: originOf(req),
+    device: await devices.trusted(req, email),
+  });
 
   return {
-    count,
-    succeeded,
-    /**
-     * A change that checks the signed-in user's current password (it answers `bad-password` when
-     * the password is wrong), counted like a login: before it runs (a 429 when over a limit), and
-     * with the point given back when the password was right. What the change answered.
-     */
-    async withPassword<R extends Change<string>>(req: Request, email: string, change: () => Promise<R>): Promise<R> {
-      const client = await count(req, email, messages.limits.wrongPasswords);
-      const result = await change();
-      if (result.ok || result.reason !== 'bad-password') await succeeded(client);
-      return result;
-    },
+    callerFor,
     /**
      * A browser where the account is logged in (a whole login, a password just changed) is one
      * the owner uses: it gets a fresh device cookie, under the account's current device key.
@@ -71,10 +37,8 @@ export function passwordChecks(
       password: string,
       what: string,
       limitText: string = messages.limits.wrongPasswords,
-    ) {
-      const client = await count(req, user.email, limitText);
-      if (!(await accounts.confirmPassword(user.id, password, originOf(req), what))) return false;
-      await succeeded(client);
+    ): Promise<boolean> {
+      if (!(await guard.recheck(user, password, await callerFor(req, user.email), what, limitText))) return false;
       await devices.remember(req, res, user.email);
       return true;
     },

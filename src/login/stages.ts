@@ -23,6 +23,21 @@ export interface WayIn {
   readonly path: string;
 }
 
+/**
+ * "Confirm it's you": where a signed-in user whose login is too old for a sensitive page proves
+ * it is them again (requireRecentLogin sends them there), and comes back to `next`.
+ */
+export interface ConfirmPage {
+  readonly path: string;
+  /** The page again with `errors` (a try made elsewhere failed: a passkey's answer posted from it). */
+  show(
+    req: Request,
+    res: Response,
+    status: number,
+    view: { next: string; errors: Record<string, string> },
+  ): Promise<void>;
+}
+
 /** The login page, where every way in starts. */
 export interface StartPage {
   readonly path: string;
@@ -32,12 +47,13 @@ export interface StartPage {
 /**
  * Where each step of a login lives. Each feature defines the pages of the steps it owns when the
  * app is wired (auth the login page; mfa the authenticator app, the passkey choice and recovery
- * codes), and the rest reach them only through here: no feature renders another's template or
+ * codes; account "confirm it's you"), and the rest reach them only through here: no feature renders another's template or
  * names its URL.
  */
 export class LoginStages {
   private readonly pages = new Map<FollowUp, StagePage>();
   private startPage: StartPage | null = null;
+  private confirmPage: ConfirmPage | null = null;
   private readonly offered: WayIn[] = [];
 
   /** Declares the page of one step (once each). */
@@ -50,6 +66,12 @@ export class LoginStages {
   defineStart(page: StartPage): void {
     if (this.startPage) throw new Error('the login page is defined twice');
     this.startPage = page;
+  }
+
+  /** Declares the "confirm it's you" page (once). */
+  defineConfirm(page: ConfirmPage): void {
+    if (this.confirmPage) throw new Error('the confirm page is defined twice');
+    this.confirmPage = page;
   }
 
   /** Offers another way in on the login page (a code by email, later identity providers). */
@@ -66,6 +88,11 @@ export class LoginStages {
     const page = this.pages.get(step);
     if (!page) throw new Error(`no page for the login step ${step}`);
     return page;
+  }
+
+  get confirm(): ConfirmPage {
+    if (!this.confirmPage) throw new Error('no confirm page');
+    return this.confirmPage;
   }
 
   get start(): StartPage {

@@ -12,7 +12,7 @@ const FRESH_MINUTES = 10;
  * 15 and 20). It opens only to a recent login, since a session stolen later must not carry the
  * user's history away, and each download is written to the audit trail.
  */
-export default page((routes, { personalData, accounts }) => {
+export default page((routes, { personalData, profile }) => {
   routes.get('/account/export', requireRecentLogin(FRESH_MINUTES), (_req, res) => {
     res.render('pages/export.njk');
   });
@@ -20,7 +20,7 @@ export default page((routes, { personalData, accounts }) => {
   routes.post('/account/export', requireRecentLogin(FRESH_MINUTES), async (req, res) => {
     parseFixedForm(buttonForm, req.body);
     const data = await personalData.of(req.user, req.sessionID);
-    await accounts.dataExported(req.user.id, originOf(req));
+    await profile.dataExported(req.user.id, originOf(req));
     const day = data.exported_at.slice(0, 10);
     res
       .type('application/json')

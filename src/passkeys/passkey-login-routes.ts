@@ -5,15 +5,10 @@ import { parseFixedForm } from '../forms/parse-form.js';
 import { loginInProgress } from '../login/login-in-progress.js';
 import type { LoginSteps } from '../login/login-steps.js';
 import type { LoginStages } from '../login/stages.js';
-import { ipOf, originOf } from '../http/request-origin.js';
-import { refuseIfThrottled } from '../login/too-many.js';
-import type { RefusalLog } from '../audit/refusals.js';
+import { originOf } from '../http/request-origin.js';
 import { safeNext } from '../http/safe-next.js';
-import type { Throttle } from '../login/throttle.js';
 import { HttpError } from '../http/errors.js';
-import { flash } from '../http/flash.js';
 import { messages } from '../messages.js';
-import { CONFIRM_PATH } from '../http/recent-login.js';
 import type { SignedInRequest } from '../http/routes.js';
 import type { ChallengeCookie } from './challenge-cookie.js';
 import { authenticationFrom, passkeyLoginForm } from './passkey-forms.js';
@@ -23,8 +18,6 @@ export interface PasskeyLoginRouteDeps {
   readonly ceremonies: PasskeyCeremonies;
   readonly challenges: ChallengeCookie;
   readonly steps: LoginSteps;
-  readonly throttle: Throttle;
-  readonly refusals: RefusalLog;
   /** The pages of the login's steps: where a passkey that did not work sends the browser back to. */
   readonly stages: LoginStages;
 }
@@ -35,14 +28,7 @@ export interface PasskeyLoginRouteDeps {
  * whole login (it verified the user: no second step); after a password, on /login/two-factor, it
  * is the second step and must be that user's. A failed answer counts like a wrong password.
  */
-export function passkeyLoginRoutes({
-  ceremonies,
-  challenges,
-  steps,
-  throttle,
-  refusals,
-  stages,
-}: PasskeyLoginRouteDeps): Routes {
+export function passkeyLoginRoutes({ ceremonies, challenges, steps, stages }: PasskeyLoginRouteDeps): Routes {
   const routes = new Routes();
 
   /** The page the answer came from, again, saying the passkey did not work. */
@@ -59,25 +45,19 @@ export function passkeyLoginRoutes({
   async function verifiedAnswer(req: Request, res: Response, credential: string, forUser: number | null) {
     const response = authenticationFrom(credential);
     if (!response) throw new HttpError(400, messages.errors.malformedForm);
-    await refuseIfThrottled(refusals, req, await throttle.passkeyAttempt(ipOf(req)), messages.limits.failedSignIns);
     const result = await ceremonies.authenticate(
       response,
       (challenge) => challenges.take(req, res, challenge),
       forUser,
+      { origin: originOf(req), device: null },
     );
-    if (!result.ok) {
-      await ceremonies.failed(result.userId, originOf(req), result.reason);
-      return null;
-    }
-    await throttle.passkeySucceeded(ipOf(req));
-    return result.user;
+    return result.ok ? result.user : null;
   }
 
   /** A logged-in user's passkey, proving it is them again: back to the page that asked. */
   async function confirmWithPasskey(req: SignedInRequest, res: Response, next: string, credential: string) {
     if (!(await verifiedAnswer(req, res, credential, req.user.id))) {
-      flash(res, 'error', messages.passkeys.didntWork);
-      return res.redirect(303, `${CONFIRM_PATH}?next=${encodeURIComponent(next)}`);
+      return stages.confirm.show(req, res, 422, { next, errors: { passkey: messages.passkeys.didntWork } });
     }
     await steps.confirmed(req, 'passkey');
     res.redirect(303, next);

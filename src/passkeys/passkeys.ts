@@ -6,6 +6,11 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
+import { type Caller, networkOf } from '../flows/caller.js';
+import type { EnforceLimit } from '../flows/limits.js';
+import type { Throttle } from '../login/throttle.js';
+import { messages } from '../messages.js';
+import { type Result, done, refused } from '../flows/result.js';
 import type { Origin } from '../users/origin.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
 import type { Passkey, PasskeysRepo } from './passkeys-repo.js';
@@ -29,6 +34,9 @@ export interface PasskeysDeps {
   readonly events: AuthEventsRepo;
   readonly notices: PasskeyNotices;
   readonly rp: RelyingParty;
+  /** A sign-in answer is counted before it is checked, like a password (a forged or replayed answer is a guess). */
+  readonly throttle: Pick<Throttle, 'passkeyAttempt' | 'passkeySucceeded'>;
+  readonly enforce: EnforceLimit;
 }
 
 /** Why an answer from the browser was not accepted (said to nobody but the audit trail). */
@@ -50,7 +58,7 @@ const challengeHash = (challenge: string) => createHash('sha256').update(challen
  * signature, challenge, origin, RP id and user verification, and a login's user handle must be
  * its credential owner's. No HTTP here: the caller keeps the challenges.
  */
-export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }: PasskeysDeps) {
+export function passkeyCeremonies({ passkeys, used, users, events, notices, rp, throttle, enforce }: PasskeysDeps) {
   const record = recorder(events);
 
   const handleOf = async (userId: number): Promise<Buffer> => {
@@ -58,6 +66,54 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
     if (!handle) throw new Error('no such user');
     return handle;
   };
+
+  /** Checks a sign-in answer against the passkey it names (see authenticate). */
+  async function verifyAnswer(
+    response: AuthenticationResponseJSON,
+    held: (challenge: string) => { expiresAt: number } | null,
+    forUser: number | null,
+  ): Promise<{ ok: true; user: User } | { ok: false; reason: RefusedBecause; userId: number | null }> {
+    const found = await passkeys.findByCredentialId(response.id);
+    if (!found) return { ok: false, reason: 'unknown credential', userId: null };
+    const { passkey, owner: user, ownerHandle } = found;
+    const refuse = (reason: RefusedBecause) => ({ ok: false as const, reason, userId: passkey.userId });
+    if (forUser !== null && passkey.userId !== forUser) return refuse('not this user');
+    if (!user) return refuse('unknown credential');
+    // The authenticator says whose passkey it is: it must be the owner's handle, not just any.
+    if (ownerHandle === null || response.response.userHandle !== ownerHandle.toString('base64url')) {
+      return refuse('user handle');
+    }
+
+    let challengeOk = false;
+    let verified;
+    try {
+      verified = await (
+        await webauthn()
+      ).verifyAuthenticationResponse({
+        response,
+        expectedChallenge: async (challenge) => {
+          const pending = held(challenge);
+          challengeOk =
+            pending !== null && (await used.markUsed(challengeHash(challenge), new Date(pending.expiresAt)));
+          return challengeOk;
+        },
+        expectedOrigin: rp.origin,
+        expectedRPID: rp.id,
+        credential: {
+          id: passkey.credentialId,
+          publicKey: new Uint8Array(passkey.publicKey),
+          counter: passkey.signCount,
+          transports: passkey.transports,
+        },
+        requireUserVerification: true,
+      });
+    } catch {
+      return refuse(challengeOk ? 'not verified' : 'challenge');
+    }
+    if (!verified.verified || !verified.authenticationInfo.userVerified) return refuse('not verified');
+    await passkeys.recordUse(passkey.id, verified.authenticationInfo.newCounter);
+    return { ok: true, user };
+  }
 
   return {
     rp,
@@ -151,55 +207,27 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp }
     },
 
     /**
-     * Verifies a sign-in answer. `held` says whether this browser holds the answer's challenge
-     * (and takes it out); the challenge is then recorded as answered, so the same answer sent
-     * again is refused. With `forUser`, the passkey must be that user's. The user it signs in, or why not.
+     * Verifies a sign-in answer, counted first against the network's failures and checks (a 429
+     * when over). `held` says whether this browser holds the answer's challenge (and takes it
+     * out); the challenge is then recorded as answered, so the same answer sent again is refused.
+     * With `forUser`, the passkey must be that user's. A refusal is recorded with its reason (never
+     * the answer's content); a success gives the network its point back. The user it signs in, or why not.
      */
     async authenticate(
       response: AuthenticationResponseJSON,
       held: (challenge: string) => { expiresAt: number } | null,
       forUser: number | null,
-    ): Promise<{ ok: true; user: User } | { ok: false; reason: RefusedBecause; userId: number | null }> {
-      const found = await passkeys.findByCredentialId(response.id);
-      if (!found) return { ok: false, reason: 'unknown credential', userId: null };
-      const { passkey, owner: user, ownerHandle } = found;
-      const refuse = (reason: RefusedBecause) => ({ ok: false as const, reason, userId: passkey.userId });
-      if (forUser !== null && passkey.userId !== forUser) return refuse('not this user');
-      if (!user) return refuse('unknown credential');
-      // The authenticator says whose passkey it is: it must be the owner's handle, not just any.
-      if (ownerHandle === null || response.response.userHandle !== ownerHandle.toString('base64url')) {
-        return refuse('user handle');
+      caller: Caller,
+    ): Promise<Result<{ user: User }, RefusedBecause>> {
+      const ip = networkOf(caller);
+      await enforce(await throttle.passkeyAttempt(ip), caller.origin, messages.limits.failedSignIns);
+      const result = await verifyAnswer(response, held, forUser);
+      if (!result.ok) {
+        await record('passkey_failed', result.userId, caller.origin, result.reason);
+        return refused(result.reason);
       }
-
-      let challengeOk = false;
-      let verified;
-      try {
-        verified = await (
-          await webauthn()
-        ).verifyAuthenticationResponse({
-          response,
-          expectedChallenge: async (challenge) => {
-            const pending = held(challenge);
-            challengeOk =
-              pending !== null && (await used.markUsed(challengeHash(challenge), new Date(pending.expiresAt)));
-            return challengeOk;
-          },
-          expectedOrigin: rp.origin,
-          expectedRPID: rp.id,
-          credential: {
-            id: passkey.credentialId,
-            publicKey: new Uint8Array(passkey.publicKey),
-            counter: passkey.signCount,
-            transports: passkey.transports,
-          },
-          requireUserVerification: true,
-        });
-      } catch {
-        return refuse(challengeOk ? 'not verified' : 'challenge');
-      }
-      if (!verified.verified || !verified.authenticationInfo.userVerified) return refuse('not verified');
-      await passkeys.recordUse(passkey.id, verified.authenticationInfo.newCounter);
-      return { ok: true, user };
+      await throttle.passkeySucceeded(ip);
+      return done({ user: result.user });
     },
 
     /** A refused answer, for the audit trail (never its content). */
