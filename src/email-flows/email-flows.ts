@@ -9,19 +9,17 @@ import { type Result, done, refused } from '../flows/result.js';
 import type { Throttle } from '../login/throttle.js';
 import { messages } from '../messages.js';
 import type { Logger } from '../http/logging.js';
-import type { MailRequest, Mailer } from '../mail/mail-queue.js';
-import type { FactorChange, TemplateData, TemplateName } from '../mail/mail-templates.js';
-import { browserName } from '../sessions/browser-name.js';
+import type { Mailer } from '../mail/mail-queue.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
 import type { Origin } from '../users/origin.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
 import type { KnownBrowsersRepo } from './known-browsers-repo.js';
-import { browserFingerprint, hashOfLinkToken, newLinkToken } from './link-tokens.js';
+import { hashOfLinkToken, newLinkToken } from './link-tokens.js';
+import { CANCEL_LINK_DAYS, VERIFY_LINK_HOURS, accountMail, greetingFor } from './account-mail.js';
+
+export { CANCEL_LINK_DAYS, VERIFY_LINK_HOURS };
 
 export const RESET_LINK_MINUTES = 60;
-export const VERIFY_LINK_HOURS = 48;
-/** The owner can cancel an email change (or undo one that happened) this long after it was asked for. */
-export const CANCEL_LINK_DAYS = 7;
 
 export interface EmailFlowsDeps {
   readonly users: UsersRepo;
@@ -53,20 +51,6 @@ export type CancelResult =
   | Result<{ outcome: 'cancelled' | 'reverted' | 'nothing'; email: string; sessionsEnded: number }, 'link-dead'>
   | { readonly ok: false; readonly reason: 'taken'; readonly email: string };
 
-/**
- * The name to greet with, in mail to the user's own address: only once it has proven itself.
- * Mail to any other address (a new one being verified) has no greeting: it carries no text a visitor typed.
- */
-const greetingFor = (user: User): { name?: string } => (user.emailVerifiedAt !== null ? { name: user.name } : {});
-
-/** What every notice of something done to an account tells: the greeting, when, and from which address and browser. */
-interface NoticeFacts {
-  readonly name?: string;
-  readonly when: Date;
-  readonly ip: string;
-  readonly browser: string;
-}
-
 /** What mail does for an account: password reset, address verification, security notices. No HTTP here. */
 export function emailFlows({
   users,
@@ -85,66 +69,25 @@ export function emailFlows({
   publicUrl,
 }: EmailFlowsDeps) {
   const record = recorder(events);
+  const {
+    queue,
+    verificationTo: sendVerification,
+    ...notices
+  } = accountMail({
+    tokens,
+    browsers,
+    mailer,
+    db,
+    optional,
+    logger,
+    publicUrl,
+  });
   /**
    * Mailed links are limited per address and network (a 429 when over). The refusal is recorded
    * under no account: looking the address up here would make the answer differ by whether it has one.
    */
   const limitLinks = async (address: string, caller: Caller, what: string): Promise<void> =>
     enforce(await throttle.mailLinkRequest(address, networkOf(caller)), caller.origin, what);
-  const queue = <T extends TemplateName>(request: MailRequest<T>) => mailer.send(request, { db });
-
-  /**
-   * A notice tells the owner of something that has already happened: one that cannot be built
-   * or queued is logged as an error and never fails (or undoes) the request or the change it is
-   * part of (a savepoint inside the change's transaction). True when queued.
-   */
-  async function notify(what: string, userId: number, send: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await optional(send);
-      return true;
-    } catch (error) {
-      logger.error({ err: error, notice: what, userId }, 'a notice could not be queued');
-      return false;
-    }
-  }
-
-  /**
-   * Tells the owner, at the account's address, of something done from `origin`: `data` makes the
-   * template's data from the facts every such notice has. Never fails the request (notify).
-   */
-  const tellOwner = <T extends TemplateName>(
-    user: User,
-    origin: Origin,
-    template: T,
-    data: (facts: NoticeFacts) => TemplateData<T>,
-    what: string = template,
-  ): Promise<boolean> =>
-    notify(what, user.id, () =>
-      queue({
-        to: user.email,
-        template,
-        data: data({
-          ...greetingFor(user),
-          when: new Date(),
-          ip: origin.ip ?? 'unknown',
-          browser: browserName(origin.userAgent),
-        }),
-      }),
-    );
-
-  async function sendVerification(user: User, address: string): Promise<void> {
-    const token = newLinkToken();
-    await tokens.replace(user.id, 'verify_email', token.hash, address, VERIFY_LINK_HOURS * 3600);
-    await queue({
-      to: address,
-      template: 'verify-email',
-      data: { link: `${publicUrl}/email/verify?token=${token.raw}`, expiresInHours: VERIFY_LINK_HOURS },
-    });
-  }
-
-  // (This template's key for the browser is userAgent: mail already queued is parsed with it.)
-  const notifyPasswordChanged = (user: User, origin: Origin) =>
-    tellOwner(user, origin, 'password-changed', ({ browser, ...facts }) => ({ ...facts, userAgent: browser }));
 
   /** Sends a reset link when the address belongs to an active account; does nothing otherwise. */
   async function requestPasswordReset(email: string, origin: Origin): Promise<void> {
@@ -178,6 +121,8 @@ export function emailFlows({
   mailer.onJob('verification-resend-request', ({ email }) => resendVerification(email));
 
   return {
+    ...notices,
+
     /**
      * Asks for a reset link to `email`. The same work whatever the address: a job is queued,
      * and the worker looks for the account. Callers answer the same either way.
@@ -228,36 +173,6 @@ export function emailFlows({
     ): Promise<Result<{ user: User }, 'link-dead'>> {
       const hash = hashOfLinkToken(rawToken);
       return hash ? passwordReset.resetPassword(hash, newPassword, origin) : refused('link-dead');
-    },
-
-    /** A password was changed or reset: the owner is told (inside the change's transaction). */
-    async passwordChanged(user: User, origin: Origin): Promise<void> {
-      await notifyPasswordChanged(user, origin);
-    },
-
-    /** A link to prove the address the user has, or the one they asked to move to. */
-    sendVerification: (user: User): Promise<void> => sendVerification(user, user.pendingEmail ?? user.email),
-
-    /**
-     * The new address gets a link; the old one is told, with a link that cancels the change
-     * (or, once it has happened, undoes it), in case this was not its owner.
-     */
-    async emailChangeRequested(user: User, newEmail: string): Promise<void> {
-      await sendVerification(user, newEmail);
-      const cancel = newLinkToken();
-      await tokens.replace(user.id, 'cancel_email_change', cancel.hash, user.email, CANCEL_LINK_DAYS * 86400, newEmail);
-      await notify('email-change-requested', user.id, () =>
-        queue({
-          to: user.email,
-          template: 'email-change-requested',
-          data: {
-            ...greetingFor(user),
-            newEmail,
-            cancelLink: `${publicUrl}/email/change/cancel?token=${cancel.raw}`,
-            expiresInDays: CANCEL_LINK_DAYS,
-          },
-        }),
-      );
     },
 
     /** The address a live verification link would confirm, without using it (the page before the button). */
@@ -330,37 +245,6 @@ export function emailFlows({
         }
         return done({ outcome, email, sessionsEnded });
       });
-    },
-
-    /** After a login: a browser the user has not signed in from before gets a notice to the address. */
-    async signedIn(user: User, origin: Origin): Promise<void> {
-      const fingerprint = browserFingerprint(origin.ip, origin.userAgent);
-      if (!(await browsers.seen(user.id, fingerprint))) return;
-      const sent = await tellOwner(user, origin, 'new-sign-in', (facts) => facts);
-      // Not told, so not known: the next sign-in from this browser tries again.
-      if (!sent) await browsers.forget(user.id, fingerprint);
-    },
-
-    /** A change to how the account signs in (a second factor on or off, recovery codes, passkeys). */
-    async factorChanged(user: User, change: FactorChange, origin: Origin, codesLeft?: number): Promise<void> {
-      await tellOwner(
-        user,
-        origin,
-        'security-change',
-        (facts) => ({ ...facts, change, ...(codesLeft === undefined ? {} : { codesLeft }) }),
-        `security-change ${change}`,
-      );
-    },
-
-    /** The right password, then wrong second-factor codes: the owner is told someone may have it. */
-    async secondFactorFailing(user: User, origin: Origin): Promise<void> {
-      await tellOwner(user, origin, 'second-factor-failed', (facts) => facts);
-    },
-
-    /** At signup: this browser is the user's first, and the address needs proving. */
-    async signedUp(user: User, origin: Origin): Promise<void> {
-      await browsers.seen(user.id, browserFingerprint(origin.ip, origin.userAgent));
-      await sendVerification(user, user.email);
     },
   };
 }
