@@ -89,16 +89,18 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     emailChangeRequested: (user: User, newEmail: string) => mail.emailChangeRequested(user, newEmail),
   };
   // A flow per change (flows/): each checks its limits, then does its work, audit row and mail in one transaction.
+  const base = { users, events, atomically };
   const flows = {
-    signUp: signUpFlow({ users, passwords: hasher, events, throttle, enforce, atomically, notices }),
+    signUp: signUpFlow({ ...base, passwords: hasher, throttle, enforce, notices }),
     login: loginFlow({ users, passwords: hasher, events, guard }),
-    passwordChange: passwordChangeFlow({ passwords: hasher, events, guard, lockOut, atomically, notices }),
-    passwordReset: passwordResetFlow({ users, passwords: hasher, events, tokens, lockOut, atomically, notices }),
-    emailChange: emailChangeFlow({ users, events, tokens, throttle, enforce, guard, atomically, notices }),
-    deletion: deletionFlow({ users, events, sessions: sessionRows, guard, atomically }),
-    sessions: sessionsFlow({ events, sessions: sessionRows, lockOut, atomically }),
-    profile: profileFlow({ users, events, atomically }),
+    passwordChange: passwordChangeFlow({ ...base, passwords: hasher, guard, lockOut, notices }),
+    passwordReset: passwordResetFlow({ ...base, passwords: hasher, tokens, lockOut, notices }),
+    emailChange: emailChangeFlow({ ...base, tokens, throttle, enforce, guard, notices }),
+    deletion: deletionFlow({ ...base, sessions: sessionRows, guard }),
+    sessions: sessionsFlow({ ...base, sessions: sessionRows, lockOut }),
+    profile: profileFlow(base),
   };
+
   const mail = emailFlows({
     users,
     tokens,
@@ -189,7 +191,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     tx,
     events,
     flows,
-    admin: adminAccounts({ users, events, sessions: sessionRows, lockOut, atomically }),
+    admin: adminAccounts({ ...base, sessions: sessionRows, lockOut }),
     mail,
     throttle,
     refusals,

@@ -1,17 +1,14 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import type { FlowDeps } from '../flows/flow-deps.js';
+import { recorder } from '../audit/auth-events-repo.js';
 import type { LockOut } from '../flows/lock-out.js';
 import { type Result, done, refused } from '../flows/result.js';
 import type { OpenSessionsPage, SessionsRepo } from '../sessions/sessions-repo.js';
 import { ADMIN_ORIGIN } from '../users/origin.js';
-import { type User, type UsersRepo, withoutHash } from '../users/users-repo.js';
+import { type User, withoutHash } from '../users/users-repo.js';
 
-export interface AdminAccountsDeps {
-  readonly users: UsersRepo;
-  readonly events: AuthEventsRepo;
+export interface AdminAccountsDeps extends FlowDeps {
   readonly sessions: SessionsRepo;
   readonly lockOut: Pick<LockOut, 'secureAccount'>;
-  readonly atomically: Transactions['atomically'];
 }
 
 /** What the admin command does to an account it names by email: each change one transaction, audited as the admin command's. */

@@ -1,17 +1,14 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import type { FlowDeps } from './flow-deps.js';
+import { recorder } from '../audit/auth-events-repo.js';
 import type { SessionsRepo } from '../sessions/sessions-repo.js';
-import type { User, UsersRepo } from '../users/users-repo.js';
+import type { User } from '../users/users-repo.js';
 import type { Caller } from './caller.js';
 import type { PasswordGuard } from './password-guard.js';
 import { type Result, done, refused } from './result.js';
 
-export interface DeletionFlowDeps {
-  readonly users: UsersRepo;
-  readonly events: AuthEventsRepo;
+export interface DeletionFlowDeps extends FlowDeps {
   readonly sessions: SessionsRepo;
   readonly guard: Pick<PasswordGuard, 'recheck'>;
-  readonly atomically: Transactions['atomically'];
 }
 
 /** The user deletes their own account, with their password: the row and every session of theirs go; the audit trail keeps the id. */

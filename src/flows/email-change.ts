@@ -1,23 +1,20 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import type { FlowDeps } from './flow-deps.js';
+import { recorder } from '../audit/auth-events-repo.js';
 import type { Throttle } from '../login/throttle.js';
 import { messages } from '../messages.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
 import { cancelPendingEmail } from '../users/pending-email.js';
-import { type User, type UsersRepo, withoutHash } from '../users/users-repo.js';
+import { type User, withoutHash } from '../users/users-repo.js';
 import { type Caller, networkOf } from './caller.js';
 import type { EnforceLimit } from './limits.js';
 import type { PasswordGuard } from './password-guard.js';
 import { type Result, done, refused } from './result.js';
 
-export interface EmailChangeFlowDeps {
-  readonly users: UsersRepo;
-  readonly events: AuthEventsRepo;
+export interface EmailChangeFlowDeps extends FlowDeps {
   readonly tokens: AccountTokensRepo;
   readonly throttle: Pick<Throttle, 'emailChangeRequest' | 'mailLinkRequest'>;
   readonly enforce: EnforceLimit;
   readonly guard: Pick<PasswordGuard, 'recheck'>;
-  readonly atomically: Transactions['atomically'];
   /** A link to the new address, and a notice with a cancel link to the old (email-flows/ sends them). */
   readonly notices: { emailChangeRequested(user: User, newEmail: string): Promise<void> };
 }

@@ -1,5 +1,5 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import type { FlowDeps } from './flow-deps.js';
+import { recorder } from '../audit/auth-events-repo.js';
 import type { Origin } from '../users/origin.js';
 import type { PasswordHasher } from '../users/passwords.js';
 import { type User, withoutHash } from '../users/users-repo.js';
@@ -8,12 +8,10 @@ import type { LockOut } from './lock-out.js';
 import type { PasswordGuard } from './password-guard.js';
 import { type Result, done, refused } from './result.js';
 
-export interface PasswordChangeFlowDeps {
+export interface PasswordChangeFlowDeps extends FlowDeps {
   readonly passwords: PasswordHasher;
-  readonly events: AuthEventsRepo;
   readonly guard: Pick<PasswordGuard, 'recheck'>;
   readonly lockOut: LockOut;
-  readonly atomically: Transactions['atomically'];
   readonly notices: { passwordChanged(user: User, origin: Origin): Promise<void> };
 }
 

@@ -1,19 +1,16 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import type { FlowDeps } from './flow-deps.js';
+import { recorder } from '../audit/auth-events-repo.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
 import type { Origin } from '../users/origin.js';
 import type { PasswordHasher } from '../users/passwords.js';
-import type { User, UsersRepo } from '../users/users-repo.js';
+import type { User } from '../users/users-repo.js';
 import type { LockOut } from './lock-out.js';
 import { type Result, done, refused } from './result.js';
 
-export interface PasswordResetFlowDeps {
-  readonly users: UsersRepo;
+export interface PasswordResetFlowDeps extends FlowDeps {
   readonly passwords: PasswordHasher;
-  readonly events: AuthEventsRepo;
   readonly tokens: AccountTokensRepo;
   readonly lockOut: LockOut;
-  readonly atomically: Transactions['atomically'];
   readonly notices: { passwordChanged(user: User, origin: Origin): Promise<void> };
 }
 

@@ -1,7 +1,6 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import { recorder } from '../audit/auth-events-repo.js';
+import type { FlowDeps } from './flow-deps.js';
 import type { Origin } from '../users/origin.js';
-import type { UsersRepo } from '../users/users-repo.js';
 
 export interface ProfileInput {
   readonly name: string;
@@ -9,15 +8,7 @@ export interface ProfileInput {
 }
 
 /** The profile (name, website) and the user's own record of what was done: the account's own pages. */
-export function profileFlow({
-  users,
-  events,
-  atomically,
-}: {
-  users: UsersRepo;
-  events: AuthEventsRepo;
-  atomically: Transactions['atomically'];
-}) {
+export function profileFlow({ users, events, atomically }: FlowDeps) {
   const record = recorder(events);
   return {
     updateProfile: (userId: number, input: ProfileInput, origin: Origin): Promise<void> =>

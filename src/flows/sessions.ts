@@ -1,15 +1,13 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import type { FlowDeps } from './flow-deps.js';
+import { recorder } from '../audit/auth-events-repo.js';
 import type { OpenSessionsPage, SessionsRepo } from '../sessions/sessions-repo.js';
 import type { Origin } from '../users/origin.js';
 import type { LockOut } from './lock-out.js';
 import { type Result, done, refused } from './result.js';
 
-export interface SessionsFlowDeps {
-  readonly events: AuthEventsRepo;
+export interface SessionsFlowDeps extends FlowDeps {
   readonly sessions: SessionsRepo;
   readonly lockOut: Pick<LockOut, 'secureAccount'>;
-  readonly atomically: Transactions['atomically'];
 }
 
 /** "My sessions": the user's open sessions, ending one, and signing out everywhere else. */

@@ -1,10 +1,10 @@
-import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Transactions } from '../db/transactions.js';
+import type { FlowDeps } from './flow-deps.js';
+import { recorder } from '../audit/auth-events-repo.js';
 import type { Throttle } from '../login/throttle.js';
 import { messages } from '../messages.js';
 import type { Origin } from '../users/origin.js';
 import type { PasswordHasher } from '../users/passwords.js';
-import type { User, UsersRepo } from '../users/users-repo.js';
+import type { User } from '../users/users-repo.js';
 import type { EnforceLimit } from './limits.js';
 import { type Result, done, refused } from './result.js';
 
@@ -15,13 +15,10 @@ export interface SignUpInput {
   readonly website: string | null;
 }
 
-export interface SignUpFlowDeps {
-  readonly users: UsersRepo;
+export interface SignUpFlowDeps extends FlowDeps {
   readonly passwords: PasswordHasher;
-  readonly events: AuthEventsRepo;
   readonly throttle: Pick<Throttle, 'signupAttempt'>;
   readonly enforce: EnforceLimit;
-  readonly atomically: Transactions['atomically'];
   /** This browser is the account's first, and the address gets its link (email-flows/ sends it). */
   readonly notices: { signedUp(user: User, origin: Origin): Promise<void> };
 }
