@@ -8,7 +8,7 @@ import { emailFlows } from './email-flows/email-flows.js';
 import { deletionFlow } from './flows/deletion.js';
 import { emailChangeFlow } from './flows/email-change.js';
 import { limitChecks } from './flows/limits.js';
-import { lockOut as makeLockOut } from './flows/lock-out.js';
+import { accountLockOut } from './flows/lock-out.js';
 import { loginFlow } from './flows/login.js';
 import { passwordChangeFlow } from './flows/password-change.js';
 import { passwordGuard } from './flows/password-guard.js';
@@ -38,7 +38,7 @@ import { usedChallengesRepo } from './passkeys/used-challenges-repo.js';
 import { sessionsRepo } from './sessions/sessions-repo.js';
 import { accountTokensRepo } from './users/account-tokens-repo.js';
 import { type PasswordHasher, createPasswordHasher } from './users/passwords.js';
-import { personalData as makePersonalData } from './users/personal-data.js';
+import { personalDataExport } from './users/personal-data.js';
 import { type User, usersRepo } from './users/users-repo.js';
 import type { Origin } from './users/origin.js';
 
@@ -73,7 +73,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
   const throttle = createThrottle(pool, config, config.env !== 'test');
   const refusals = refusalLog(events, users);
   const enforce = limitChecks(refusals);
-  const lockOut = makeLockOut({
+  const lockOut = accountLockOut({
     users,
     events,
     sessions: sessionRows,
@@ -143,7 +143,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     passkeyCount: (userId) => passkeys.countFor(userId),
   });
 
-  const personalData = makePersonalData({
+  const personalData = personalDataExport({
     sessions: sessionRows,
     events,
     knownBrowsers: (userId) => browsers.listFor(userId),

@@ -20,7 +20,7 @@ export interface LockOutDeps {
  * (a password change or reset, signing out everywhere else, deactivation, an email change's
  * cancel link). Each runs inside its caller's transaction.
  */
-export function lockOut({ users, events, sessions, tokens, codeGuesses }: LockOutDeps) {
+export function accountLockOut({ users, events, sessions, tokens, codeGuesses }: LockOutDeps) {
   return {
     /**
      * Every session of the user but `keepSid` ends, then a pending email change is cancelled and
@@ -53,4 +53,4 @@ export function lockOut({ users, events, sessions, tokens, codeGuesses }: LockOu
   };
 }
 
-export type LockOut = ReturnType<typeof lockOut>;
+export type LockOut = ReturnType<typeof accountLockOut>;

@@ -36,7 +36,7 @@ const iso = (date: Date | null): string | null => (date === null ? null : date.t
  * data about the person. The mail outbox and one-time links are not in it either: they hold
  * secrets and last minutes.
  */
-export function personalData({ sessions, events, knownBrowsers, factors, maxSessions }: PersonalDataDeps) {
+export function personalDataExport({ sessions, events, knownBrowsers, factors, maxSessions }: PersonalDataDeps) {
   return {
     async of(user: User, currentSid: string) {
       const [open, history, browsers, facts] = await Promise.all([
@@ -96,4 +96,4 @@ export function personalData({ sessions, events, knownBrowsers, factors, maxSess
   };
 }
 
-export type PersonalData = ReturnType<typeof personalData>;
+export type PersonalData = ReturnType<typeof personalDataExport>;
