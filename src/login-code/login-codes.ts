@@ -1,3 +1,4 @@
+import type { Result } from '../flows/result.js';
 import { createHash, randomInt } from 'node:crypto';
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import { keyring } from '../crypto/keyring.js';
@@ -52,7 +53,7 @@ export interface LoginCodesDeps {
 }
 
 /** What typing a code came to. */
-export type CodeResult = { ok: true; user: User } | { ok: false; reason: 'wrong' | 'dead' };
+export type CodeResult = Result<{ user: User }, 'wrong' | 'dead'>;
 
 /**
  * Signing in with a one-time code by email: a first factor, like a password (login-steps then

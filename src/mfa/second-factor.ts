@@ -1,3 +1,4 @@
+import { type Result, done, refused } from '../flows/result.js';
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
 import type { Transactions } from '../db/transactions.js';
 import { type SealedBox, sealedBox } from '../crypto/sealed-box.js';
@@ -153,35 +154,33 @@ export function secondFactor({
       enrolment: TotpEnrolment | undefined,
       input: string,
       origin: Origin,
-    ): Promise<{ ok: true; codes: string[] } | { ok: false; reason: 'expired' | 'wrong-code' | 'already-on' }> {
+    ): Promise<Result<{ codes: string[] }, 'expired' | 'wrong-code' | 'already-on'>> {
       const secret = openEnrolment(user.id, enrolment);
-      if (!secret) return { ok: false, reason: 'expired' };
+      if (!secret) return refused('expired');
       const code = normalizeCode(input);
       const step = code === null ? null : await matchingStep(secret, code, 0);
-      if (step === null) return { ok: false, reason: 'wrong-code' };
+      if (step === null) return refused('wrong-code');
       return atomically(async () => {
-        if (!(await totp.enable(user.id, stored.seal(secret, `user ${user.id}`), step))) {
-          return { ok: false, reason: 'already-on' } as const;
-        }
+        if (!(await totp.enable(user.id, stored.seal(secret, `user ${user.id}`), step))) return refused('already-on');
         const fresh = await issueRecoveryCodes(user.id);
         await record('totp_enabled', user.id, origin);
         await record('recovery_codes_generated', user.id, origin, `${fresh.length} codes, with the authenticator app`);
         await notices.factorChanged(user, 'totp-enabled', origin, fresh.length);
-        return { ok: true, codes: fresh } as const;
+        return done({ codes: fresh });
       });
     },
 
     /**
      * Turns the app off (the caller has checked the password). The recovery codes go too, unless
-     * a passkey stays as a second factor. False when it was off.
+     * a passkey stays as a second factor. `was-off` when there was nothing to turn off.
      */
-    disable: (user: User, origin: Origin): Promise<boolean> =>
+    disable: (user: User, origin: Origin): Promise<Result<object, 'was-off'>> =>
       atomically(async () => {
-        if (!(await totp.disable(user.id))) return false;
+        if (!(await totp.disable(user.id))) return refused('was-off');
         if ((await passkeyCount(user.id)) === 0) await codes.deleteAll(user.id);
         await record('totp_disabled', user.id, origin);
         await notices.factorChanged(user, 'totp-disabled', origin);
-        return true;
+        return done({});
       }),
 
     /**
@@ -228,16 +227,20 @@ export function secondFactor({
       return step !== null && (await totp.useStep(userId, step));
     },
 
-    /** Uses a recovery code up; how many are left, or null when it is not one of the user's. */
-    async useRecoveryCode(user: User, input: string, origin: Origin): Promise<{ left: number; few: boolean } | null> {
+    /** Uses a recovery code up, and says how many are left; `wrong-code` when it is not a live one of the user's. */
+    async useRecoveryCode(
+      user: User,
+      input: string,
+      origin: Origin,
+    ): Promise<Result<{ left: number; few: boolean }, 'wrong-code'>> {
       const code = normalizeRecoveryCode(input);
-      if (code === null) return null;
+      if (code === null) return refused('wrong-code');
       return atomically(async () => {
-        if (!(await codes.use(user.id, hashRecoveryCode(code)))) return null;
+        if (!(await codes.use(user.id, hashRecoveryCode(code)))) return refused('wrong-code');
         const left = await codes.count(user.id);
         await record('recovery_code_used', user.id, origin, `${left} left`);
         await notices.factorChanged(user, 'recovery-code-used', origin, left);
-        return { left, few: left <= FEW_RECOVERY_CODES };
+        return done({ left, few: left <= FEW_RECOVERY_CODES });
       });
     },
 

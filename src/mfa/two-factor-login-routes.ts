@@ -116,7 +116,7 @@ export function twoFactorLoginRoutes({ factors, steps, codes, stages, activeUser
     if (!attempt) return;
     const { form, pending, user } = attempt;
     const used = form.ok ? await factors.useRecoveryCode(user, form.data.recovery_code, originOf(req)) : null;
-    if (!used) {
+    if (!used?.ok) {
       await wrong(req, user, attempt.attempt, 'a wrong recovery code');
       return res
         .status(422)

@@ -109,7 +109,7 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
       const errors = form.ok ? { password: messages.fields.wrongPassword } : form.errors;
       return showSecurity(req, res, 422, { disableErrors: errors });
     }
-    if (await factors.disable(user, originOf(req))) {
+    if ((await factors.disable(user, originOf(req))).ok) {
       flash(res, 'success', messages.twoFactor.turnedOff);
     } else {
       flash(res, 'info', messages.twoFactor.notSetUp);

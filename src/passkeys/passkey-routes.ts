@@ -123,12 +123,12 @@ export function passkeyRoutes({
       });
     }
     // Another user's id matches nothing: it reads as one that is gone already.
-    const name = await atomically(async () => {
-      const removed = await ceremonies.remove(user, form.data.id, originOf(req));
-      if (removed !== null) await factors.factorRemoved(user.id);
-      return removed;
+    const removed = await atomically(async () => {
+      const result = await ceremonies.remove(user, form.data.id, originOf(req));
+      if (result.ok) await factors.factorRemoved(user.id);
+      return result;
     });
-    flash(res, 'info', name === null ? messages.passkeys.alreadyGone : messages.passkeys.removed(name));
+    flash(res, 'info', removed.ok ? messages.passkeys.removed(removed.name) : messages.passkeys.alreadyGone);
     res.redirect(303, '/account/passkeys');
   });
 

@@ -148,7 +148,7 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp, 
       isExpected: (challenge: string) => boolean,
       name: string,
       origin: Origin,
-    ): Promise<{ ok: true } | { ok: false; reason: RefusedBecause }> {
+    ): Promise<Result<object, RefusedBecause>> {
       let verified;
       try {
         verified = await (
@@ -182,13 +182,13 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp, 
       return { ok: true };
     },
 
-    /** Removes one of the user's passkeys (the caller has checked the password); its name, or null. */
-    async remove(user: User, id: string, origin: Origin): Promise<string | null> {
+    /** Removes one of the user's passkeys (the caller has checked the password); its name, or `not-found` (another user's id too). */
+    async remove(user: User, id: string, origin: Origin): Promise<Result<{ name: string }, 'not-found'>> {
       const name = await passkeys.remove(user.id, id);
-      if (name === null) return null;
+      if (name === null) return refused('not-found');
       await record('passkey_removed', user.id, origin, name);
       await notices.factorChanged(user, 'passkey-removed', origin);
-      return name;
+      return done({ name });
     },
 
     /**
