@@ -4,6 +4,7 @@ import { refusalLog } from './audit/refusals.js';
 import type { Config } from './config.js';
 import { transactions } from './db/transactions.js';
 import { adminAccounts } from './admin/admin-accounts.js';
+import { accountMail } from './email-flows/account-mail.js';
 import { emailFlows } from './email-flows/email-flows.js';
 import { deletionFlow } from './flows/deletion.js';
 import { emailChangeFlow } from './flows/email-change.js';
@@ -39,8 +40,7 @@ import { sessionsRepo } from './sessions/sessions-repo.js';
 import { accountTokensRepo } from './users/account-tokens-repo.js';
 import { type PasswordHasher, createPasswordHasher } from './users/passwords.js';
 import { personalDataExport } from './users/personal-data.js';
-import { type User, usersRepo } from './users/users-repo.js';
-import type { Origin } from './users/origin.js';
+import { usersRepo } from './users/users-repo.js';
 
 export interface ServicesDeps {
   readonly config: Config;
@@ -82,12 +82,16 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
   });
   const guard = passwordGuard({ users, passwords: hasher, events, throttle, enforce });
 
-  // The changes' mail goes through email-flows, which a reset link leads back to a flow from: bound at call time.
-  const notices = {
-    signedUp: (user: User, origin: Origin) => mail.signedUp(user, origin),
-    passwordChanged: (user: User, origin: Origin) => mail.passwordChanged(user, origin),
-    emailChangeRequested: (user: User, newEmail: string) => mail.emailChangeRequested(user, newEmail),
-  };
+  // The links and notices a change mails, queued in its transaction.
+  const notices = accountMail({
+    tokens,
+    browsers,
+    mailer,
+    db: tx.db,
+    optional: tx.optional,
+    logger,
+    publicUrl: config.publicUrl,
+  });
   // A flow per change (flows/): each checks its limits, then does its work, audit row and mail in one transaction.
   const base = { users, events, atomically };
   const flows = {
@@ -102,19 +106,14 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
   };
 
   const mail = emailFlows({
-    users,
+    ...base,
     tokens,
-    browsers,
-    events,
+    mail: notices,
     passwordReset: flows.passwordReset,
     lockOut,
     throttle,
     enforce,
     mailer,
-    db: tx.db,
-    atomically,
-    optional: tx.optional,
-    logger,
     publicUrl: config.publicUrl,
   });
 

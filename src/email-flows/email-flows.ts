@@ -1,5 +1,4 @@
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Db } from '../db/database.js';
 import type { Transactions } from '../db/transactions.js';
 import { type Caller, networkOf } from '../flows/caller.js';
 import type { EnforceLimit } from '../flows/limits.js';
@@ -8,14 +7,12 @@ import type { PasswordResetFlow } from '../flows/password-reset.js';
 import { type Result, done, refused } from '../flows/result.js';
 import type { Throttle } from '../login/throttle.js';
 import { messages } from '../messages.js';
-import type { Logger } from '../http/logging.js';
 import type { Mailer } from '../mail/mail-queue.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
 import type { Origin } from '../users/origin.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
-import type { KnownBrowsersRepo } from './known-browsers-repo.js';
 import { hashOfLinkToken, newLinkToken } from './link-tokens.js';
-import { CANCEL_LINK_DAYS, VERIFY_LINK_HOURS, accountMail, greetingFor } from './account-mail.js';
+import { type AccountMail, CANCEL_LINK_DAYS, VERIFY_LINK_HOURS, greetingFor } from './account-mail.js';
 
 export { CANCEL_LINK_DAYS, VERIFY_LINK_HOURS };
 
@@ -24,8 +21,9 @@ export const RESET_LINK_MINUTES = 60;
 export interface EmailFlowsDeps {
   readonly users: UsersRepo;
   readonly tokens: AccountTokensRepo;
-  readonly browsers: KnownBrowsersRepo;
   readonly events: AuthEventsRepo;
+  /** The links and notices a change mails (account-mail.ts): reset links are queued through it too. */
+  readonly mail: AccountMail;
   /** Where a reset link leads: the password reset flow. */
   readonly passwordReset: Pick<PasswordResetFlow, 'resetPassword'>;
   /** What the cancel link does to whoever else holds the account. */
@@ -33,12 +31,9 @@ export interface EmailFlowsDeps {
   /** Mailed links and codes are limited per address and network. */
   readonly throttle: Pick<Throttle, 'mailLinkRequest'>;
   readonly enforce: EnforceLimit;
+  /** Where the requests for a link wait for the worker (jobs). */
   readonly mailer: Mailer;
-  /** Where mail is queued: the database the repos are built on, so a change's mail joins its transaction. */
-  readonly db: Db;
   readonly atomically: Transactions['atomically'];
-  readonly optional: Transactions['optional'];
-  readonly logger: Logger;
   /** The absolute base of links in mail. */
   readonly publicUrl: string;
 }
@@ -51,37 +46,26 @@ export type CancelResult =
   | Result<{ outcome: 'cancelled' | 'reverted' | 'nothing'; email: string; sessionsEnded: number }, 'link-dead'>
   | { readonly ok: false; readonly reason: 'taken'; readonly email: string };
 
-/** What mail does for an account: password reset, address verification, security notices. No HTTP here. */
+/**
+ * The mailed-link flows: asking for a reset link or a verification link again (limited per address
+ * and network), following a reset, verification or cancel link. With them, the notices of
+ * account-mail.ts, so one object is what mail does for an account. No HTTP here.
+ */
 export function emailFlows({
   users,
   tokens,
-  browsers,
   events,
+  mail,
   passwordReset,
   lockOut,
   throttle,
   enforce,
   mailer,
-  db,
   atomically,
-  optional,
-  logger,
   publicUrl,
 }: EmailFlowsDeps) {
   const record = recorder(events);
-  const {
-    queue,
-    verificationTo: sendVerification,
-    ...notices
-  } = accountMail({
-    tokens,
-    browsers,
-    mailer,
-    db,
-    optional,
-    logger,
-    publicUrl,
-  });
+  const { queue, verificationTo: sendVerification, ...notices } = mail;
   /**
    * Mailed links are limited per address and network (a 429 when over). The refusal is recorded
    * under no account: looking the address up here would make the answer differ by whether it has one.
