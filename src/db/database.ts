@@ -23,7 +23,7 @@ export interface ConnectionOptions {
 }
 
 export interface DatabaseOptions {
-  /** A postgres:// URL; without one, an embedded Postgres in dataDir. */
+  /** A postgres:// URL; without one, an embedded Postgres in dataDir (always one connection: see below). */
   readonly url: string | undefined;
   readonly dataDir: string;
   readonly poolSize?: number;
@@ -56,7 +56,11 @@ export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOpti
     user: 'postgres',
     database: 'postgres',
   };
-  const pool = new pg.Pool({ ...connection, max: poolSize });
+  // One connection: PGlite is one backend, so a second connection adds no parallelism, and the
+  // socket server's interleaving of several connections' transactions can stall every one of
+  // them (a burst of sign-ups, each a transaction, hung the embedded database). With one, the
+  // pool's own queue takes turns, and a transaction's statements are the only ones it runs.
+  const pool = new pg.Pool({ ...connection, max: 1 });
   pool.on('error', () => {});
   return {
     pool,
