@@ -92,6 +92,9 @@ describe('getting in', () => {
     expect((await userById(t, target.id))?.is_active).toBe(true);
     expect(await sessionRowsOf(t, target.id)).toHaveLength(1);
     expect(await actedRows(t, target.id)).toEqual([]);
+    // Each refusal is a warning in the log, naming the user.
+    const warnings = t.logs.filter((line) => line.includes('admin console refused: not an admin'));
+    expect(warnings.some((line) => line.includes(`"userId":${user.id}`))).toBe(true);
   });
 
   it('a revoked admin is back to the 404 at once', async () => {

@@ -33,7 +33,11 @@ export interface ConsoleGateDeps {
 export function consoleGate({ isAdmin, hasSecondFactor }: ConsoleGateDeps): Router {
   const gate = Router();
   const adminOnly: RequestHandler = async (req, res, next) => {
-    if (!req.user || !(await isAdmin(req.user.id))) throw new HttpError(404, messages.errors.notFound);
+    if (!req.user || !(await isAdmin(req.user.id))) {
+      // A refused authorization is worth a log line (ASVS 16.3.2), not an audit row a script could flood.
+      req.log.warn({ userId: req.user?.id, method: req.method, path: req.path }, 'admin console refused: not an admin');
+      throw new HttpError(404, messages.errors.notFound);
+    }
     res.set('X-Robots-Tag', 'noindex, nofollow');
     res.set('Cache-Control', 'no-store');
     next();
