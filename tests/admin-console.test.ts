@@ -502,6 +502,37 @@ describe('actions', () => {
   });
 });
 
+describe('all or nothing', () => {
+  it('an action that fails half-way (its audit row refused by the database) is an error page, and leaves the account, its sessions and its mail as they were', async () => {
+    const admin = await consoleAdmin(t);
+    const target = await signUp(t);
+    const id = Number(target.id);
+    // A real fault: a trigger raises when the deactivation's audit row is written, after the flag and the sessions changed.
+    await t.pool.query(`
+      CREATE FUNCTION console_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.user_id = ${id} AND NEW.event = 'deactivated' THEN RAISE EXCEPTION 'injected fault'; END IF;
+        RETURN NEW;
+      END $$`);
+    await t.pool.query(
+      'CREATE TRIGGER console_fault BEFORE INSERT ON auth_events FOR EACH ROW EXECUTE FUNCTION console_fault()',
+    );
+    const mark = await mailMark(t);
+    try {
+      const answer = await confirmAction(admin.browser, target.id, 'deactivate');
+      expect(answer.status).toBeGreaterThanOrEqual(500);
+      expect(answer.text).not.toMatch(/injected fault/);
+    } finally {
+      await t.pool.query('DROP TRIGGER console_fault ON auth_events');
+      await t.pool.query('DROP FUNCTION console_fault()');
+    }
+    expect((await userById(t, target.id))?.is_active).toBe(true);
+    expect(await sessionRowsOf(t, target.id)).toHaveLength(1);
+    expect(await actedRows(t, target.id)).toEqual([]);
+    expect((await mailsAfter(t, mark)).filter((m) => m.to === target.email)).toEqual([]);
+  });
+});
+
 describe('/admin/events', () => {
   it('lists the audit trail newest first, filtered by kind, email, address and dates, naming the acting admin', async () => {
     const admin = await consoleAdmin(t);
