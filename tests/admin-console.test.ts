@@ -329,6 +329,16 @@ describe('actions', () => {
     const back = await loggedInBrowser(t.app, target.email);
     await expectActivityByAdmin(back, 'Signed out everywhere else', admin);
     expect(unescapeHtml((await back.get('/account/activity')).text)).not.toContain(admin.email);
+    // The owner's download says the same, and no more.
+    const exported = await back.submit('/account/export', '/account/export', {});
+    expect(exported.status).toBe(200);
+    const { activity } = JSON.parse(exported.text) as { activity: Array<Record<string, unknown>> };
+    expect(activity.find((event) => event['event'] === 'sessions_ended')).toMatchObject({
+      by: 'an administrator',
+      ip: null,
+      user_agent: null,
+    });
+    expect(exported.text).not.toContain(admin.email);
   });
 
   it('deactivate then reactivate: the account cannot log in, then can; each audited, shown and mailed', async () => {
