@@ -452,6 +452,19 @@ describe('actions', () => {
     );
   });
 
+  it('refuses a reset link or a verified address for a deactivated account (409), and mails nothing', async () => {
+    const admin = await consoleAdmin(t);
+    const target = await signUp(t);
+    await t.pool.query('UPDATE users SET is_active = false WHERE id = $1', [target.id]);
+    const mark = await mailMark(t);
+    for (const action of ['send-reset', 'verify-email']) {
+      expectCleanRefusal(await confirmAction(admin.browser, target.id, action), 409);
+    }
+    expect((await userById(t, target.id))?.email_verified_at).toBeNull();
+    expect(await actedRows(t, target.id)).toEqual([]);
+    expect((await mailsAfter(t, mark)).filter((m) => m.to === target.email)).toEqual([]);
+  });
+
   it('does nothing without the confirmation (the account named), without a CSRF token, or from another site', async () => {
     const admin = await consoleAdmin(t);
     const target = await signUp(t);
