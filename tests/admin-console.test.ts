@@ -1,3 +1,6 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actedRows, confirmAction, consoleAdmin, grantAdmin, sameBrowserOn } from './support/admin.js';
 import { type Browser, PASSWORD } from './support/browser.js';
@@ -102,6 +105,22 @@ describe('getting in', () => {
     expect((await admin.browser.get('/admin/users')).status).toBe(200);
     await grantAdmin(t, admin.email, false);
     expect((await admin.browser.get('/admin/users')).status).toBe(404);
+  });
+
+  it('no web page can make an admin: admin_roles is written only by its repo, whose grant and revoke only the admin command calls', () => {
+    const src = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src');
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts'));
+    const writers = files.filter((file) =>
+      /(?:INSERT INTO|UPDATE|DELETE FROM)\s+admin_roles/i.test(readFileSync(path.join(src, file), 'utf8')),
+    );
+    expect(writers).toEqual([path.join('admin-console', 'admin-roles-repo.ts')]);
+    const callers = files.filter((file) =>
+      /roles\.(?:grant|revoke)\(/.test(readFileSync(path.join(src, file), 'utf8')),
+    );
+    expect(callers).toEqual([path.join('admin', 'admin-accounts.ts')]);
+    // ...and admin-accounts' setAdmin is the admin command's (its command and its entry point): no route or page reaches it.
+    const setAdminCallers = files.filter((file) => /\.setAdmin\(/.test(readFileSync(path.join(src, file), 'utf8')));
+    expect(setAdminCallers.sort()).toEqual([path.join('admin', 'admin-commands.ts'), 'users-cli.ts']);
   });
 
   it('shows an admin without a second factor a page saying to set one up, and nothing else', async () => {
