@@ -657,12 +657,16 @@ describe('limits', () => {
     const admin = await consoleAdmin(t);
     const other = await consoleAdmin(t);
     const browser = sameBrowserOn(limited.app, admin.browser);
+    browser.agent.set('X-Forwarded-For', admin.ip);
     const otherBrowser = sameBrowserOn(limited.app, other.browser);
     for (let i = 0; i < 3; i++) expect((await browser.get(`/admin/users?q=a${i}`)).status).toBe(200);
     const refused = await browser.get('/admin/events');
     expectCleanRefusal(refused, 429);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(refused.text).toContain('searches in the admin console');
+    // The refusal is in the audit trail, from the admin's address.
+    const recorded = await t.pool.query("SELECT 1 FROM auth_events WHERE event = 'throttled' AND ip = $1", [admin.ip]);
+    expect(recorded.rows).toHaveLength(1);
     expect((await otherBrowser.get('/admin/users')).status).toBe(200);
   });
 
