@@ -53,7 +53,26 @@ async function startServer(dataDir: string, port: number): Promise<ChildProcess>
   throw new Error('the server did not start within two minutes');
 }
 
-async function shoot(browser: Browser, base: string, scheme: 'light' | 'dark'): Promise<void> {
+/** Signs up a person in a context of their own (so the console's list has more than one account). */
+async function signUpSomeone(browser: Browser, base: string, name: string, email: string): Promise<void> {
+  const context = await browser.newContext({ userAgent: FIREFOX_ON_LINUX });
+  const page = await context.newPage();
+  await page.goto(`${base}/signup`);
+  await page.fill('#name', name);
+  await page.fill('#email', email);
+  await page.fill('#password', 'a long enough passphrase');
+  await page.fill('#confirm', 'a long enough passphrase');
+  await page.click('form[action="/signup"] button[type=submit]');
+  await page.waitForURL(`${base}/`);
+  await context.close();
+}
+
+async function shoot(
+  browser: Browser,
+  base: string,
+  scheme: 'light' | 'dark',
+  grantAdmin: (email: string) => Promise<void>,
+): Promise<void> {
   const context = await browser.newContext({ viewport: { width: 1000, height: 760 }, colorScheme: scheme });
   const page: Page = await context.newPage();
   const save = (name: string) => page.screenshot({ path: path.join(OUT, `${name}-${scheme}.png`), fullPage: true });
@@ -112,6 +131,23 @@ async function shoot(browser: Browser, base: string, scheme: 'light' | 'dark'): 
   await page.goto(`${base}/account/activity`);
   await save('activity');
 
+  // The admin console: Ada (who has a passkey, a second factor) made an admin by the command.
+  for (const [name, email] of [
+    ['Grace Hopper', `grace-${scheme}@example.com`],
+    ['Alan Turing', `alan-${scheme}@example.com`],
+    ['Katherine Johnson', `katherine-${scheme}@example.com`],
+  ] as const)
+    await signUpSomeone(browser, base, name, email);
+  await grantAdmin(`ada-${scheme}@example.com`);
+  await page.goto(`${base}/admin/users`);
+  await save('admin-users');
+  await page.fill('#q', 'grace');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/q=grace/);
+  await page.getByRole('link', { name: `grace-${scheme}@example.com` }).click();
+  await page.waitForURL(/\/admin\/users\/\d+$/);
+  await save('admin-user');
+
   await page.goto(`${base}/no/such/page`);
   await save('not-found');
   await context.close();
@@ -127,17 +163,35 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-shots-'));
   const port = await freePort();
-  const server = await startServer(dataDir, port);
+  let server = await startServer(dataDir, port);
+  const stop = async () => {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+  };
+  // admin:grant is the only way to make an admin; the embedded database admits one process at a
+  // time, so the server stops while the command runs (the browser's session is kept in the database).
+  const grantAdmin = async (email: string) => {
+    await stop();
+    const command = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/users-cli.ts', 'admin:grant', email], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? dataDir, DATA_DIR: dataDir },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const code = await new Promise((resolve) => command.once('exit', resolve));
+    if (code !== 0) throw new Error(`admin:grant ${email} exited with ${String(code)}`);
+    server = await startServer(dataDir, port);
+  };
   let browser: Browser | undefined;
   try {
     browser = await launchChromium();
     // localhost, not 127.0.0.1: browsers offer passkeys only on a name.
-    for (const scheme of ['light', 'dark'] as const) await shoot(browser, `http://localhost:${port}`, scheme);
+    for (const scheme of ['light', 'dark'] as const)
+      await shoot(browser, `http://localhost:${port}`, scheme, grantAdmin);
     process.stdout.write(`Screenshots written to ${path.relative(ROOT, OUT)}/\n`);
   } finally {
     await browser?.close();
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
+    await stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -5,6 +5,7 @@ import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { CONSOLE_PATH, consoleGate, isConsolePath } from './admin-console/console-gate.js';
 import { type Housekeeping, startHousekeeping } from './housekeeping.js';
 import { csrf, sameOriginOnly } from './http/csrf.js';
 import { loadCurrentUser } from './http/current-user.js';
@@ -131,7 +132,12 @@ export async function createApp({
     }),
   );
   app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
-  app.use(methodNotAllowed(everyRoute));
+  // The console's 405s come after its gate: to anyone but an admin, /admin answers nothing but 404.
+  const [consoleRouteList, otherRoutes] = [
+    everyRoute.filter((route) => isConsolePath(route.path)),
+    everyRoute.filter((route) => !isConsolePath(route.path)),
+  ];
+  app.use(methodNotAllowed(otherRoutes));
   app.use(routerFor(health.list));
 
   app.use(noStore);
@@ -151,6 +157,8 @@ export async function createApp({
     next();
   });
 
+  app.use(CONSOLE_PATH, consoleGate(services.adminConsole));
+  app.use(methodNotAllowed(consoleRouteList));
   app.use(routerFor(site));
   app.use(notFound);
   app.use(errorHandler);

@@ -88,6 +88,8 @@ const envSchema = z.object({
   PENDING_LOGINS_PER_USER: intIn(1, 100_000).default(20),
   MAIL_LINKS_PER_IP: intIn(1, 1_000_000).default(30),
   EMAIL_CHANGES_PER_USER: intIn(1, 1_000_000).default(5),
+  ADMIN_SEARCHES_PER_HOUR: intIn(1, 1_000_000).default(600),
+  ADMIN_ACTIONS_PER_HOUR: intIn(1, 1_000_000).default(60),
   AUTH_EVENTS_RETENTION_DAYS: intIn(1, 36_500).default(365),
   SIGNUPS_PER_IP: intIn(1, 1_000_000).default(10),
   SESSION_IDLE_MINUTES: intIn(1, 7 * 24 * 60).default(60),
@@ -122,6 +124,10 @@ export interface Config {
   readonly mailLinksPerIp: number;
   /** Requests to move an account to another address, per user and hour, whatever they come to. */
   readonly emailChangesPerUser: number;
+  /** Pages of the admin console's user list and audit trail one admin may ask for, per hour. */
+  readonly adminSearchesPerHour: number;
+  /** Actions (ending sessions, a reset link, ...) one admin may take from the console, per hour. */
+  readonly adminActionsPerHour: number;
   /** Open sessions a user may hold (pending logins apart); the least recently used end first. */
   readonly sessionsPerUser: number;
   /** Logins waiting for their second factor a user may have at once; the oldest end first, never a session. */
@@ -208,6 +214,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     pendingLoginsPerUser: e.PENDING_LOGINS_PER_USER,
     mailLinksPerIp: e.MAIL_LINKS_PER_IP,
     emailChangesPerUser: e.EMAIL_CHANGES_PER_USER,
+    adminSearchesPerHour: e.ADMIN_SEARCHES_PER_HOUR,
+    adminActionsPerHour: e.ADMIN_ACTIONS_PER_HOUR,
     authEventsRetentionDays: e.AUTH_EVENTS_RETENTION_DAYS,
     signupsPerIp: e.SIGNUPS_PER_IP,
     sessionIdleSeconds: e.SESSION_IDLE_MINUTES * 60,

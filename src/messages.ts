@@ -150,6 +150,72 @@ export const messages = {
     alreadyGone: 'That passkey was already gone.',
   },
 
+  /** The admin console (/admin). */
+  console: {
+    badQuery:
+      'That search or filter is not one the console understands: check the dates (YYYY-MM-DD), the kind and the address.',
+    refused: {
+      ownAccount: 'You cannot change your own account from the admin console: use your account pages.',
+      otherAdmin:
+        "Another admin's account can only be signed out from the console: revoke their admin role first (npm run users -- admin:revoke EMAIL).",
+      inactive: 'This account is deactivated: reactivate it first.',
+      notConfirmed: 'Nothing was done: confirm the action on its confirmation page, which names the account.',
+    },
+    /** Each action: its button, the confirmation page's words, and the notice once done. */
+    actions: {
+      'end-sessions': {
+        label: 'Sign out every session',
+        explain:
+          'Every browser signed in to this account is signed out at once, and a pending email change is cancelled. The owner is told by email.',
+        done: 'Every session of the account was signed out; the owner was told.',
+        unchanged: 'The account had no open session; nothing to sign out (recorded).',
+      },
+      deactivate: {
+        label: 'Deactivate',
+        explain:
+          'The account can no longer log in, and every session of it ends now. The owner is told by email. It can be reactivated later.',
+        done: 'The account was deactivated and its sessions ended; the owner was told.',
+        unchanged: 'The account was already deactivated.',
+      },
+      reactivate: {
+        label: 'Reactivate',
+        explain: 'The account can log in again with its password. The owner is told by email.',
+        done: 'The account was reactivated; the owner was told.',
+        unchanged: 'The account was already active.',
+      },
+      'send-reset': {
+        label: 'Send a password reset link',
+        explain:
+          'A link to choose a new password is mailed to the account’s address (earlier links stop working). Nothing else changes until the owner uses it.',
+        done: 'A password reset link was mailed to the account’s address.',
+        unchanged: 'No link was sent.',
+      },
+      'reset-factors': {
+        label: 'Reset the second factor',
+        explain:
+          'The authenticator app, every recovery code and every passkey are removed, so the password alone logs in again (as npm run users -- mfa:reset). Do this only once you are sure the owner is asking. The owner is told by email.',
+        done: 'Every second factor was removed; the owner was told.',
+        unchanged: 'The account had no second factor.',
+      },
+      'verify-email': {
+        label: 'Mark the address verified',
+        explain:
+          'The account’s current address counts as confirmed, as if its owner had followed the link mailed to it. The owner is told by email.',
+        done: 'The address was marked verified; the owner was told.',
+        unchanged: 'The address was already verified.',
+      },
+      'remove-passkey': {
+        label: 'Remove',
+        explain: 'This passkey can no longer sign in to the account. The owner is told by email.',
+        done: 'The passkey was removed; the owner was told.',
+        unchanged: 'The passkey was already gone.',
+      },
+    },
+  },
+
+  /** /account/activity: who did what an admin did from the console (which admin is not said). */
+  activityByAdmin: 'by an administrator',
+
   /** /account/activity and the export: what each kind of event in the history was. */
   activity: {
     signup: 'Account created',
@@ -184,6 +250,8 @@ export const messages = {
     login_confirmed: 'Confirmed it was you',
     data_exported: 'Your data downloaded',
     login_code_sent: 'Sign-in code sent by email',
+    admin_granted: 'Made an administrator',
+    admin_revoked: 'No longer an administrator',
   } satisfies Record<AuthEventKind, string>,
 
   /** The error page (views/error.njk): its title by status, and the message under it. */
@@ -238,6 +306,8 @@ export const messages = {
     /** Passkey answers, at login or confirming it is you. */
     failedSignIns: 'failed sign-ins',
     linkRequests: 'requests for a link',
+    adminSearches: 'searches in the admin console',
+    adminActions: 'actions in the admin console',
     codeRequests: 'requests for a sign-in code',
     emailChangeRequests: 'requests to change your address',
     linksToAddress: 'links sent to that address',

@@ -5,6 +5,10 @@ import type { Config } from './config.js';
 import { transactions } from './db/transactions.js';
 import { adminAccounts } from './admin/admin-accounts.js';
 import { accountMail } from './email-flows/account-mail.js';
+import { adminRolesRepo } from './admin-console/admin-roles-repo.js';
+import { consoleActions } from './admin-console/console-actions.js';
+import { consoleReads } from './admin-console/console-reads.js';
+import { directoryRepo } from './admin-console/directory-repo.js';
 import { emailFlows } from './email-flows/email-flows.js';
 import { deletionFlow } from './flows/deletion.js';
 import { emailChangeFlow } from './flows/email-change.js';
@@ -67,6 +71,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
   const tokens = accountTokensRepo(tx.db);
   const browsers = knownBrowsersRepo(tx.db);
   const passkeys = passkeysRepo(tx.db);
+  const roles = adminRolesRepo(tx.db);
 
   const atomically = tx.atomically;
   const hasher = passwords ?? createPasswordHasher(config.bcryptCost);
@@ -184,13 +189,37 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     secrets,
   });
 
+  // The admin console (/admin): its reads and its actions, which reuse the flows above.
+  const directory = directoryRepo(tx.db);
+  const adminConsole = {
+    isAdmin: (userId: number) => roles.isAdmin(userId),
+    hasSecondFactor: async (userId: number) => {
+      const status = await factors.status(userId);
+      return status.totpSince !== null || status.passkeys > 0;
+    },
+    reads: consoleReads({ directory, events, sessions: sessionRows, factors, passkeys, throttle, enforce }),
+    actions: consoleActions({
+      users,
+      events,
+      atomically,
+      directory,
+      lockOut,
+      passkeys,
+      factors,
+      mail,
+      throttle,
+      enforce,
+    }),
+  };
+
   return {
     config,
     secrets,
+    adminConsole,
     tx,
     events,
     flows,
-    admin: adminAccounts({ ...base, sessions: sessionRows, lockOut }),
+    admin: adminAccounts({ ...base, sessions: sessionRows, lockOut, roles }),
     mail,
     throttle,
     refusals,

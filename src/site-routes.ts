@@ -1,5 +1,6 @@
 import { accountRoutes } from './account/account-routes.js';
 import { confirmRoutes } from './account/confirm-routes.js';
+import { consoleRoutes } from './admin-console/console-routes.js';
 import { sessionsRoutes } from './account/sessions-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { emailLinkRoutes } from './email-flows/email-link-routes.js';
@@ -82,6 +83,8 @@ export async function siteRoutes(
       atomically: s.tx.atomically,
     }),
     sessionsRoutes(s.flows.sessions),
+    // Behind the console's gate (app.ts mounts it over /admin): admins with a second factor, recently logged in.
+    consoleRoutes({ reads: s.adminConsole.reads, actions: s.adminConsole.actions }),
     await loadPages(pageDirectories, { profile: s.flows.profile, personalData: s.personalData, logger }),
   ];
 }

@@ -48,6 +48,9 @@ function dispatch(
       return commands.activateUser(users, io, invocation);
     case 'delete':
       return commands.deleteUser(users, io, invocation);
+    case 'admin:grant':
+    case 'admin:revoke':
+      return commands.setAdmin(users, io, { email: invocation.email, admin: invocation.command === 'admin:grant' });
     case 'sessions:prune':
       return commands.pruneSessions(users, io);
   }

@@ -201,6 +201,12 @@ const EXAMPLES: { [T in TemplateName]: { to: string; data: TemplateData<T>; subj
     subject: /^Someone may have your Gatehouse password$/,
     says: [/wrong codes/, /192\.0\.2\.9/],
   },
+  'changed-by-admin': {
+    to: 'by-admin@example.test',
+    data: { name: 'Ada Lovelace', when: WHEN, change: 'sessions-ended' },
+    subject: /^An administrator changed your Gatehouse account$/,
+    says: [/signed your account out of every browser/, /27 November 2026 at 09:15 UTC/],
+  },
   'login-code': {
     to: 'code@example.test',
     data: { name: 'Ada Lovelace', code: 'ABC-234', expiresInMinutes: 15 },

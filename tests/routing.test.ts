@@ -231,6 +231,9 @@ describe('405 with Allow, from the routes themselves', () => {
     }
     const order = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
     for (const [declared, methods] of byPath) {
+      // The admin console answers anyone but an admin with the login page or a 404, whatever the
+      // method (its existence is not advertised): its 405s are admin-console.test.ts's.
+      if (/^\/admin(?:\/|$)/.test(declared)) continue;
       const allow = order.filter((method) => methods.has(method)).join(', ');
       for (const method of ['PUT', 'DELETE', 'PATCH', ...(methods.has('GET') ? [] : ['GET']), 'POST']) {
         if (methods.has(method)) continue;

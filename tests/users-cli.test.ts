@@ -149,6 +149,7 @@ beforeAll(async () => {
     kept: { sessions: [{}] },
     pruned: { sessions: [{ expired: true }, { expired: true }, {}] },
     mfa: {},
+    admin: {},
   };
   await withPool(async (pool) => {
     for (const [label, user] of Object.entries(fixtures)) {
@@ -296,6 +297,49 @@ describe('npm run users -- deactivate / activate', () => {
       });
       expect(await count(pool, 'auth_events WHERE user_id = $1 AND event = $2', [id, 'activated'])).toBe(1);
     });
+  });
+});
+
+describe('npm run users -- admin:grant / admin:revoke', () => {
+  it('makes an admin of the console and unmakes one, each audited; show says it; a second run says it was so', async () => {
+    const { email, id } = user('admin');
+    const before = await users(['show', email]);
+    expect(before.stdout).toMatch(/^admin\s+no$/m);
+
+    const granted = await users(['admin:grant', email]);
+    expect(granted.code, granted.stderr).toBe(0);
+    expect(granted.stdout).toMatch(new RegExp(`^${email.replaceAll('.', '\\.')} is now an admin\\.`));
+    expect(granted.stdout).toContain('second factor');
+    expect((await users(['admin:grant', email])).stdout).toBe(`${email} was already an admin.\n`);
+    const shown = await users(['show', email]);
+    expect(shown.stdout).toMatch(new RegExp(`^admin\\s+yes, since ${TIME.source}$`, 'm'));
+    await withPool(async (pool) => {
+      expect(await count(pool, 'admin_roles WHERE user_id = $1', [id])).toBe(1);
+    });
+
+    const revoked = await users(['admin:revoke', email]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toBe(`${email} is no longer an admin.\n`);
+    expect((await users(['admin:revoke', email])).stdout).toBe(`${email} was not an admin.\n`);
+    expect((await users(['show', email])).stdout).toMatch(/^admin\s+no$/m);
+
+    await withPool(async (pool) => {
+      expect(await count(pool, 'admin_roles WHERE user_id = $1', [id])).toBe(0);
+      const { rows } = await pool.query(
+        "SELECT event, user_agent FROM auth_events WHERE user_id = $1 AND event LIKE 'admin_%' ORDER BY id",
+        [id],
+      );
+      expect(rows).toEqual([
+        { event: 'admin_granted', user_agent: 'admin command' },
+        { event: 'admin_revoked', user_agent: 'admin command' },
+      ]);
+    });
+  });
+
+  it('needs one email; an unknown one is one line and exit 1', async () => {
+    expectOneLine(await users(['admin:grant']), 2, /admin:grant: takes one EMAIL/);
+    expectOneLine(await users(['admin:grant', 'nobody-at-all@example.com']), 1, /No user with email/);
+    expectOneLine(await users(['admin:revoke', 'nobody-at-all@example.com']), 1, /No user with email/);
   });
 });
 

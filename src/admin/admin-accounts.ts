@@ -1,3 +1,4 @@
+import type { AdminRolesRepo } from '../admin-console/admin-roles-repo.js';
 import type { FlowDeps } from '../flows/flow-deps.js';
 import { recorder } from '../audit/auth-events-repo.js';
 import type { LockOut } from '../flows/lock-out.js';
@@ -9,13 +10,14 @@ import { type User, withoutHash } from '../users/users-repo.js';
 export interface AdminAccountsDeps extends FlowDeps {
   readonly sessions: SessionsRepo;
   readonly lockOut: Pick<LockOut, 'secureAccount'>;
+  readonly roles: AdminRolesRepo;
 }
 
 /** What the admin command does to an account it names by email: each change one transaction, audited as the admin command's. */
 export type AdminResult<T extends object = object> = Result<{ changed: boolean } & T, 'no-such-user'>;
 
 /** The admin command's flows: finding and listing accounts, and deactivating, activating or deleting one. */
-export function adminAccounts({ users, events, sessions, lockOut, atomically }: AdminAccountsDeps) {
+export function adminAccounts({ users, events, sessions, lockOut, roles, atomically }: AdminAccountsDeps) {
   const record = recorder(events);
   return {
     async findUser(email: string): Promise<User | null> {
@@ -68,6 +70,23 @@ export function adminAccounts({ users, events, sessions, lockOut, atomically }: 
     },
 
     pruneSessions: (): Promise<number> => sessions.prune(),
+
+    /** When the user was made an admin of the console, or null. */
+    adminSince: (userId: number): Promise<Date | null> => roles.grantedAt(userId),
+
+    /**
+     * Makes the user an admin of the console, or stops them being one: the only way either
+     * happens (no page can). Audited under the user's own history.
+     */
+    async setAdmin(email: string, admin: boolean): Promise<AdminResult> {
+      const found = await users.findByEmail(email);
+      if (!found) return refused('no-such-user');
+      return atomically(async () => {
+        const changed = admin ? await roles.grant(found.id) : await roles.revoke(found.id);
+        if (changed) await record(admin ? 'admin_granted' : 'admin_revoked', found.id, ADMIN_ORIGIN);
+        return done({ changed });
+      });
+    },
   };
 }
 

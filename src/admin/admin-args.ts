@@ -11,6 +11,8 @@ Commands:
   deactivate EMAIL                 stops the user logging in; ends their sessions at once
   activate EMAIL                   lets a deactivated user log in again
   mfa:reset EMAIL                  removes every second factor (app, recovery codes, passkeys)
+  admin:grant EMAIL                makes the user an admin of the console (/admin); audited
+  admin:revoke EMAIL               stops the user being an admin; audited
   delete EMAIL [--yes]             deletes the user and their sessions (asks first unless --yes)
   sessions:prune                   deletes expired sessions
   help                             this text
@@ -28,10 +30,12 @@ export class UsageError extends Error {
   }
 }
 
+type EmailCommand = 'show' | 'deactivate' | 'activate' | 'mfa:reset' | 'admin:grant' | 'admin:revoke';
+
 export type Invocation =
   | { command: 'help' }
   | { command: 'list'; page: number; perPage: number }
-  | { command: 'show' | 'deactivate' | 'activate' | 'mfa:reset'; email: string }
+  | { command: EmailCommand; email: string }
   | { command: 'delete'; email: string; yes: boolean }
   | { command: 'sessions:prune' };
 
@@ -64,7 +68,7 @@ const oneEmail = z
   .transform((args) => args[0] ?? '')
   .pipe(emailArg);
 
-const forEmail = (command: 'show' | 'deactivate' | 'activate' | 'mfa:reset') =>
+const forEmail = (command: EmailCommand) =>
   z.strictObject({ positionals: oneEmail }).transform(({ positionals: email }) => ({ command, email }));
 
 const SCHEMAS = {
@@ -79,6 +83,8 @@ const SCHEMAS = {
   deactivate: forEmail('deactivate'),
   activate: forEmail('activate'),
   'mfa:reset': forEmail('mfa:reset'),
+  'admin:grant': forEmail('admin:grant'),
+  'admin:revoke': forEmail('admin:revoke'),
   delete: z
     .strictObject({ positionals: oneEmail, yes: z.boolean().default(false) })
     .transform(({ positionals: email, yes }) => ({ command: 'delete' as const, email, yes })),

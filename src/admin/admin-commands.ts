@@ -63,11 +63,12 @@ export async function showUser(
   { email }: { email: string },
 ) {
   const user = await userOrFail(accounts, email);
-  const [{ sessions: open, total: openTotal }, events, status, passkeys] = await Promise.all([
+  const [{ sessions: open, total: openTotal }, events, status, passkeys, adminSince] = await Promise.all([
     accounts.openSessions(user.id, SHOWN_SESSIONS),
     accounts.recentEvents(user.id, RECENT_EVENTS),
     factors.status(user.id),
     factors.passkeys(user.id),
+    accounts.adminSince(user.id),
   ]);
   io.out(
     ...fieldList([
@@ -76,6 +77,7 @@ export async function showUser(
       ['name', user.name],
       ['website', user.website],
       ['active', user.isActive],
+      ['admin', adminSince === null ? 'no' : `yes, since ${formatTime(adminSince)}`],
       ['created', user.createdAt],
       ['last login', user.lastLoginAt],
     ]),
@@ -142,6 +144,23 @@ export async function activateUser(accounts: AdminAccounts, io: AdminIo, { email
   const result = await accounts.activate(email);
   if (!result.ok) throw new AdminError(noUser(email));
   io.out(result.changed ? `Activated ${email}.` : `${email} was already active.`);
+}
+
+/** admin:grant and admin:revoke: the only ways to make or unmake an admin of the console. */
+export async function setAdmin(
+  accounts: AdminAccounts,
+  io: AdminIo,
+  { email, admin }: { email: string; admin: boolean },
+) {
+  const result = await accounts.setAdmin(email, admin);
+  if (!result.ok) throw new AdminError(noUser(email));
+  if (admin)
+    io.out(
+      result.changed
+        ? `${email} is now an admin. The console (/admin) opens once they have a second factor (an authenticator app or a passkey).`
+        : `${email} was already an admin.`,
+    );
+  else io.out(result.changed ? `${email} is no longer an admin.` : `${email} was not an admin.`);
 }
 
 export async function deleteUser(

@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js';
+import { actingAdmin } from './acting-admin.js';
 
 /** Every kind of audit event; each is a row of auth_event_kinds (migration 012), which a test checks. */
 export const AUTH_EVENT_KINDS = [
@@ -34,6 +35,8 @@ export const AUTH_EVENT_KINDS = [
   'login_confirmed',
   'data_exported',
   'login_code_sent',
+  'admin_granted',
+  'admin_revoked',
 ] as const;
 
 export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];
@@ -48,6 +51,8 @@ export interface AuthEvent {
 }
 
 export interface RecordedEvent extends AuthEvent {
+  /** The admin who did it from the console (see audit/acting-admin.ts); null when it was not one. */
+  readonly actorId: number | null;
   readonly at: Date;
   /** When the last of its attempts was (the same as `at` for a single one). */
   readonly lastAt: Date;
@@ -66,6 +71,7 @@ interface EventRow {
   created_at: Date;
   last_at: Date | null;
   attempts: number;
+  actor_id: number | null;
 }
 
 const toEvent = (row: EventRow): RecordedEvent => ({
@@ -77,14 +83,17 @@ const toEvent = (row: EventRow): RecordedEvent => ({
   at: row.created_at,
   lastAt: row.last_at ?? row.created_at,
   attempts: row.attempts,
+  actorId: row.actor_id === null ? null : Number(row.actor_id),
 });
+
+const EVENT_COLUMNS = 'event, user_id, ip, user_agent, detail, created_at, last_at, attempts, actor_id';
 
 /** Every SQL statement on auth_events: the audit trail is only ever appended to. */
 export function authEventsRepo(db: Db) {
   /** The user's events, newest first; `limit` null for all. */
   const pageOf = async (userId: number, limit: number | null, offset: number): Promise<RecordedEvent[]> => {
     const { rows } = await db.query<EventRow>(
-      `SELECT event, user_id, ip, user_agent, detail, created_at, last_at, attempts FROM auth_events
+      `SELECT ${EVENT_COLUMNS} FROM auth_events
         WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3`,
       [userId, limit, offset],
     );
@@ -93,13 +102,10 @@ export function authEventsRepo(db: Db) {
 
   return {
     async record({ event, userId, ip, userAgent, detail = null }: AuthEvent): Promise<void> {
-      await db.query('INSERT INTO auth_events (user_id, event, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5)', [
-        userId,
-        event,
-        ip,
-        userAgent === null ? null : userAgent.slice(0, MAX_USER_AGENT),
-        detail,
-      ]);
+      await db.query(
+        'INSERT INTO auth_events (user_id, event, ip, user_agent, detail, actor_id) VALUES ($1, $2, $3, $4, $5, $6)',
+        [userId, event, ip, userAgent === null ? null : userAgent.slice(0, MAX_USER_AGENT), detail, actingAdmin()],
+      );
     },
 
     /**
@@ -141,10 +147,53 @@ export function authEventsRepo(db: Db) {
 
     /** Every event of the user still kept, newest first (the export). */
     allFor: (userId: number): Promise<RecordedEvent[]> => pageOf(userId, null, 0),
+
+    /**
+     * The audit trail for the admin console, newest first: the rows matching every filter given
+     * (the account's email in any case, the address exactly, from and before two instants), with
+     * the account's and the acting admin's emails, and whether there are more after this page.
+     */
+    async trail(filter: TrailFilter, limit: number, offset: number): Promise<{ events: TrailEvent[]; more: boolean }> {
+      const { rows } = await db.query<EventRow & { email: string | null; actor_email: string | null }>(
+        `SELECT e.event, e.user_id, e.ip, e.user_agent, e.detail, e.created_at, e.last_at, e.attempts, e.actor_id,
+                u.email, a.email AS actor_email
+           FROM auth_events e
+           LEFT JOIN users u ON u.id = e.user_id
+           LEFT JOIN users a ON a.id = e.actor_id
+          WHERE ($1::text IS NULL OR e.event = $1)
+            AND ($2::text IS NULL OR lower(u.email) = lower($2))
+            AND ($3::text IS NULL OR e.ip = $3)
+            AND ($4::timestamptz IS NULL OR e.created_at >= $4)
+            AND ($5::timestamptz IS NULL OR e.created_at < $5)
+          ORDER BY e.created_at DESC, e.id DESC
+          LIMIT $6 OFFSET $7`,
+        [filter.kind, filter.email, filter.ip, filter.from, filter.before, limit + 1, offset],
+      );
+      return {
+        events: rows.slice(0, limit).map((row) => ({ ...toEvent(row), email: row.email, actorEmail: row.actor_email })),
+        more: rows.length > limit,
+      };
+    },
   };
 }
 
 export type AuthEventsRepo = ReturnType<typeof authEventsRepo>;
+
+/** What the console's audit trail can be narrowed to; null for any. */
+export interface TrailFilter {
+  readonly kind: AuthEventKind | null;
+  readonly email: string | null;
+  readonly ip: string | null;
+  readonly from: Date | null;
+  /** Events before this instant (the end of the day the admin gave). */
+  readonly before: Date | null;
+}
+
+/** An event in the console's trail: with the account's email and the acting admin's, where there are. */
+export interface TrailEvent extends RecordedEvent {
+  readonly email: string | null;
+  readonly actorEmail: string | null;
+}
 
 /** Where an event came from: the request's address and browser (the admin command names itself). */
 export type EventOrigin = Pick<AuthEvent, 'ip' | 'userAgent'>;

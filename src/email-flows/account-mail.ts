@@ -2,7 +2,7 @@ import type { Db } from '../db/database.js';
 import type { Transactions } from '../db/transactions.js';
 import type { Logger } from '../http/logging.js';
 import type { MailRequest, Mailer } from '../mail/mail-queue.js';
-import type { FactorChange, TemplateData, TemplateName } from '../mail/mail-templates.js';
+import type { AdminChange, FactorChange, TemplateData, TemplateName } from '../mail/mail-templates.js';
 import { browserName } from '../sessions/browser-name.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
 import type { Origin } from '../users/origin.js';
@@ -155,6 +155,17 @@ export function accountMail({ tokens, browsers, mailer, db, optional, logger, pu
         'security-change',
         (facts) => ({ ...facts, change, ...(codesLeft === undefined ? {} : { codesLeft }) }),
         `security-change ${change}`,
+      );
+    },
+
+    /** An administrator changed the account from the console: the owner is told what (never by whom). */
+    async changedByAdmin(user: User, change: AdminChange): Promise<void> {
+      await notify(`changed-by-admin ${change}`, user.id, () =>
+        queue({
+          to: user.email,
+          template: 'changed-by-admin',
+          data: { ...greetingFor(user), when: new Date(), change },
+        }),
       );
     },
 

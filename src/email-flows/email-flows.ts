@@ -10,7 +10,7 @@ import { messages } from '../messages.js';
 import type { Mailer } from '../mail/mail-queue.js';
 import type { AccountTokensRepo } from '../users/account-tokens-repo.js';
 import type { Origin } from '../users/origin.js';
-import type { User, UsersRepo } from '../users/users-repo.js';
+import { type User, type UsersRepo, withoutHash } from '../users/users-repo.js';
 import { hashOfLinkToken, newLinkToken } from './link-tokens.js';
 import { type AccountMail, CANCEL_LINK_DAYS, VERIFY_LINK_HOURS, greetingFor } from './account-mail.js';
 
@@ -73,24 +73,32 @@ export function emailFlows({
   const limitLinks = async (address: string, caller: Caller, what: string): Promise<void> =>
     enforce(await throttle.mailLinkRequest(address, networkOf(caller)), caller.origin, what);
 
-  /** Sends a reset link when the address belongs to an active account; does nothing otherwise. */
-  async function requestPasswordReset(email: string, origin: Origin): Promise<void> {
-    const found = await users.findByEmail(email);
-    if (!found?.isActive) return;
+  /**
+   * A new reset link for the account, mailed to its address (earlier links stop working), and the
+   * request recorded: one transaction, or part of the caller's.
+   */
+  async function mailResetLink(user: User, origin: Origin): Promise<void> {
     const token = newLinkToken();
     await atomically(async () => {
-      await tokens.replace(found.id, 'password_reset', token.hash, found.email, RESET_LINK_MINUTES * 60);
+      await tokens.replace(user.id, 'password_reset', token.hash, user.email, RESET_LINK_MINUTES * 60);
       await queue({
-        to: found.email,
+        to: user.email,
         template: 'password-reset',
         data: {
-          ...greetingFor(found),
+          ...greetingFor(user),
           link: `${publicUrl}/password/reset?token=${token.raw}`,
           expiresInMinutes: RESET_LINK_MINUTES,
         },
       });
-      await record('password_reset_requested', found.id, origin);
+      await record('password_reset_requested', user.id, origin);
     });
+  }
+
+  /** Sends a reset link when the address belongs to an active account; does nothing otherwise. */
+  async function requestPasswordReset(email: string, origin: Origin): Promise<void> {
+    const found = await users.findByEmail(email);
+    if (!found?.isActive) return;
+    await mailResetLink(withoutHash(found), origin);
   }
 
   /** "Send the link again" from the login page: only an active account still waiting for it gets one. */
@@ -106,6 +114,9 @@ export function emailFlows({
 
   return {
     ...notices,
+
+    /** A reset link for an account someone has already found (the admin console's "send a reset link"). */
+    mailResetLink,
 
     /**
      * Asks for a reset link to `email`. The same work whatever the address: a job is queued,

@@ -12,6 +12,8 @@ export interface ThrottleLimits {
   readonly signupsPerIp: number;
   readonly mailLinksPerIp: number;
   readonly emailChangesPerUser: number;
+  readonly adminSearchesPerHour: number;
+  readonly adminActionsPerHour: number;
 }
 
 /**
@@ -127,6 +129,9 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
   const linksPerNetwork = limiter('mail_link_ip', limits.mailLinksPerIp, HOUR);
   // Requests to move an account to another address, whatever the answer (sent, taken, refused).
   const emailChanges = limiter('email_change_user', limits.emailChangesPerUser, HOUR);
+  // The admin console, per admin: a stolen admin session cannot page through every account, or act on many.
+  const adminSearches = limiter('admin_search', limits.adminSearchesPerHour, HOUR);
+  const adminActions = limiter('admin_action', limits.adminActionsPerHour, HOUR);
 
   const deviceGuesses = limiter('device_guesses', DEVICE_GUESSES, DEVICE_COOKIE_SECONDS);
   const codeGuesses = secondFactorGuessesRepo(pool);
@@ -228,6 +233,10 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
       await perIp.reward(network(ip));
     },
     signupAttempt: (ip: string): Promise<Verdict> => consume([[signups, network(ip)]]),
+    /** A page of the console's user search or audit trail, counted for the admin who asked. */
+    adminSearch: (adminId: number): Promise<Verdict> => consume([[adminSearches, hashed(String(adminId))]]),
+    /** An action taken from the console (once confirmed), counted for the admin who took it. */
+    adminAction: (adminId: number): Promise<Verdict> => consume([[adminActions, hashed(String(adminId))]]),
     /**
      * Counts a request for a link by mail (password reset, verification, an email
      * change) against the address from this network, the address from anywhere, and

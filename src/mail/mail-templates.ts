@@ -63,6 +63,12 @@ export const templateSchemas = {
     ]),
     codesLeft: z.number().int().min(0).optional(),
   }),
+  // Something an administrator did to the account from the console (which one is not said).
+  'changed-by-admin': z.object({
+    name: greeting,
+    when: instant,
+    change: z.enum(['sessions-ended', 'deactivated', 'reactivated', 'email-verified', 'passkey-removed']),
+  }),
   // The right password, then wrong second-factor codes: someone may have the password.
   'second-factor-failed': z.object(noticeFacts),
   // A one-time code to sign in with, on a line of its own: XXX-XXX from the code alphabet.
@@ -104,6 +110,8 @@ export function isJobName(value: string): value is JobName {
 export type TemplateName = keyof typeof templateSchemas;
 /** The changes a 'security-change' notice can name. */
 export type FactorChange = z.input<(typeof templateSchemas)['security-change']>['change'];
+/** What an administrator's change notice ('changed-by-admin') can name. */
+export type AdminChange = z.input<(typeof templateSchemas)['changed-by-admin']>['change'];
 /** What a caller passes for a template (dates as Date). */
 export type TemplateData<T extends TemplateName> = z.input<(typeof templateSchemas)[T]>;
 
@@ -122,6 +130,7 @@ const SUBJECTS: Record<TemplateName, string> = {
   'new-sign-in': `New sign-in to your ${PRODUCT} account`,
   'security-change': `How you sign in to ${PRODUCT} has changed`,
   'second-factor-failed': `Someone may have your ${PRODUCT} password`,
+  'changed-by-admin': `An administrator changed your ${PRODUCT} account`,
   'login-code': `Your ${PRODUCT} sign-in code`,
 };
 

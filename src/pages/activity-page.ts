@@ -16,6 +16,8 @@ export default page((routes, { profile }) => {
       events: events.map((event) => ({
         ...event,
         what: messages.activity[event.event],
+        // Done from the admin console: the owner is told it was an administrator, never which one.
+        by: event.actorId === null ? null : messages.activityByAdmin,
         browser: browserName(event.userAgent),
       })),
       total,

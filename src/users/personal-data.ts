@@ -70,8 +70,10 @@ export function personalDataExport({ sessions, events, knownBrowsers, factors, m
           description: messages.activity[event.event],
           at: iso(event.at),
           ...(event.attempts > 1 ? { attempts: event.attempts, last_at: iso(event.lastAt) } : {}),
-          ip: event.ip,
-          user_agent: event.userAgent,
+          // Done by an administrator from the console: said, but not which one, nor from where.
+          ...(event.actorId === null
+            ? { ip: event.ip, user_agent: event.userAgent }
+            : { by: 'an administrator', ip: null, user_agent: null }),
           detail: event.detail ?? null,
         })),
         second_factor: {
