@@ -6,6 +6,11 @@ import { transactions } from './db/transactions.js';
 import { emailFlows } from './email-flows/email-flows.js';
 import { knownBrowsersRepo } from './email-flows/known-browsers-repo.js';
 import type { Logger } from './http/logging.js';
+import { browserFingerprint } from './email-flows/link-tokens.js';
+import { githubClient } from './identities/github-client.js';
+import { identities as makeIdentities } from './identities/identities.js';
+import { identitiesRepo } from './identities/identities-repo.js';
+import { oidcProviderClient } from './identities/oidc-provider-client.js';
 import { loginCodes } from './login-code/login-codes.js';
 import { loginCodesRepo } from './login-code/login-codes-repo.js';
 import { codeChecks } from './login/code-checks.js';
@@ -150,6 +155,24 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     secrets,
   });
 
+  // Each configured provider's client, built once (discovery is cached there).
+  const identityProviders = config.identityProviders.map((provider) =>
+    provider.kind === 'github' ? githubClient(provider) : oidcProviderClient(provider),
+  );
+  const identities = makeIdentities({
+    identities: identitiesRepo(tx.db),
+    users,
+    events,
+    mailer,
+    db: tx.db,
+    atomically: tx.atomically,
+    passkeyCount: (userId) => passkeys.countFor(userId),
+    firstBrowser: async (user, origin) => {
+      await browsers.seen(user.id, browserFingerprint(origin.ip, origin.userAgent));
+    },
+    sendVerification: (user) => mail.sendVerification(user),
+  });
+
   return {
     config,
     secrets,
@@ -168,6 +191,8 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     stages,
     steps,
     codesByMail,
+    identityProviders,
+    identities,
     /** The user's other open sessions (for "sign out everywhere else" after a change). */
     otherSessions: async (userId: number, currentSid: string) =>
       Math.max(0, (await accounts.openSessions(userId, currentSid, 1)).total - 1),

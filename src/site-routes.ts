@@ -4,6 +4,9 @@ import { sessionsRoutes } from './account/sessions-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { emailLinkRoutes } from './email-flows/email-link-routes.js';
 import type { Logger } from './http/logging.js';
+import { flowCookie } from './identities/flow-cookie.js';
+import { identityRoutes } from './identities/identity-routes.js';
+import { identitySecuritySection } from './identities/security-section.js';
 import { loadPages } from './http/page.js';
 import type { Routes } from './http/routes.js';
 import { codeRequestCookie } from './login-code/code-request-cookie.js';
@@ -71,7 +74,23 @@ export async function siteRoutes(
       passwordChecks: s.passwordChecks,
     }),
     confirmRoutes({ passwordChecks: s.passwordChecks, codes: s.codes, steps: s.steps, secondFactor: s.factors }),
-    twoFactorRoutes({ factors: s.factors, passwordChecks: s.passwordChecks, otherSessions: s.otherSessions }),
+    identityRoutes({
+      providers: s.identityProviders,
+      identities: s.identities,
+      flows: flowCookie(secrets, secure),
+      steps: s.steps,
+      stages: s.stages,
+      throttle: s.throttle,
+      refusals: s.refusals,
+      publicUrl: config.publicUrl,
+      logger,
+    }),
+    twoFactorRoutes({
+      factors: s.factors,
+      passwordChecks: s.passwordChecks,
+      otherSessions: s.otherSessions,
+      securitySections: identitySecuritySection(s.identityProviders, s.identities),
+    }),
     passkeyRoutes({
       ceremonies: s.ceremonies,
       factors: s.factors,

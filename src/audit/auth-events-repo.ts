@@ -34,6 +34,9 @@ export const AUTH_EVENT_KINDS = [
   'login_confirmed',
   'data_exported',
   'login_code_sent',
+  'identity_linked',
+  'identity_unlinked',
+  'identity_refused',
 ] as const;
 
 export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];

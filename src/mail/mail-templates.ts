@@ -60,8 +60,12 @@ export const templateSchemas = {
       'mfa-reset',
       'passkey-added',
       'passkey-removed',
+      'identity-connected',
+      'identity-disconnected',
     ]),
     codesLeft: z.number().int().min(0).optional(),
+    // The identity provider connected or disconnected (its configured label).
+    provider: clamped(60).optional(),
   }),
   // The right password, then wrong second-factor codes: someone may have the password.
   'second-factor-failed': z.object(noticeFacts),

@@ -15,14 +15,15 @@ export interface User {
 }
 
 export interface UserWithHash extends User {
-  readonly passwordHash: string;
+  /** Null for an account made by an identity provider until its owner sets a password. */
+  readonly passwordHash: string | null;
 }
 
 interface UserRow {
   id: number;
   name: string;
   email: string;
-  password_hash: string;
+  password_hash: string | null;
   website: string | null;
   is_active: boolean;
   created_at: Date;
@@ -89,7 +90,8 @@ export function userFromJoin(row: Partial<PublicUserRow> | Record<string, unknow
 export interface NewUser {
   readonly name: string;
   readonly email: string;
-  readonly passwordHash: string;
+  /** Null: no password (an account made by an identity provider). */
+  readonly passwordHash: string | null;
   readonly website: string | null;
 }
 
@@ -130,6 +132,20 @@ export function usersRepo(db: Db) {
     },
 
     findActiveWithHash,
+
+    /** Locks the user's row until the transaction ends: changes to its ways in are made one at a time. */
+    async lockForChange(id: number): Promise<void> {
+      await db.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
+    },
+
+    /** Whether the account has a password (one made by an identity provider may not). */
+    async hasPassword(id: number): Promise<boolean> {
+      const { rows } = await db.query<{ has: boolean }>(
+        'SELECT password_hash IS NOT NULL AS has FROM users WHERE id = $1',
+        [id],
+      );
+      return rows[0]?.has ?? false;
+    },
 
     async updateProfile(id: number, name: string, website: string | null): Promise<void> {
       await db.query('UPDATE users SET name = $2, website = $3 WHERE id = $1', [id, name, website]);

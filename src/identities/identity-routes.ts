@@ -1,0 +1,245 @@
+import type { Request, Response } from 'express';
+import type { Logger } from '../http/logging.js';
+import { parseFixedForm } from '../forms/parse-form.js';
+import { requireAnonymous } from '../http/current-user.js';
+import { HttpError } from '../http/errors.js';
+import { flash } from '../http/flash.js';
+import { requireRecentLogin } from '../http/recent-login.js';
+import { ipOf, originOf } from '../http/request-origin.js';
+import { Routes, type SignedInRequest } from '../http/routes.js';
+import { safeNext } from '../http/safe-next.js';
+import type { LoginSteps } from '../login/login-steps.js';
+import type { LoginStages } from '../login/stages.js';
+import type { Throttle } from '../login/throttle.js';
+import { refuseIfThrottled } from '../login/too-many.js';
+import type { RefusalLog } from '../audit/refusals.js';
+import { messages } from '../messages.js';
+import type { User } from '../users/users-repo.js';
+import type { Flow, FlowCookie, NewFlow } from './flow-cookie.js';
+import type { Identities } from './identities.js';
+import { confirmForm, disconnectForm, providerName, startForm } from './identity-forms.js';
+import { type IdentityProvider, ProviderDeclined, ProviderFailed, type ProviderProfile } from './provider-profile.js';
+
+export interface IdentityRouteDeps {
+  readonly providers: readonly IdentityProvider[];
+  readonly identities: Identities;
+  readonly flows: FlowCookie;
+  readonly steps: Pick<LoginSteps, 'firstStepDone' | 'confirmed'>;
+  readonly stages: Pick<LoginStages, 'offerProvider' | 'start'>;
+  readonly throttle: Pick<Throttle, 'passkeyAttempt' | 'passkeySucceeded' | 'signupAttempt'>;
+  readonly refusals: RefusalLog;
+  /** The absolute base the callback is registered under: PUBLIC_URL. */
+  readonly publicUrl: string;
+  readonly logger: Logger;
+}
+
+const SECURITY_PATH = '/account/security';
+const RECENT_MINUTES = 10;
+const startPath = (name: string) => `/login/oidc/${name}`;
+const callbackPath = (name: string) => `/login/oidc/${name}/callback`;
+
+/**
+ * Signing in with an identity provider (a first stage: a provider's sign-in is a first factor,
+ * and login-steps sends an account with a second factor on to its second step), connecting one
+ * to the signed-in account and disconnecting it, and "confirm it's you" at the provider. Every
+ * flow starts with a POST (CSRF token) and comes back to PUBLIC_URL + /login/oidc/NAME/callback,
+ * where the browser's own flow cookie is taken once and the answer checked against it.
+ */
+export function identityRoutes({
+  providers,
+  identities,
+  flows,
+  steps,
+  stages,
+  throttle,
+  refusals,
+  publicUrl,
+  logger,
+}: IdentityRouteDeps): Routes {
+  const routes = new Routes();
+  const byName = new Map(providers.map((provider) => [provider.name, provider]));
+  for (const provider of providers) {
+    stages.offerProvider({ label: messages.identities.continueWith(provider.label), path: startPath(provider.name) });
+  }
+  const labelOf = (name: string) => byName.get(name)?.label ?? name;
+
+  const providerFor = (req: Request): IdentityProvider => {
+    const name = providerName.safeParse(req.params['name']);
+    const provider = name.success ? byName.get(name.data) : undefined;
+    if (!provider) throw new HttpError(404, messages.errors.notFound);
+    return provider;
+  };
+
+  /** The flow's cookie is set and the browser sent to the provider; a provider that cannot be reached is a 503. */
+  async function sendToProvider(res: Response, provider: IdentityProvider, flow: NewFlow): Promise<void> {
+    let url: URL;
+    const started = flows.start(res, flow);
+    try {
+      url = await provider.authorizationUrl(started, `${publicUrl}${callbackPath(provider.name)}`);
+    } catch (error) {
+      logger.warn(
+        { provider: provider.name, reason: (error as ProviderFailed).reason },
+        'identity provider unreachable',
+      );
+      throw new HttpError(503, messages.identities.failed(provider.label));
+    }
+    res.redirect(303, url.href);
+  }
+
+  /** Back to the login page with `text` (a cancelled or failed sign-in; never a 500). */
+  const backToLogin = (res: Response, text: string, next = '/') => {
+    flash(res, 'error', text);
+    res.redirect(303, next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`);
+  };
+
+  routes.public.post('/login/oidc/:name', requireAnonymous, async (req, res) => {
+    const provider = providerFor(req);
+    const form = parseFixedForm(startForm, req.body);
+    await sendToProvider(res, provider, {
+      provider: provider.name,
+      purpose: 'login',
+      userId: null,
+      next: safeNext(form.next ?? '/'),
+      remember: form.remember,
+    });
+  });
+
+  routes.public.get('/login/oidc/:name/callback', async (req, res) => {
+    const provider = providerFor(req);
+    const flow = flows.take(req, res, provider.name);
+    const user = res.locals.currentUser as User | undefined;
+    if (!flow) {
+      if (user) {
+        flash(res, 'error', messages.identities.startAgain(provider.label));
+        return res.redirect(303, SECURITY_PATH);
+      }
+      return backToLogin(res, messages.identities.startAgain(provider.label));
+    }
+    const fallback = flow.purpose === 'login' ? null : flow.purpose === 'connect' ? SECURITY_PATH : flow.next;
+    const failed = (text: string) => {
+      if (fallback === null) return backToLogin(res, text, flow.next);
+      flash(res, 'error', text);
+      res.redirect(303, fallback);
+    };
+
+    // A forged or replayed answer is a guess like a wrong password: counted per network first.
+    await refuseIfThrottled(refusals, req, await throttle.passkeyAttempt(ipOf(req)), messages.limits.failedLogins);
+    const search = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+    let profile: ProviderProfile;
+    try {
+      profile = await provider.finish(new URL(`${publicUrl}${callbackPath(provider.name)}${search}`), flow);
+    } catch (error) {
+      if (error instanceof ProviderDeclined) return failed(messages.identities.cancelled(provider.label));
+      if (!(error instanceof ProviderFailed)) throw error;
+      // The library's reason only: never a code, a token or a secret.
+      logger.warn({ provider: provider.name, reason: error.reason }, 'identity provider answer refused');
+      await identities.refused(flow.userId, provider, error.reason, originOf(req));
+      return failed(messages.identities.failed(provider.label));
+    }
+    await throttle.passkeySucceeded(ipOf(req));
+
+    if (flow.purpose === 'login') return signIn(req, res, provider, profile, flow);
+    // Connecting and confirming are for the account that started the flow, still signed in here.
+    if (!user || user.id !== flow.userId) {
+      if (!user) return backToLogin(res, messages.identities.wrongUser);
+      return failed(messages.identities.wrongUser);
+    }
+    if (flow.purpose === 'connect') return connect(req as SignedInRequest, res, provider, profile);
+    return confirm(req as SignedInRequest, res, provider, profile, flow);
+  });
+
+  async function signIn(req: Request, res: Response, provider: IdentityProvider, profile: ProviderProfile, flow: Flow) {
+    if (res.locals.currentUser) return res.redirect(303, '/');
+    const known = await identities.isKnown(profile);
+    // A new account is a signup: limited per network like one.
+    if (!known) {
+      await refuseIfThrottled(refusals, req, await throttle.signupAttempt(ipOf(req)), messages.limits.signUps);
+    }
+    const outcome = await identities.signIn(provider, profile, originOf(req));
+    switch (outcome.kind) {
+      case 'known':
+      case 'created':
+        return steps.firstStepDone(
+          req,
+          res,
+          outcome.user,
+          { remember: flow.remember, next: flow.next },
+          'identity provider',
+        );
+      case 'address-taken':
+        return res.status(409).render('identities/address-taken.njk', {
+          provider: provider.label,
+          message: messages.identities.addressTaken(provider.label),
+          next: flow.next,
+        });
+      case 'no-email':
+        return backToLogin(res, messages.identities.noEmail(provider.label), flow.next);
+      case 'inactive':
+        return stages.start.show(res, 403, {
+          values: { next: flow.next },
+          errors: { form: messages.identities.inactive },
+        });
+    }
+  }
+
+  async function connect(req: SignedInRequest, res: Response, provider: IdentityProvider, profile: ProviderProfile) {
+    const outcome = await identities.connect(req.user, provider, profile, originOf(req));
+    if (outcome === 'connected') flash(res, 'success', messages.identities.connected(provider.label));
+    else if (outcome === 'already') flash(res, 'info', messages.identities.alreadyConnected(provider.label));
+    else flash(res, 'error', messages.identities.linkedElsewhere(provider.label));
+    res.redirect(303, SECURITY_PATH);
+  }
+
+  async function confirm(
+    req: SignedInRequest,
+    res: Response,
+    provider: IdentityProvider,
+    profile: ProviderProfile,
+    flow: Flow,
+  ) {
+    // The provider must have signed the person in during this flow (prompt=login, max_age=0), as this account's identity.
+    const fresh = profile.authTime !== null && profile.authTime * 1000 >= flow.startedAt - 5_000;
+    if (!fresh || !(await identities.belongsTo(req.user.id, profile))) {
+      flash(res, 'error', messages.identities.notRecentEnough(provider.label));
+      return res.redirect(303, `/account/confirm?next=${encodeURIComponent(flow.next)}`);
+    }
+    await steps.confirmed(req, provider.label);
+    res.redirect(303, flow.next);
+  }
+
+  routes.post('/account/identities/:name/connect', requireRecentLogin(RECENT_MINUTES), async (req, res) => {
+    const provider = providerFor(req);
+    parseFixedForm(confirmForm, req.body);
+    await sendToProvider(res, provider, {
+      provider: provider.name,
+      purpose: 'connect',
+      userId: req.user.id,
+      next: SECURITY_PATH,
+      remember: false,
+    });
+  });
+
+  routes.post('/account/identities/disconnect', requireRecentLogin(RECENT_MINUTES), async (req, res) => {
+    const form = parseFixedForm(disconnectForm, req.body);
+    const outcome = await identities.disconnect(req.user, Number(form.id), labelOf, originOf(req));
+    if (outcome.ok) flash(res, 'success', messages.identities.disconnected(labelOf(outcome.identity.provider)));
+    else if (outcome.reason === 'gone') flash(res, 'info', messages.identities.alreadyGone);
+    else flash(res, 'error', messages.identities.lastWayIn);
+    res.redirect(303, SECURITY_PATH);
+  });
+
+  routes.post('/account/confirm/provider/:name', async (req, res) => {
+    const provider = providerFor(req);
+    if (!provider.canReauthenticate) throw new HttpError(404, messages.errors.notFound);
+    const form = parseFixedForm(confirmForm, req.body);
+    await sendToProvider(res, provider, {
+      provider: provider.name,
+      purpose: 'confirm',
+      userId: req.user.id,
+      next: safeNext(form.next ?? '/'),
+      remember: false,
+    });
+  });
+
+  return routes;
+}
