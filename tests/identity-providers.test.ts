@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Response } from 'supertest';
-import { type Browser, PASSWORD, uniqueEmail } from './support/browser.js';
+import { type Browser, uniqueEmail } from './support/browser.js';
 import {
   APP_URL,
   type TestGithub,
@@ -17,7 +17,6 @@ import { type TestApp, startTestApp } from './support/test-app.js';
 import { stepAt, totpCode } from './support/totp.js';
 import { enrolApp, sendCode } from './support/two-factor.js';
 import {
-  type Member,
   eventKindsOf,
   loginAgo,
   sessionCount,
@@ -340,10 +339,399 @@ describe('takeover: a provider sign-in is a first factor', () => {
   });
 });
 
-void PASSWORD;
-void APP_URL;
-void sessionCount;
-void loginAgo;
-void uniqueIp;
-void personAtGithub;
-export type { Member };
+describe('the buttons and the start of a flow', () => {
+  it('/login and /signup have a "Continue with …" button per provider: a POST form with _csrf and next', async () => {
+    const login = await visitor(t.app).get('/login?next=%2Faccount');
+    for (const [name, label] of [
+      ['acme', 'Acme ID'],
+      ['github', 'GitHub'],
+    ]) {
+      const form = new RegExp(
+        `<form method="post" action="/login/oidc/${name}">\\s*<input type="hidden" name="_csrf" value="[^"]+">\\s*<input type="hidden" name="next" value="/account">\\s*<button[^>]*>Continue with ${label}</button>`,
+      );
+      expect(login.text).toMatch(form);
+    }
+    const signup = await visitor(t.app).get('/signup');
+    expect(signup.text).toContain('Continue with Acme ID');
+    expect(signup.text).toContain('Continue with GitHub');
+  });
+
+  it('with no provider configured, no button shows and the routes are not there', async () => {
+    const bare = await t.sibling({ OIDC_PROVIDERS: '', GITHUB_CLIENT_ID: '', GITHUB_CLIENT_SECRET: '' });
+    const page = await visitor(bare.app).get('/login');
+    expect(page.text).not.toContain('Continue with');
+    expect(page.text).not.toContain('/login/oidc/');
+    expect((await visitor(bare.app).get('/signup')).text).not.toContain('Continue with');
+    const browser = visitor(bare.app);
+    expect((await browser.submit('/login', '/login/oidc/acme', {})).status).toBe(404);
+  });
+
+  it('the button sends the browser to the provider with state, nonce, PKCE S256 and the exact callback, writing no session row', async () => {
+    const browser = visitor(t.app);
+    const sessionsBefore = await sessionCount(t);
+    const started = await browser.submit('/login', '/login/oidc/acme', { next: '/account' });
+    expect(started.status).toBe(303);
+    const url = new URL(started.headers['location'] ?? '');
+    expect(url.origin).toBe(idp.issuer);
+    const q = url.searchParams;
+    expect(q.get('redirect_uri')).toBe(`${APP_URL}/login/oidc/acme/callback`);
+    expect(q.get('response_type')).toBe('code');
+    expect(q.get('client_id')).toBe(idp.clientId);
+    expect(q.get('code_challenge_method')).toBe('S256');
+    expect(q.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(q.get('state')).toMatch(/^[A-Za-z0-9_-]{43,}$/);
+    expect(q.get('nonce')).toMatch(/^[A-Za-z0-9_-]{43,}$/);
+    expect(q.get('scope')?.split(' ')).toEqual(expect.arrayContaining(['openid', 'email']));
+    const cookie = (started.headers['set-cookie'] as unknown as string[]).find((line) =>
+      line.startsWith('gatehouse.oidc='),
+    );
+    expect(cookie).toMatch(/HttpOnly/i);
+    expect(cookie).toMatch(/SameSite=Lax/i);
+    expect(cookie).toMatch(/Path=\/login\/oidc/);
+    // Nothing readable in it: the verifier and nonce are sealed.
+    expect(cookie).not.toContain(q.get('state') ?? 'no state');
+    expect(await sessionCount(t)).toBe(sessionsBefore);
+  });
+
+  it('a second flow in the same browser replaces the first: only the newest answer is taken', async () => {
+    const person = personAtAcme();
+    const browser = visitor(t.app);
+    const first = await answerFor(browser, person.sub);
+    const second = await answerFor(browser, person.sub);
+    await expectBackOnLogin(browser, await browser.get(onApp(first)), /did not confirm who you are/);
+    // The first answer took the cookie with it: the second has nothing to match now either.
+    await expectBackOnLogin(browser, await browser.get(onApp(second)), /expired or was already used/);
+    expect(await isLoggedIn(browser)).toBe(false);
+  });
+
+  it('a GET on the start is a 405, an unknown provider a 404, a bare callback lands on /login: never a 500', async () => {
+    const browser = visitor(t.app);
+    expect((await browser.get('/login/oidc/acme')).status).toBe(405);
+    expect((await browser.submit('/login', '/login/oidc/nobody', {})).status).toBe(404);
+    expect((await browser.get('/login/oidc/nobody/callback')).status).toBe(404);
+    for (const query of [
+      '',
+      '?code=x&state=y',
+      '?error=access_denied',
+      '?code=%FF%FE&state[]=1',
+      `?state=${'a'.repeat(5000)}`,
+    ]) {
+      const answer = await browser.get(`/login/oidc/acme/callback${query}`);
+      expect(answer.status, query).toBeLessThan(500);
+    }
+  });
+
+  it('a provider that cannot be reached is a 503 page, not a 500', async () => {
+    const down = await t.sibling({
+      OIDC_PROVIDERS: 'down',
+      OIDC_DOWN_ISSUER: 'http://127.0.0.1:9',
+      OIDC_DOWN_CLIENT_ID: 'x',
+      OIDC_DOWN_CLIENT_SECRET: 'y',
+    });
+    const answer = await visitor(down.app).submit('/login', '/login/oidc/down', {});
+    expect(answer.status).toBe(503);
+    expect(answer.text).toContain('did not confirm who you are');
+  });
+});
+
+describe('signing in', () => {
+  it('Cancel at the provider lands on /login with a message (next kept), never a 500', async () => {
+    const browser = visitor(t.app);
+    const { answer } = await signInWithProvider(browser, 'acme', {}, { fields: { next: '/account' } });
+    expect(answer.status).toBe(303);
+    expect(answer.headers['location']).toBe('/login?next=%2Faccount');
+    const page = await browser.get('/login?next=%2Faccount');
+    expect(flashesOn(page.text)).toContain(
+      'Signing in with Acme ID was cancelled or did not finish. Try again, or log in another way.',
+    );
+    expect(await isLoggedIn(browser)).toBe(false);
+  });
+
+  it('a new identity makes an account with the provider name, no password, and lands on next', async () => {
+    const person = personAtAcme({ name: 'Ada from Acme' });
+    const browser = visitor(t.app);
+    const { answer } = await signInWithProvider(browser, 'acme', { as: person.sub }, { fields: { next: '/account' } });
+    expect(answer.headers['location']).toBe('/account');
+    const row = await userByEmail(t, person.email);
+    expect(row?.name).toBe('Ada from Acme');
+    expect(row?.password_hash).toBeNull();
+    const identity = (await identitiesWith(person.sub))[0];
+    expect(identity).toMatchObject({
+      user_id: row?.id,
+      provider: 'acme',
+      issuer: idp.issuer,
+      email_seen: person.email,
+    });
+    expect(await eventKindsOf(t, row?.id ?? '')).toEqual(
+      expect.arrayContaining(['signup', 'identity_linked', 'email_verified', 'login']),
+    );
+  });
+
+  it('a known identity signs its account in again: no new account, last use noted, a new browser told by mail', async () => {
+    const made = await accountFromAcme();
+    await made.browser.submit('/', '/logout', {});
+    const mark = await mailMark(t);
+    const browser = visitor(t.app, uniqueIp());
+    const { answer } = await signInWithProvider(browser, 'acme', { as: made.sub });
+    expect(answer.status).toBe(303);
+    expect(await loggedInAs(browser)).toBe(made.email);
+    expect(await usersWith(made.email)).toBe(1);
+    expect((await identitiesWith(made.sub))[0]?.last_used_at).not.toBeNull();
+    await waitForMailTo(t, made.email, 'new-sign-in', mark);
+    // A whole login earns the browser its device cookie.
+    const cookies = answer.headers['set-cookie'] as unknown as string[];
+    expect(cookies.some((line) => line.startsWith('gatehouse.device='))).toBe(true);
+  });
+
+  it('the account made by the first sign-in is not told of its own first browser', async () => {
+    const mark = await mailMark(t);
+    const made = await accountFromAcme();
+    expect((await mailsAfter(t, mark)).filter((mail) => mail.to === made.email)).toEqual([]);
+  });
+
+  it('a deactivated account cannot sign in with its identity, nor keep an open session', async () => {
+    const made = await accountFromAcme();
+    await t.pool.query('UPDATE users SET is_active = false WHERE id = $1', [made.id]);
+    expect(await isLoggedIn(made.browser)).toBe(false);
+    const browser = visitor(t.app);
+    const { answer } = await signInWithProvider(browser, 'acme', { as: made.sub });
+    expect(answer.status).toBe(403);
+    expect(unescapeHtml(answer.text)).toContain('That account is deactivated.');
+    expect(await isLoggedIn(browser)).toBe(false);
+  });
+
+  it('a provider that gives no address makes no account', async () => {
+    const sub = `noemail-${process.pid}-${++counter}`;
+    idp.people.set(sub, { name: 'No Mail' });
+    const browser = visitor(t.app);
+    const { answer } = await signInWithProvider(browser, 'acme', { as: sub });
+    await expectBackOnLogin(browser, answer, /did not give us an email address/);
+    expect(await identitiesWith(sub)).toEqual([]);
+  });
+
+  it('no provider token is kept: not in the session, not in the identity, not in the log', async () => {
+    const person = personAtAcme();
+    const browser = visitor(t.app);
+    const { callback } = await signInWithProvider(browser, 'acme', { as: person.sub });
+    const code = callback.searchParams.get('code') ?? 'no code';
+    const { rows } = await t.pool.query<{ sess: unknown }>(
+      'SELECT sess FROM sessions WHERE user_id = (SELECT id FROM users WHERE email = $1)',
+      [person.email],
+    );
+    const stored = JSON.stringify(rows) + JSON.stringify(await identitiesWith(person.sub));
+    expect(stored).not.toMatch(/token|eyJ/);
+    expect(t.logs.join('')).not.toContain(code);
+    expect(t.logs.join('')).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+    const columns = await t.pool.query<{ column_name: string }>(
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'identities'",
+    );
+    expect(columns.rows.map((row) => row.column_name).join(' ')).not.toMatch(/token|secret/);
+  });
+});
+
+describe('everything else applies to provider sign-ins', () => {
+  it('REQUIRE_VERIFIED_EMAIL: an unproven address is refused at login (the link offered again); a proven one logs in', async () => {
+    const strict = await t.sibling({ REQUIRE_VERIFIED_EMAIL: 'true' });
+    const unproven = personAtAcme({ verified: false });
+    const browser = visitor(strict.app);
+    const { answer } = await signInWithProvider(browser, 'acme', { as: unproven.sub });
+    expect(answer.status).toBe(403);
+    expect(answer.text).toContain('Send the confirmation link again');
+    expect(await isLoggedIn(browser)).toBe(false);
+
+    const proven = personAtAcme({ verified: true });
+    const other = visitor(strict.app);
+    expect((await signInWithProvider(other, 'acme', { as: proven.sub })).answer.status).toBe(303);
+    expect(await isLoggedIn(other)).toBe(true);
+  });
+
+  it('SESSIONS_PER_USER: a provider sign-in beyond the cap ends the least recently used session', async () => {
+    const capped = await t.sibling({ SESSIONS_PER_USER: '1' });
+    const person = personAtAcme();
+    const first = visitor(capped.app);
+    expect((await signInWithProvider(first, 'acme', { as: person.sub })).answer.status).toBe(303);
+    const second = visitor(capped.app);
+    expect((await signInWithProvider(second, 'acme', { as: person.sub })).answer.status).toBe(303);
+    expect(await isLoggedIn(second)).toBe(true);
+    expect(await isLoggedIn(first)).toBe(false);
+  });
+
+  it('answers that fail their checks count against the network: over the limit, a 429', async () => {
+    const limited = await t.sibling({ LOGIN_FAILURES_PER_IP: '2' });
+    const ip = uniqueIp();
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const browser = visitor(limited.app, ip);
+      expect((await browser.submit('/login', '/login/oidc/acme', {})).status).toBe(303);
+      statuses.push(
+        (
+          await browser.get(
+            `/login/oidc/acme/callback?code=forged&state=${'b'.repeat(43)}&iss=${encodeURIComponent(idp.issuer)}`,
+          )
+        ).status,
+      );
+    }
+    expect(statuses).toEqual([303, 303, 429]);
+  });
+
+  it('a new account by a provider counts as a signup from the network', async () => {
+    const limited = await t.sibling({ SIGNUPS_PER_IP: '1' });
+    const ip = uniqueIp();
+    expect((await signInWithProvider(visitor(limited.app, ip), 'acme', { as: personAtAcme().sub })).answer.status).toBe(
+      303,
+    );
+    const refused = await signInWithProvider(visitor(limited.app, ip), 'acme', { as: personAtAcme().sub });
+    expect(refused.answer.status).toBe(429);
+  });
+});
+
+describe('connecting and disconnecting on /account/security', () => {
+  it('connecting needs a recent login: an old one goes through "confirm it is you" first', async () => {
+    const user = await signUp(t);
+    await loginAgo(t, user.browser, 30);
+    const started = await user.browser.submit('/account/security', '/account/identities/acme/connect', {});
+    expect(started.status).toBe(303);
+    expect(started.headers['location']).toMatch(/^\/account\/confirm\?next=/);
+  });
+
+  it('connecting links the identity, tells the owner, writes auth_events, and the security page lists it', async () => {
+    const user = await signUp(t);
+    const person = personAtAcme();
+    const mark = await mailMark(t);
+    const answer = await connect(user.browser, 'acme', person.sub);
+    expect(answer.headers['location']).toBe('/account/security');
+    expect((await identitiesWith(person.sub))[0]?.user_id).toBe(user.id);
+    expect(await eventKindsOf(t, user.id)).toContain('identity_linked');
+    const notice = await waitForMailTo(t, user.email, 'security-change', mark);
+    expect(notice.text).toContain('Your Acme ID account was connected to your Gatehouse account');
+    const page = await user.browser.get('/account/security');
+    expect(flashesOn(page.text)).toContain('Acme ID is connected: you can now sign in with it.');
+    expect(page.text).toContain('Disconnect');
+    // It now signs in to this account, the address at the provider notwithstanding.
+    const browser = visitor(t.app);
+    expect((await signInWithProvider(browser, 'acme', { as: person.sub })).answer.status).toBe(303);
+    expect(await loggedInAs(browser)).toBe(user.email);
+  });
+
+  it('connecting the same identity twice changes nothing', async () => {
+    const user = await signUp(t);
+    const person = personAtAcme();
+    await connect(user.browser, 'acme', person.sub);
+    await connect(user.browser, 'acme', person.sub);
+    const page = await user.browser.get('/account/security');
+    expect(flashesOn(page.text).join(' ')).toContain('already connected to your account');
+    expect(await identitiesOf(user.id)).toHaveLength(1);
+  });
+
+  it('an answer for a connect started by another account is not applied to this one', async () => {
+    const owner = await signUp(t);
+    const person = personAtAcme();
+    const started = await owner.browser.submit('/account/security', '/account/identities/acme/connect', {});
+    const callback = await throughProvider(started.headers['location'] ?? '', { as: person.sub });
+    // The browser changes hands: someone else logs in there before the answer arrives.
+    await owner.browser.submit('/', '/logout', {});
+    const other = await signUp(t);
+    for (const cookie of owner.browser.agent.jar.getCookies({
+      domain: '127.0.0.1',
+      path: '/login/oidc',
+      secure: false,
+      script: false,
+    })) {
+      other.browser.agent.jar.setCookie(`${cookie.name}=${cookie.value}; Path=${cookie.path}`, '127.0.0.1', '/');
+    }
+    const answer = await other.browser.get(onApp(callback));
+    expect(answer.status).toBe(303);
+    expect(await identitiesWith(person.sub)).toEqual([]);
+  });
+
+  it('the last way in cannot be disconnected; with a password it can, and the owner is told', async () => {
+    const made = await accountFromAcme();
+    const [identity] = (
+      await t.pool.query<{ id: string }>('SELECT id::text AS id FROM identities WHERE subject = $1', [made.sub])
+    ).rows;
+    const refused = await made.browser.submit('/account/security', '/account/identities/disconnect', {
+      id: identity?.id ?? '',
+    });
+    expect(refused.status).toBe(303);
+    const page = await made.browser.get('/account/security');
+    expect(flashesOn(page.text).join(' ')).toContain('This is the only way into your account.');
+    expect(await identitiesWith(made.sub)).toHaveLength(1);
+
+    const user = await signUp(t);
+    const person = personAtAcme();
+    await connect(user.browser, 'acme', person.sub);
+    const [linked] = (
+      await t.pool.query<{ id: string }>('SELECT id::text AS id FROM identities WHERE subject = $1', [person.sub])
+    ).rows;
+    const mark = await mailMark(t);
+    const done = await user.browser.submit('/account/security', '/account/identities/disconnect', {
+      id: linked?.id ?? '',
+    });
+    expect(done.status).toBe(303);
+    expect(await identitiesWith(person.sub)).toEqual([]);
+    expect(await eventKindsOf(t, user.id)).toContain('identity_unlinked');
+    const notice = await waitForMailTo(t, user.email, 'security-change', mark);
+    expect(notice.text).toContain('Your Acme ID account was disconnected');
+  });
+
+  it('disconnecting needs a recent login, and another account identity id does nothing', async () => {
+    const made = await accountFromAcme();
+    const [identity] = (
+      await t.pool.query<{ id: string }>('SELECT id::text AS id FROM identities WHERE subject = $1', [made.sub])
+    ).rows;
+    const user = await signUp(t);
+    await user.browser.submit('/account/security', '/account/identities/disconnect', { id: identity?.id ?? '' });
+    expect(await identitiesWith(made.sub)).toHaveLength(1);
+    await loginAgo(t, user.browser, 30);
+    const old = await user.browser.submit('/account/security', '/account/identities/disconnect', {
+      id: identity?.id ?? '',
+    });
+    expect(old.headers['location']).toMatch(/^\/account\/confirm/);
+  });
+});
+
+describe('GitHub', () => {
+  it('a primary verified address makes an account keyed by the numeric id, which a new login name keeps', async () => {
+    const person = personAtGithub();
+    const browser = visitor(t.app);
+    expect((await signInWithProvider(browser, 'github', { as: person.login })).answer.status).toBe(303);
+    const row = await userByEmail(t, person.email);
+    expect(row?.email_verified_at).not.toBeNull();
+    const identity = (await identitiesWith(String(person.id)))[0];
+    expect(identity).toMatchObject({ provider: 'github', issuer: github.webUrl, user_id: row?.id });
+
+    // The person renames their GitHub login: the identity is the same.
+    const renamed = `${person.login}-renamed`;
+    github.people.set(renamed, { ...github.people.get(person.login)!, login: renamed });
+    const again = visitor(t.app);
+    expect((await signInWithProvider(again, 'github', { as: renamed })).answer.status).toBe(303);
+    expect(await loggedInAs(again)).toBe(person.email);
+  });
+
+  it('an unverified primary address is not proven: a verification link is mailed', async () => {
+    const person = personAtGithub(uniqueEmail('gh'), false);
+    const mark = await mailMark(t);
+    expect((await signInWithProvider(visitor(t.app), 'github', { as: person.login })).answer.status).toBe(303);
+    expect((await userByEmail(t, person.email))?.email_verified_at).toBeNull();
+    await waitForMailTo(t, person.email, 'verify-email', mark);
+  });
+
+  it('an address an account already has is not linked', async () => {
+    const owner = await signUp(t);
+    const person = personAtGithub(owner.email, true);
+    const browser = visitor(t.app);
+    expect((await signInWithProvider(browser, 'github', { as: person.login })).answer.status).toBe(409);
+    expect(await identitiesWith(String(person.id))).toEqual([]);
+  });
+
+  it('Cancel lands on /login with a message; a forged state is refused', async () => {
+    const browser = visitor(t.app);
+    const { answer } = await signInWithProvider(browser, 'github', {});
+    await expectBackOnLogin(browser, answer, /cancelled/);
+    const person = personAtGithub();
+    const callback = await answerFor(browser, person.login, 'github');
+    callback.searchParams.set('state', 'c'.repeat(43));
+    await expectBackOnLogin(browser, await browser.get(onApp(callback)), /did not confirm who you are/);
+    expect(await isLoggedIn(browser)).toBe(false);
+  });
+});
