@@ -128,6 +128,11 @@ export const messages = {
     alreadyGone: 'That connection was already gone.',
     lastWayIn: 'This is the only way into your account. Set a password or add a passkey before you disconnect it.',
     notRecentEnough: (label: string) => `${label} did not ask you to sign in again. Try again.`,
+    /** "Set a password" on an account without one: a link, like a reset. */
+    setPasswordSent: (email: string) =>
+      `We have sent a link to ${email}. Follow it to choose a password; every browser is then signed out.`,
+    hasPasswordAlready: 'Your account has a password already: change it here.',
+    signInAgain: (label: string) => `Sign in again with ${label}`,
   },
 
   /** The authenticator app: setting it up and off, and the second step of a login. */

@@ -6,7 +6,7 @@ import { emailLinkRoutes } from './email-flows/email-link-routes.js';
 import type { Logger } from './http/logging.js';
 import { flowCookie } from './identities/flow-cookie.js';
 import { identityRoutes } from './identities/identity-routes.js';
-import { identitySecuritySection } from './identities/security-section.js';
+import { identitySecuritySection, reauthenticationChoices } from './identities/security-section.js';
 import { loadPages } from './http/page.js';
 import type { Routes } from './http/routes.js';
 import { codeRequestCookie } from './login-code/code-request-cookie.js';
@@ -73,7 +73,13 @@ export async function siteRoutes(
       refusals: s.refusals,
       passwordChecks: s.passwordChecks,
     }),
-    confirmRoutes({ passwordChecks: s.passwordChecks, codes: s.codes, steps: s.steps, secondFactor: s.factors }),
+    confirmRoutes({
+      passwordChecks: s.passwordChecks,
+      codes: s.codes,
+      steps: s.steps,
+      secondFactor: s.factors,
+      reauthenticateAt: reauthenticationChoices(s.identityProviders, s.identities),
+    }),
     identityRoutes({
       providers: s.identityProviders,
       identities: s.identities,
@@ -84,6 +90,7 @@ export async function siteRoutes(
       refusals: s.refusals,
       publicUrl: config.publicUrl,
       logger,
+      askForPasswordLink: (email, origin) => s.mail.askForPasswordReset(email, origin),
     }),
     twoFactorRoutes({
       factors: s.factors,

@@ -735,3 +735,83 @@ describe('GitHub', () => {
     expect(await isLoggedIn(browser)).toBe(false);
   });
 });
+
+describe('accounts without a password', () => {
+  it('the password page offers "Set a password" by a mailed link instead of asking for the current one', async () => {
+    const made = await accountFromAcme();
+    const page = await made.browser.get('/account/password');
+    expect(page.text).toContain('Set a password');
+    expect(page.text).not.toContain('name="current"');
+    // Every account page offers it where a current password would be asked for.
+    expect((await made.browser.get('/account/email')).text).toContain('action="/account/password/set"');
+
+    const mark = await mailMark(t);
+    const asked = await made.browser.submit('/account/password', '/account/password/set', {});
+    expect(asked.status).toBe(303);
+    const link = await waitForMailTo(t, made.email, 'password-reset', mark);
+    expect(link.text).toContain('/password/reset?token=');
+    expect(flashesOn((await made.browser.get('/account/password')).text).join(' ')).toContain(
+      `We have sent a link to ${made.email}.`,
+    );
+  });
+
+  it('an account with a password is shown the usual form, and is not mailed a link by "Set a password"', async () => {
+    const user = await signUp(t);
+    expect((await user.browser.get('/account/password')).text).toContain('name="current"');
+    expect((await user.browser.get('/account/email')).text).not.toContain('action="/account/password/set"');
+    const mark = await mailMark(t);
+    await user.browser.submit('/account/password', '/account/password/set', {});
+    expect((await mailsAfter(t, mark)).filter((mail) => mail.to === user.email)).toEqual([]);
+  });
+
+  it('no password matches an account without one, and the password login is refused as for any wrong password', async () => {
+    const made = await accountFromAcme();
+    for (const password of ['', 'null', 'undefined', 'correct horse battery staple']) {
+      const answer = await visitor(t.app).submit('/login', '/login', { email: made.email, password });
+      expect(answer.status).toBe(422);
+    }
+    const wrongCurrent = await made.browser.submit('/account/email', '/account/email', {
+      email: uniqueEmail('moved'),
+      password: 'anything at all',
+    });
+    expect(wrongCurrent.status).toBe(422);
+  });
+
+  it('"confirm it is you" offers signing in again at the provider (prompt=login, max_age=0), which opens the page', async () => {
+    const made = await accountFromAcme();
+    await loginAgo(t, made.browser, 30);
+    const gate = await made.browser.get('/account/export');
+    expect(gate.headers['location']).toBe('/account/confirm?next=%2Faccount%2Fexport');
+    const confirm = await made.browser.get('/account/confirm?next=%2Faccount%2Fexport');
+    expect(confirm.text).toContain('Sign in again with Acme ID');
+    expect(confirm.text).not.toContain('name="password"');
+
+    const started = await made.browser.submit(
+      '/account/confirm?next=%2Faccount%2Fexport',
+      '/account/confirm/provider/acme',
+      { next: '/account/export' },
+    );
+    expect(started.status).toBe(303);
+    const url = new URL(started.headers['location'] ?? '');
+    expect(url.searchParams.get('prompt')).toBe('login');
+    expect(url.searchParams.get('max_age')).toBe('0');
+    const callback = await throughProvider(url.href, { as: made.sub });
+    const back = await made.browser.get(onApp(callback));
+    expect(back.headers['location']).toBe('/account/export');
+    expect((await made.browser.get('/account/export')).status).toBe(200);
+    expect(await eventKindsOf(t, made.id)).toContain('login_confirmed');
+  });
+
+  it('signing in again as another identity confirms nothing', async () => {
+    const made = await accountFromAcme();
+    const stranger = personAtAcme();
+    await loginAgo(t, made.browser, 30);
+    const started = await made.browser.submit('/account/confirm', '/account/confirm/provider/acme', {
+      next: '/account/export',
+    });
+    const callback = await throughProvider(started.headers['location'] ?? '', { as: stranger.sub });
+    const back = await made.browser.get(onApp(callback));
+    expect(back.headers['location']).toMatch(/^\/account\/confirm/);
+    expect((await made.browser.get('/account/export')).status).toBe(302);
+  });
+});

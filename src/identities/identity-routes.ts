@@ -26,7 +26,9 @@ export interface IdentityRouteDeps {
   readonly flows: FlowCookie;
   readonly steps: Pick<LoginSteps, 'firstStepDone' | 'confirmed'>;
   readonly stages: Pick<LoginStages, 'offerProvider' | 'start'>;
-  readonly throttle: Pick<Throttle, 'passkeyAttempt' | 'passkeySucceeded' | 'signupAttempt'>;
+  readonly throttle: Pick<Throttle, 'passkeyAttempt' | 'passkeySucceeded' | 'signupAttempt' | 'mailLinkRequest'>;
+  /** Mails the account a link to set its password (the reset link, which proves the address too). */
+  readonly askForPasswordLink: (email: string, origin: ReturnType<typeof originOf>) => Promise<void>;
   readonly refusals: RefusalLog;
   /** The absolute base the callback is registered under: PUBLIC_URL. */
   readonly publicUrl: string;
@@ -55,6 +57,7 @@ export function identityRoutes({
   refusals,
   publicUrl,
   logger,
+  askForPasswordLink,
 }: IdentityRouteDeps): Routes {
   const routes = new Routes();
   const byName = new Map(providers.map((provider) => [provider.name, provider]));
@@ -226,6 +229,25 @@ export function identityRoutes({
     else if (outcome.reason === 'gone') flash(res, 'info', messages.identities.alreadyGone);
     else flash(res, 'error', messages.identities.lastWayIn);
     res.redirect(303, SECURITY_PATH);
+  });
+
+  // An account made by a provider has no password: its owner sets one by a mailed link, like a reset.
+  routes.post('/account/password/set', async (req, res) => {
+    parseFixedForm(confirmForm, req.body);
+    const { user } = req;
+    if (await identities.hasPassword(user.id)) {
+      flash(res, 'info', messages.identities.hasPasswordAlready);
+      return res.redirect(303, '/account/password');
+    }
+    await refuseIfThrottled(
+      refusals,
+      req,
+      await throttle.mailLinkRequest(user.email, ipOf(req)),
+      messages.limits.linksToAddress,
+    );
+    await askForPasswordLink(user.email, originOf(req));
+    flash(res, 'info', messages.identities.setPasswordSent(user.email));
+    res.redirect(303, '/account/password');
   });
 
   routes.post('/account/confirm/provider/:name', async (req, res) => {

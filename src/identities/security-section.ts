@@ -1,3 +1,4 @@
+import { messages } from '../messages.js';
 import type { SecuritySection } from '../mfa/two-factor-routes.js';
 import type { Identities } from './identities.js';
 import type { IdentityProvider } from './provider-profile.js';
@@ -26,5 +27,18 @@ export function identitySecuritySection(providers: readonly IdentityProvider[], 
         },
       },
     ];
+  };
+}
+
+/** The providers the user can confirm it is them at: those of their identities that can ask for a new sign-in. */
+export function reauthenticationChoices(providers: readonly IdentityProvider[], identities: Identities) {
+  return async (userId: number): Promise<ReadonlyArray<{ path: string; label: string }>> => {
+    const names = new Set((await identities.list(userId)).map((identity) => identity.provider));
+    return providers
+      .filter((provider) => provider.canReauthenticate && names.has(provider.name))
+      .map((provider) => ({
+        path: `/account/confirm/provider/${provider.name}`,
+        label: messages.identities.signInAgain(provider.label),
+      }));
   };
 }
