@@ -124,6 +124,8 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
       return { authenticatorAppSince: status.totpSince, recoveryCodesLeft: status.recoveryCodesLeft, passkeys: list };
     },
     maxSessions: config.sessionsPerUser,
+    // Bound at call time: the identities are built below.
+    identities: (userId) => identities.list(userId),
   });
 
   // Every step of a login has its page defined by the feature that owns it (site-routes.ts wires them).

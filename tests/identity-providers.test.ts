@@ -16,7 +16,11 @@ import { flashesOn, isLoggedIn, unescapeHtml } from './support/pages.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
 import { stepAt, totpCode } from './support/totp.js';
 import { enrolApp, sendCode } from './support/two-factor.js';
+import { parseInvocation } from '../src/admin/admin-args.js';
+import { removeIdentity, showUser } from '../src/admin/admin-commands.js';
+import { adminServices } from '../src/admin/admin-services.js';
 import {
+  detailsOf,
   eventKindsOf,
   loginAgo,
   sessionCount,
@@ -813,5 +817,56 @@ describe('accounts without a password', () => {
     const back = await made.browser.get(onApp(callback));
     expect(back.headers['location']).toMatch(/^\/account\/confirm/);
     expect((await made.browser.get('/account/export')).status).toBe(302);
+  });
+});
+
+describe('the export and the admin command', () => {
+  it('the export lists the identities (provider, issuer, subject, address seen, dates) and no token', async () => {
+    const made = await accountFromAcme();
+    const download = await made.browser.submit('/account/export', '/account/export', {});
+    expect(download.status).toBe(200);
+    const data = JSON.parse(download.text) as { sign_in_providers: unknown[] };
+    expect(data.sign_in_providers).toEqual([
+      {
+        provider: 'acme',
+        issuer: idp.issuer,
+        subject: made.sub,
+        email_seen: made.email,
+        linked_at: expect.any(String) as unknown,
+        last_used_at: expect.any(String) as unknown,
+      },
+    ]);
+    expect(download.text).not.toMatch(/token|eyJ/);
+  });
+
+  it('show lists a user identities and whether they have a password; identity:remove removes one, audited and mailed', async () => {
+    const made = await accountFromAcme();
+    const [row] = (
+      await t.pool.query<{ id: string }>('SELECT id::text AS id FROM identities WHERE subject = $1', [made.sub])
+    ).rows;
+    const lines: string[] = [];
+    const io = { out: (...out: string[]) => lines.push(...out), interactive: false, ask: async () => null };
+    const admin = adminServices(t.config, t.pool);
+    await showUser(admin.accounts, admin.factors, io, { email: made.email }, admin.identities);
+    const shown = lines.join('\n');
+    expect(shown).toContain('Password: none');
+    expect(shown).toMatch(new RegExp(`${row?.id}\\s+acme\\s+${made.sub}\\s+${made.email.replace(/[.+]/g, '\\$&')}`));
+
+    expect(parseInvocation(['identity:remove', made.email, row?.id ?? ''])).toEqual({
+      command: 'identity:remove',
+      email: made.email,
+      id: Number(row?.id),
+    });
+    expect(() => parseInvocation(['identity:remove', made.email])).toThrow(/takes EMAIL and ID/);
+    const mark = await mailMark(t);
+    lines.length = 0;
+    await removeIdentity(admin.accounts, admin.identities, io, { email: made.email, id: Number(row?.id) });
+    expect(lines.join('\n')).toContain(`Removed sign-in provider identity ${row?.id} from ${made.email}.`);
+    expect(await identitiesWith(made.sub)).toEqual([]);
+    expect(await detailsOf(t, made.id, 'identity_unlinked')).toEqual(['acme, by the admin command']);
+    await waitForMailTo(t, made.email, 'security-change', mark);
+    await expect(
+      removeIdentity(admin.accounts, admin.identities, io, { email: made.email, id: Number(row?.id) }),
+    ).rejects.toThrow(/has no sign-in provider identity/);
   });
 });

@@ -194,6 +194,30 @@ export function identities({
       });
     },
 
+    /**
+     * The admin command removes one of a user's identities (audited as done by an administrator,
+     * the owner told). Even the last way in: the owner can still set a password by "Forgot your password?".
+     */
+    async adminRemove(
+      user: User,
+      identityId: number,
+      labelOf: (providerName: string) => string,
+      origin: Origin,
+    ): Promise<Identity | null> {
+      return atomically(async () => {
+        const removed = await repo.delete(user.id, identityId);
+        if (!removed) return null;
+        await record('identity_unlinked', user.id, origin, `${removed.provider}, by the admin command`);
+        await notice(
+          user,
+          { name: removed.provider, label: labelOf(removed.provider) },
+          'identity-disconnected',
+          origin,
+        );
+        return removed;
+      });
+    },
+
     /** True when the identity is `userId`'s (for "confirm it's you" at the provider). */
     async belongsTo(userId: number, profile: ProviderProfile): Promise<boolean> {
       const found = await repo.find(profile.issuer, profile.subject);
