@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
 import type { Response } from 'supertest';
 import { type Browser, uniqueEmail } from './support/browser.js';
 import {
@@ -868,5 +870,78 @@ describe('the export and the admin command', () => {
     await expect(
       removeIdentity(admin.accounts, admin.identities, io, { email: made.email, id: Number(row?.id) }),
     ).rejects.toThrow(/has no sign-in provider identity/);
+  });
+});
+
+describe('configuration', () => {
+  const base = { OIDC_ACME_CLIENT_ID: 'id', OIDC_ACME_CLIENT_SECRET: 'secret' };
+  it('the presets know their issuer and label; any other provider needs its issuer', () => {
+    const config = parseConfig({
+      OIDC_PROVIDERS: 'google, microsoft,gitlab,apple',
+      ...Object.fromEntries(
+        ['GOOGLE', 'MICROSOFT', 'GITLAB', 'APPLE'].flatMap((key) => [
+          [`OIDC_${key}_CLIENT_ID`, 'id'],
+          [`OIDC_${key}_CLIENT_SECRET`, 'secret'],
+        ]),
+      ),
+    });
+    expect(config.identityProviders.map((provider) => [provider.name, provider.label])).toEqual([
+      ['google', 'Google'],
+      ['microsoft', 'Microsoft'],
+      ['gitlab', 'GitLab'],
+      ['apple', 'Apple'],
+    ]);
+    expect(config.identityProviders[1]).toMatchObject({ issuer: 'https://login.microsoftonline.com/common/v2.0' });
+    expect(() => parseConfig({ OIDC_PROVIDERS: 'acme', ...base })).toThrow(
+      /^Invalid configuration: OIDC_ACME_ISSUER must be set$/,
+    );
+    expect(() =>
+      parseConfig({ OIDC_PROVIDERS: 'acme', OIDC_ACME_ISSUER: 'https://id.acme.example', OIDC_ACME_CLIENT_ID: 'x' }),
+    ).toThrow(/OIDC_ACME_CLIENT_SECRET must be set/);
+    expect(() => parseConfig({ OIDC_PROVIDERS: 'Acme!' })).toThrow(/OIDC_PROVIDERS/);
+  });
+
+  it('an issuer must be https in production; http only on this machine, and only outside production', () => {
+    const production = {
+      NODE_ENV: 'production',
+      SESSION_SECRET: 'x'.repeat(40),
+      PUBLIC_URL: 'https://accounts.example.com',
+      MAIL_TRANSPORT: 'outbox',
+    };
+    const acme = (issuer: string) => ({ OIDC_PROVIDERS: 'acme', OIDC_ACME_ISSUER: issuer, ...base });
+    expect(() => parseConfig({ ...production, ...acme('http://127.0.0.1:4000') })).toThrow(
+      /OIDC_ACME_ISSUER must be an https:\/\/ URL/,
+    );
+    expect(parseConfig({ ...production, ...acme('https://id.acme.example/') }).identityProviders[0]).toMatchObject({
+      issuer: 'https://id.acme.example',
+    });
+    expect(parseConfig(acme('http://localhost:4000')).identityProviders).toHaveLength(1);
+    expect(() => parseConfig(acme('http://id.acme.example'))).toThrow(/OIDC_ACME_ISSUER/);
+    expect(() =>
+      parseConfig({
+        ...production,
+        GITHUB_CLIENT_ID: 'a',
+        GITHUB_CLIENT_SECRET: 'b',
+        GITHUB_URL: 'http://localhost:1',
+      }),
+    ).toThrow(/GITHUB_URL/);
+    expect(() => parseConfig({ GITHUB_CLIENT_ID: 'a' })).toThrow(/GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET/);
+  });
+
+  it('.env.example names every provider key', () => {
+    const listed = readFileSync(new URL('../.env.example', import.meta.url), 'utf8');
+    for (const key of [
+      'OIDC_PROVIDERS',
+      'OIDC_ACME_ISSUER',
+      'OIDC_ACME_CLIENT_ID',
+      'OIDC_ACME_CLIENT_SECRET',
+      'OIDC_ACME_LABEL',
+      'GITHUB_CLIENT_ID',
+      'GITHUB_CLIENT_SECRET',
+      'GITHUB_URL',
+      'GITHUB_API_URL',
+    ]) {
+      expect(listed).toMatch(new RegExp(`^#? ?${key}=`, 'm'));
+    }
   });
 });
