@@ -19,6 +19,8 @@ CREATE INDEX identities_user_idx ON identities (user_id);
 
 -- An account made by a provider sign-in has no password until its owner sets one (by a mailed link).
 ALTER TABLE users ALTER COLUMN password_hash DROP NOT NULL;
+-- Read with the user on every page view (the session's one statement), never the hash itself.
+ALTER TABLE users ADD COLUMN has_password boolean GENERATED ALWAYS AS (password_hash IS NOT NULL) STORED;
 
 INSERT INTO auth_event_kinds (kind) VALUES ('identity_linked'), ('identity_unlinked'), ('identity_refused');
 
@@ -26,5 +28,6 @@ INSERT INTO auth_event_kinds (kind) VALUES ('identity_linked'), ('identity_unlin
 DELETE FROM auth_events WHERE event IN ('identity_linked', 'identity_unlinked', 'identity_refused');
 DELETE FROM auth_event_kinds WHERE kind IN ('identity_linked', 'identity_unlinked', 'identity_refused');
 DELETE FROM users WHERE password_hash IS NULL;
+ALTER TABLE users DROP COLUMN has_password;
 ALTER TABLE users ALTER COLUMN password_hash SET NOT NULL;
 DROP TABLE identities;

@@ -16,7 +16,6 @@ import { type Logger, requestLogging } from './http/logging.js';
 import { type Route, clashes, methodNotAllowed, routerFor } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
-import { passwordStatus } from './identities/password-status.js';
 import { expireLoginInProgress } from './login/login-in-progress.js';
 import type { Mailer } from './mail/mail-queue.js';
 import { buildServices } from './services.js';
@@ -146,7 +145,6 @@ export async function createApp({
   app.use(flashMessages(sessionSecrets, config.isProduction));
   app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
   app.use(expireLoginInProgress);
-  app.use(passwordStatus(services.identities.hasPassword));
   app.use((_req, res, next) => {
     // The pages show their passkey parts only where browsers allow WebAuthn (not on an IP address).
     res.locals.passkeysAvailable = ceremonies.rp.available;

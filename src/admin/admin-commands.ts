@@ -55,9 +55,7 @@ export interface AdminFactors {
 /** What the admin command knows of a user's sign-in provider identities (never a token: none is kept). */
 export interface AdminIdentities {
   hasPassword(userId: number): Promise<boolean>;
-  list(
-    userId: number,
-  ): Promise<
+  list(userId: number): Promise<
     Array<{
       id: number;
       provider: string;

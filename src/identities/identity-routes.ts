@@ -95,61 +95,64 @@ export function identityRoutes({
     res.redirect(303, next === '/' ? '/login' : `/login?next=${encodeURIComponent(next)}`);
   };
 
-  routes.public.post('/login/oidc/:name', requireAnonymous, async (req, res) => {
-    const provider = providerFor(req);
-    const form = parseFixedForm(startForm, req.body);
-    await sendToProvider(res, provider, {
-      provider: provider.name,
-      purpose: 'login',
-      userId: null,
-      next: safeNext(form.next ?? '/'),
-      remember: form.remember,
+  // With no provider configured there is no way in to offer, and no route for one.
+  if (providers.length > 0) {
+    routes.public.post('/login/oidc/:name', requireAnonymous, async (req, res) => {
+      const provider = providerFor(req);
+      const form = parseFixedForm(startForm, req.body);
+      await sendToProvider(res, provider, {
+        provider: provider.name,
+        purpose: 'login',
+        userId: null,
+        next: safeNext(form.next ?? '/'),
+        remember: form.remember,
+      });
     });
-  });
 
-  routes.public.get('/login/oidc/:name/callback', async (req, res) => {
-    const provider = providerFor(req);
-    const flow = flows.take(req, res, provider.name);
-    const user = res.locals.currentUser as User | undefined;
-    if (!flow) {
-      if (user) {
-        flash(res, 'error', messages.identities.startAgain(provider.label));
-        return res.redirect(303, SECURITY_PATH);
+    routes.public.get('/login/oidc/:name/callback', async (req, res) => {
+      const provider = providerFor(req);
+      const flow = flows.take(req, res, provider.name);
+      const user = res.locals.currentUser as User | undefined;
+      if (!flow) {
+        if (user) {
+          flash(res, 'error', messages.identities.startAgain(provider.label));
+          return res.redirect(303, SECURITY_PATH);
+        }
+        return backToLogin(res, messages.identities.startAgain(provider.label));
       }
-      return backToLogin(res, messages.identities.startAgain(provider.label));
-    }
-    const fallback = flow.purpose === 'login' ? null : flow.purpose === 'connect' ? SECURITY_PATH : flow.next;
-    const failed = (text: string) => {
-      if (fallback === null) return backToLogin(res, text, flow.next);
-      flash(res, 'error', text);
-      res.redirect(303, fallback);
-    };
+      const fallback = flow.purpose === 'login' ? null : flow.purpose === 'connect' ? SECURITY_PATH : flow.next;
+      const failed = (text: string) => {
+        if (fallback === null) return backToLogin(res, text, flow.next);
+        flash(res, 'error', text);
+        res.redirect(303, fallback);
+      };
 
-    // A forged or replayed answer is a guess like a wrong password: counted per network first.
-    await refuseIfThrottled(refusals, req, await throttle.passkeyAttempt(ipOf(req)), messages.limits.failedLogins);
-    const search = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
-    let profile: ProviderProfile;
-    try {
-      profile = await provider.finish(new URL(`${publicUrl}${callbackPath(provider.name)}${search}`), flow);
-    } catch (error) {
-      if (error instanceof ProviderDeclined) return failed(messages.identities.cancelled(provider.label));
-      if (!(error instanceof ProviderFailed)) throw error;
-      // The library's reason only: never a code, a token or a secret.
-      logger.warn({ provider: provider.name, reason: error.reason }, 'identity provider answer refused');
-      await identities.refused(flow.userId, provider, error.reason, originOf(req));
-      return failed(messages.identities.failed(provider.label));
-    }
-    await throttle.passkeySucceeded(ipOf(req));
+      // A forged or replayed answer is a guess like a wrong password: counted per network first.
+      await refuseIfThrottled(refusals, req, await throttle.passkeyAttempt(ipOf(req)), messages.limits.failedLogins);
+      const search = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+      let profile: ProviderProfile;
+      try {
+        profile = await provider.finish(new URL(`${publicUrl}${callbackPath(provider.name)}${search}`), flow);
+      } catch (error) {
+        if (error instanceof ProviderDeclined) return failed(messages.identities.cancelled(provider.label));
+        if (!(error instanceof ProviderFailed)) throw error;
+        // The library's reason only: never a code, a token or a secret.
+        logger.warn({ provider: provider.name, reason: error.reason }, 'identity provider answer refused');
+        await identities.refused(flow.userId, provider, error.reason, originOf(req));
+        return failed(messages.identities.failed(provider.label));
+      }
+      await throttle.passkeySucceeded(ipOf(req));
 
-    if (flow.purpose === 'login') return signIn(req, res, provider, profile, flow);
-    // Connecting and confirming are for the account that started the flow, still signed in here.
-    if (!user || user.id !== flow.userId) {
-      if (!user) return backToLogin(res, messages.identities.wrongUser);
-      return failed(messages.identities.wrongUser);
-    }
-    if (flow.purpose === 'connect') return connect(req as SignedInRequest, res, provider, profile);
-    return confirm(req as SignedInRequest, res, provider, profile, flow);
-  });
+      if (flow.purpose === 'login') return signIn(req, res, provider, profile, flow);
+      // Connecting and confirming are for the account that started the flow, still signed in here.
+      if (!user || user.id !== flow.userId) {
+        if (!user) return backToLogin(res, messages.identities.wrongUser);
+        return failed(messages.identities.wrongUser);
+      }
+      if (flow.purpose === 'connect') return connect(req as SignedInRequest, res, provider, profile);
+      return confirm(req as SignedInRequest, res, provider, profile, flow);
+    });
+  }
 
   async function signIn(req: Request, res: Response, provider: IdentityProvider, profile: ProviderProfile, flow: Flow) {
     if (res.locals.currentUser) return res.redirect(303, '/');

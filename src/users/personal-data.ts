@@ -26,9 +26,7 @@ export interface PersonalDataDeps {
   /** The most sessions a user can have open (SESSIONS_PER_USER): all of them are listed. */
   readonly maxSessions: number;
   /** The user's sign-in provider identities (no token: none is kept). */
-  readonly identities?: (
-    userId: number,
-  ) => Promise<
+  readonly identities?: (userId: number) => Promise<
     ReadonlyArray<{
       provider: string;
       issuer: string;

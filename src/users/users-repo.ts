@@ -12,6 +12,8 @@ export interface User {
   readonly emailVerifiedAt: Date | null;
   /** An address asked for, not yet proven: the email changes when its link is followed. */
   readonly pendingEmail: string | null;
+  /** False for an account made by an identity provider until its owner sets a password. */
+  readonly hasPassword: boolean;
 }
 
 export interface UserWithHash extends User {
@@ -30,6 +32,7 @@ interface UserRow {
   last_login_at: Date | null;
   email_verified_at: Date | null;
   pending_email: string | null;
+  has_password: boolean;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -45,6 +48,7 @@ const toUser = (row: UserRow): UserWithHash => ({
   lastLoginAt: row.last_login_at,
   emailVerifiedAt: row.email_verified_at,
   pendingEmail: row.pending_email,
+  hasPassword: row.has_password,
 });
 
 /** The user as the rest of the app sees it: the hash stays with the code that checks passwords. */
@@ -60,6 +64,7 @@ const PUBLIC_COLUMNS = [
   'last_login_at',
   'email_verified_at',
   'pending_email',
+  'has_password',
 ] as const;
 
 /** The public columns and the hash: what this repo reads, for the code that checks passwords. */
