@@ -16,6 +16,7 @@ import { type Logger, requestLogging } from './http/logging.js';
 import { type Route, clashes, methodNotAllowed, routerFor } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
+import { providerOrigins } from './identities/provider-origins.js';
 import { expireLoginInProgress } from './login/login-in-progress.js';
 import type { Mailer } from './mail/mail-queue.js';
 import { buildServices } from './services.js';
@@ -122,7 +123,8 @@ export async function createApp({
           objectSrc: ["'none'"],
           baseUri: ["'none'"],
           frameAncestors: ["'none'"],
-          formAction: ["'self'"],
+          // A provider's sign-in page is where the "Continue with …" forms end up, by a redirect.
+          formAction: ["'self'", ...providerOrigins(config.identityProviders)],
         },
       },
       referrerPolicy: { policy: 'same-origin' },

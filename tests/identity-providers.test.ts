@@ -362,6 +362,12 @@ describe('the buttons and the start of a flow', () => {
     expect(signup.text).toContain('Continue with GitHub');
   });
 
+  it("the pages' CSP lets a form end at the providers' sign-in pages (browsers hold a form's redirect to form-action)", async () => {
+    const page = await visitor(t.app).get('/login');
+    const formAction = /form-action ([^;]+)/.exec(page.headers['content-security-policy'] ?? '')?.[1]?.split(' ');
+    expect(formAction).toEqual(["'self'", idp.issuer, github.webUrl]);
+  });
+
   it('with no provider configured, no button shows and the routes are not there', async () => {
     const bare = await t.sibling({ OIDC_PROVIDERS: '', GITHUB_CLIENT_ID: '', GITHUB_CLIENT_SECRET: '' });
     const page = await visitor(bare.app).get('/login');

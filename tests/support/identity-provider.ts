@@ -45,8 +45,8 @@ export interface TestOidcProvider {
   close(): Promise<void>;
 }
 
-/** oidc-provider on 127.0.0.1 with a client whose redirect URIs are `APP_URL/login/oidc/NAME/callback` for `names`. */
-export async function startOidcProvider(names: readonly string[]): Promise<TestOidcProvider> {
+/** oidc-provider on 127.0.0.1 with a client whose redirect URIs are `appUrl/login/oidc/NAME/callback` for `names`. */
+export async function startOidcProvider(names: readonly string[], appUrl = APP_URL): Promise<TestOidcProvider> {
   const server = http.createServer();
   const issuer = await listen(server);
   const people = new Map<string, PersonAtProvider>();
@@ -57,7 +57,7 @@ export async function startOidcProvider(names: readonly string[]): Promise<TestO
       {
         client_id: clientId,
         client_secret: clientSecret,
-        redirect_uris: names.map((name) => `${APP_URL}/login/oidc/${name}/callback`),
+        redirect_uris: names.map((name) => `${appUrl}/login/oidc/${name}/callback`),
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'client_secret_post',
