@@ -16,6 +16,7 @@ import { type Logger, requestLogging } from './http/logging.js';
 import { type Route, clashes, methodNotAllowed, routerFor } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
+import { exceptProviderAnswers } from './identities/provider-answers.js';
 import { providerOrigins } from './identities/provider-origins.js';
 import { expireLoginInProgress } from './login/login-in-progress.js';
 import type { Mailer } from './mail/mail-queue.js';
@@ -140,10 +141,11 @@ export async function createApp({
   app.use(formBody);
   app.use(cookieParser());
   app.use(sessions.middleware);
-  app.use(sameOriginOnly(config.publicOrigin));
+  // A provider's form_post answer (Apple) is the one cross-site POST: its route only redirects.
+  app.use(exceptProviderAnswers(sameOriginOnly(config.publicOrigin)));
   const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
   app.use(forms.tokens);
-  app.use(forms.protection);
+  app.use(exceptProviderAnswers(forms.protection));
   app.use(flashMessages(sessionSecrets, config.isProduction));
   app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
   app.use(expireLoginInProgress);

@@ -5,6 +5,7 @@ import type { Response } from 'supertest';
 import { type Browser, uniqueEmail } from './support/browser.js';
 import {
   APP_URL,
+  deliverAnswer,
   type TestGithub,
   type TestOidcProvider,
   onApp,
@@ -44,7 +45,7 @@ let idp: TestOidcProvider;
 let github: TestGithub;
 let t: TestApp;
 beforeAll(async () => {
-  idp = await startOidcProvider(['acme']);
+  idp = await startOidcProvider(['acme', 'apple']);
   github = await startGithubStandIn();
   t = await startTestApp({
     TRUST_PROXY: 'loopback',
@@ -876,6 +877,73 @@ describe('the export and the admin command', () => {
     await expect(
       removeIdentity(admin.accounts, admin.identities, io, { email: made.email, id: Number(row?.id) }),
     ).rejects.toThrow(/has no sign-in provider identity/);
+  });
+});
+
+describe('Apple: the answer comes back by form_post (a cross-site POST)', () => {
+  let apple: TestApp;
+  beforeAll(async () => {
+    apple = await t.sibling({ OIDC_PROVIDERS: 'acme,apple', ...idp.env('apple') });
+  });
+
+  it('asks for response_mode=form_post; the POSTed answer, without a CSRF token, signs in', async () => {
+    const person = personAtAcme();
+    const browser = visitor(apple.app);
+    const started = await browser.submit('/login', '/login/oidc/apple', {});
+    expect(new URL(started.headers['location'] ?? '').searchParams.get('response_mode')).toBe('form_post');
+    const callback = await throughProvider(started.headers['location'] ?? '', { as: person.sub });
+    const answer = await deliverAnswer(browser, callback, idp.issuer);
+    expect(answer.status).toBe(303);
+    expect(answer.headers['location']).toBe('/');
+    expect(await loggedInAs(browser)).toBe(person.email);
+  });
+
+  it('the POST only sends the browser on (no cookie read, nothing written); another browser gets nothing from it', async () => {
+    const person = personAtAcme();
+    const browser = visitor(apple.app);
+    const started = await browser.submit('/login', '/login/oidc/apple', {});
+    const callback = await throughProvider(started.headers['location'] ?? '', { as: person.sub });
+    const stranger = visitor(apple.app);
+    const sessionsBefore = await sessionCount(t);
+    const posted = await stranger.agent
+      .post(callback.pathname)
+      .set('Origin', idp.issuer)
+      .set('Sec-Fetch-Site', 'cross-site')
+      .type('form')
+      .send({ ...Object.fromEntries(callback.searchParams), extra: 'dropped' });
+    expect(posted.status).toBe(303);
+    expect(posted.headers['location']).toMatch(/^\/login\/oidc\/apple\/callback\?code=[^&]+&state=[^&]+&iss=/);
+    expect(posted.headers['location']).not.toContain('extra');
+    expect(posted.headers['set-cookie']).toBeUndefined();
+    expect(await sessionCount(t)).toBe(sessionsBefore);
+    await expectBackOnLogin(
+      stranger,
+      await stranger.get(posted.headers['location'] ?? ''),
+      /expired or was already used/,
+    );
+    expect(await isLoggedIn(stranger)).toBe(false);
+    expect(await identitiesWith(person.sub)).toEqual([]);
+  });
+
+  it('Cancel comes back by POST too, and lands on /login with a message', async () => {
+    const browser = visitor(apple.app);
+    const { answer } = await signInWithProvider(browser, 'apple', {});
+    await expectBackOnLogin(browser, answer, /cancelled/);
+  });
+
+  it('no other POST goes without its token: a provider that does not use form_post, and every other form', async () => {
+    const browser = visitor(apple.app);
+    const cross = (path: string) =>
+      browser.agent
+        .post(path)
+        .set('Origin', idp.issuer)
+        .set('Sec-Fetch-Site', 'cross-site')
+        .type('form')
+        .send({ code: 'x' });
+    expect((await cross('/login/oidc/acme/callback')).status).toBe(404);
+    expect((await cross('/login')).status).toBe(403);
+    expect((await cross('/login/oidc/apple')).status).toBe(403);
+    expect((await cross('/login/oidc/apple/callback/')).status).toBe(403);
   });
 });
 

@@ -62,6 +62,7 @@ export function githubClient(config: GithubConfig): IdentityProvider {
     label: config.label,
     // GitHub has no prompt=login or auth_time: it cannot confirm that someone signed in just now.
     canReauthenticate: false,
+    formPost: false,
 
     async authorizationUrl(secrets: FlowSecrets, redirectUri: string): Promise<URL> {
       const url = new URL(`${config.webUrl}/login/oauth/authorize`);

@@ -38,6 +38,8 @@ export interface IdentityRouteDeps {
 const SECURITY_PATH = '/account/security';
 const RECENT_MINUTES = 10;
 const startPath = (name: string) => `/login/oidc/${name}`;
+/** What an authorization answer holds (RFC 6749 4.1.2, RFC 9207): all a form_post answer passes on. */
+const ANSWER_FIELDS = ['code', 'state', 'iss', 'error', 'error_description'] as const;
 const callbackPath = (name: string) => `/login/oidc/${name}/callback`;
 
 /**
@@ -109,49 +111,70 @@ export function identityRoutes({
       });
     });
 
-    routes.public.get('/login/oidc/:name/callback', async (req, res) => {
-      const provider = providerFor(req);
-      const flow = flows.take(req, res, provider.name);
-      const user = res.locals.currentUser as User | undefined;
-      if (!flow) {
-        if (user) {
-          flash(res, 'error', messages.identities.startAgain(provider.label));
-          return res.redirect(303, SECURITY_PATH);
-        }
-        return backToLogin(res, messages.identities.startAgain(provider.label));
-      }
-      const fallback = flow.purpose === 'login' ? null : flow.purpose === 'connect' ? SECURITY_PATH : flow.next;
-      const failed = (text: string) => {
-        if (fallback === null) return backToLogin(res, text, flow.next);
-        flash(res, 'error', text);
-        res.redirect(303, fallback);
-      };
-
-      // A forged or replayed answer is a guess like a wrong password: counted per network first.
-      await refuseIfThrottled(refusals, req, await throttle.passkeyAttempt(ipOf(req)), messages.limits.failedLogins);
+    routes.public.get('/login/oidc/:name/callback', (req, res) => {
       const search = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
-      let profile: ProviderProfile;
-      try {
-        profile = await provider.finish(new URL(`${publicUrl}${callbackPath(provider.name)}${search}`), flow);
-      } catch (error) {
-        if (error instanceof ProviderDeclined) return failed(messages.identities.cancelled(provider.label));
-        if (!(error instanceof ProviderFailed)) throw error;
-        // The library's reason only: never a code, a token or a secret.
-        logger.warn({ provider: provider.name, reason: error.reason }, 'identity provider answer refused');
-        await identities.refused(flow.userId, provider, error.reason, originOf(req));
-        return failed(messages.identities.failed(provider.label));
-      }
-      await throttle.passkeySucceeded(ipOf(req));
-
-      if (flow.purpose === 'login') return signIn(req, res, provider, profile, flow);
-      // Connecting and confirming are for the account that started the flow, still signed in here.
-      if (!user || user.id !== flow.userId) {
-        if (!user) return backToLogin(res, messages.identities.wrongUser);
-        return failed(messages.identities.wrongUser);
-      }
-      if (flow.purpose === 'connect') return connect(req as SignedInRequest, res, provider, profile);
-      return confirm(req as SignedInRequest, res, provider, profile, flow);
+      return callback(req, res, providerFor(req), search);
     });
+
+    // form_post (Apple): the provider's page POSTs the answer here from its own site, which carries
+    // no SameSite=Lax cookie (neither the flow's nor the session's). So this POST only sends the
+    // browser on to the GET above with the answer in the query, a top-level navigation that does
+    // carry them; it changes nothing itself, which is why it alone needs no CSRF token and no
+    // same-origin check (app.ts). Only a provider that answers this way is heard here.
+    routes.public.post('/login/oidc/:name/callback', (req, res) => {
+      const provider = providerFor(req);
+      if (!provider.formPost) throw new HttpError(404, messages.errors.notFound);
+      const body: unknown = req.body;
+      const given = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+      const fields = new URLSearchParams();
+      for (const key of ANSWER_FIELDS) {
+        const value = given[key];
+        if (typeof value === 'string' && value.length <= 4096) fields.append(key, value);
+      }
+      res.redirect(303, `${callbackPath(provider.name)}?${fields.toString()}`);
+    });
+  }
+
+  async function callback(req: Request, res: Response, provider: IdentityProvider, search: string) {
+    const flow = flows.take(req, res, provider.name);
+    const user = res.locals.currentUser as User | undefined;
+    if (!flow) {
+      if (user) {
+        flash(res, 'error', messages.identities.startAgain(provider.label));
+        return res.redirect(303, SECURITY_PATH);
+      }
+      return backToLogin(res, messages.identities.startAgain(provider.label));
+    }
+    const fallback = flow.purpose === 'login' ? null : flow.purpose === 'connect' ? SECURITY_PATH : flow.next;
+    const failed = (text: string) => {
+      if (fallback === null) return backToLogin(res, text, flow.next);
+      flash(res, 'error', text);
+      res.redirect(303, fallback);
+    };
+
+    // A forged or replayed answer is a guess like a wrong password: counted per network first.
+    await refuseIfThrottled(refusals, req, await throttle.passkeyAttempt(ipOf(req)), messages.limits.failedLogins);
+    let profile: ProviderProfile;
+    try {
+      profile = await provider.finish(new URL(`${publicUrl}${callbackPath(provider.name)}${search}`), flow);
+    } catch (error) {
+      if (error instanceof ProviderDeclined) return failed(messages.identities.cancelled(provider.label));
+      if (!(error instanceof ProviderFailed)) throw error;
+      // The library's reason only: never a code, a token or a secret.
+      logger.warn({ provider: provider.name, reason: error.reason }, 'identity provider answer refused');
+      await identities.refused(flow.userId, provider, error.reason, originOf(req));
+      return failed(messages.identities.failed(provider.label));
+    }
+    await throttle.passkeySucceeded(ipOf(req));
+
+    if (flow.purpose === 'login') return signIn(req, res, provider, profile, flow);
+    // Connecting and confirming are for the account that started the flow, still signed in here.
+    if (!user || user.id !== flow.userId) {
+      if (!user) return backToLogin(res, messages.identities.wrongUser);
+      return failed(messages.identities.wrongUser);
+    }
+    if (flow.purpose === 'connect') return connect(req as SignedInRequest, res, provider, profile);
+    return confirm(req as SignedInRequest, res, provider, profile, flow);
   }
 
   async function signIn(req: Request, res: Response, provider: IdentityProvider, profile: ProviderProfile, flow: Flow) {

@@ -27,6 +27,8 @@ export function oidcProviderClient(config: OidcConfig): IdentityProvider {
   // Outside production an http issuer on this machine is allowed (config.ts refuses it elsewhere).
   const insecure = issuer.protocol === 'http:';
   let discovered: Promise<client.Configuration> | null = null;
+  // Apple sends the address only to a form_post answer: a cross-site POST to the callback.
+  const formPost = config.preset === 'apple';
 
   function configuration(): Promise<client.Configuration> {
     discovered ??= client
@@ -45,6 +47,7 @@ export function oidcProviderClient(config: OidcConfig): IdentityProvider {
     name: config.name,
     label: config.label,
     canReauthenticate: true,
+    formPost,
 
     async authorizationUrl(secrets: FlowSecrets, redirectUri: string): Promise<URL> {
       const settings = await configuration();
@@ -57,6 +60,7 @@ export function oidcProviderClient(config: OidcConfig): IdentityProvider {
         code_challenge: await client.calculatePKCECodeChallenge(secrets.codeVerifier),
         code_challenge_method: 'S256',
         ...(secrets.reauthenticate ? { prompt: 'login', max_age: '0' } : {}),
+        ...(formPost ? { response_mode: 'form_post' } : {}),
       });
     },
 

@@ -45,6 +45,8 @@ export interface IdentityProvider {
   readonly label: string;
   /** It can be asked to sign the person in again, and says when they did (OpenID Connect; not GitHub). */
   readonly canReauthenticate: boolean;
+  /** It answers with a cross-site POST to the callback (`response_mode=form_post`: Apple), not a redirect. */
+  readonly formPost: boolean;
   /** Where to send the browser; `redirectUri` is PUBLIC_URL + the callback's path, exactly. */
   authorizationUrl(secrets: FlowSecrets, redirectUri: string): Promise<URL>;
   /** The provider's answer (the callback's URL, PUBLIC_URL-based, with its query), checked; tokens are dropped here. */

@@ -6,6 +6,7 @@ import request from 'supertest';
 import type { Response } from 'supertest';
 import { expect } from 'vitest';
 import type { Browser } from './browser.js';
+import { unescapeHtml } from './pages.js';
 
 /**
  * Real identity providers for the tests: panva's oidc-provider (OpenID-certified) with one
@@ -280,6 +281,14 @@ export async function throughProvider(authorizationUrl: string, { as, session }:
       url = new URL(page.headers['location'] ?? '', url);
       continue;
     }
+    // response_mode=form_post: a page whose form posts the answer to the app (its script would submit it).
+    const posted = formOn(page.text, () => true);
+    if (posted && new URL(posted.action, url).origin !== url.origin) {
+      const back = new URL(posted.action);
+      for (const [key, value] of Object.entries(posted.fields)) back.searchParams.set(key, unescapeHtml(value));
+      back.hash = FORM_POST;
+      return back;
+    }
     expect(page.status, page.text.slice(0, 300)).toBe(200);
     let answer: Response;
     const abort = /href="([^"]*\/abort)"/.exec(page.text)?.[1];
@@ -304,6 +313,26 @@ export async function throughProvider(authorizationUrl: string, { as, session }:
   throw new Error('the provider never sent the browser back');
 }
 
+/** The hash throughProvider marks an answer with when the provider would POST it (form_post). */
+const FORM_POST = '#form_post';
+
+/**
+ * The browser takes the provider's answer to the app: a GET of the callback, or, for a form_post
+ * answer, the POST the provider's page makes from its own site (no CSRF token, cross-site
+ * headers), and then wherever that sends it. The app's last answer.
+ */
+export async function deliverAnswer(browser: Browser, callback: URL, providerOrigin: string): Promise<Response> {
+  if (callback.hash !== FORM_POST) return browser.get(onApp(callback));
+  const posted = await browser.agent
+    .post(callback.pathname)
+    .set('Origin', providerOrigin)
+    .set('Sec-Fetch-Site', 'cross-site')
+    .type('form')
+    .send(Object.fromEntries(callback.searchParams));
+  expect(posted.status, posted.text.slice(0, 300)).toBe(303);
+  return browser.get(posted.headers['location'] ?? '');
+}
+
 /** The path and query of a URL on the app, as a browser requests it. */
 export const onApp = (url: URL): string => url.pathname + url.search;
 
@@ -320,5 +349,6 @@ export async function signInWithProvider(
   const started = await browser.submit(page, `/login/oidc/${name}`, fields);
   expect(started.status, started.text.slice(0, 300)).toBe(303);
   const callback = await throughProvider(started.headers['location'] ?? '', at);
-  return { answer: await browser.get(onApp(callback)), callback };
+  const providerOrigin = new URL(started.headers['location'] ?? '').origin;
+  return { answer: await deliverAnswer(browser, callback, providerOrigin), callback };
 }
