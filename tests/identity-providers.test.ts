@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../src/config.js';
 import type { Response } from 'supertest';
 import { type Browser, uniqueEmail } from './support/browser.js';
@@ -312,6 +312,21 @@ describe('takeover: the answer is taken once, only by the browser that asked, on
     expect(callback.searchParams.get('iss')).toBe(idp.issuer);
     tamper(callback);
     await expectBackOnLogin(browser, await browser.get(onApp(callback)), /did not confirm who you are/);
+    expect(await isLoggedIn(browser)).toBe(false);
+    expect(await identitiesWith(person.sub)).toEqual([]);
+  });
+
+  it('the answer must come within 10 minutes of the start (the app clock): later, it is refused', async () => {
+    const person = personAtAcme();
+    const browser = visitor(t.app);
+    const callback = await answerFor(browser, person.sub);
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    try {
+      vi.setSystemTime(Date.now() + 10 * 60_000 + 1_000);
+      await expectBackOnLogin(browser, await browser.get(onApp(callback)), /expired or was already used/);
+    } finally {
+      vi.useRealTimers();
+    }
     expect(await isLoggedIn(browser)).toBe(false);
     expect(await identitiesWith(person.sub)).toEqual([]);
   });
