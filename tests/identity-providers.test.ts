@@ -9,6 +9,7 @@ import {
   type TestGithub,
   type TestOidcProvider,
   onApp,
+  providerBrowser,
   signInWithProvider,
   startGithubStandIn,
   startOidcProvider,
@@ -828,6 +829,40 @@ describe('accounts without a password', () => {
     expect(back.headers['location']).toBe('/account/export');
     expect((await made.browser.get('/account/export')).status).toBe(200);
     expect(await eventKindsOf(t, made.id)).toContain('login_confirmed');
+  });
+
+  it('a provider that does not sign the person in again (its auth_time older than the request) confirms nothing', async () => {
+    const lax = await startOidcProvider(['lax'], APP_URL, { ignoresReauthentication: true });
+    try {
+      const app = await t.sibling({ OIDC_PROVIDERS: 'acme,lax', ...lax.env('lax') });
+      const sub = `lax-${process.pid}-${++counter}`;
+      lax.people.set(sub, { email: uniqueEmail('lax'), email_verified: true });
+      const atProvider = providerBrowser(lax.issuer);
+      const browser = visitor(app.app);
+      expect((await signInWithProvider(browser, 'lax', { as: sub, session: atProvider })).answer.status).toBe(303);
+      await loginAgo(t, browser, 30);
+      // A minute later (both clocks: the provider runs in this process), the provider answers from its old sign-in.
+      vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+      let back: Response;
+      try {
+        vi.setSystemTime(Date.now() + 60_000);
+        const started = await browser.submit('/account/confirm', '/account/confirm/provider/lax', {
+          next: '/account/export',
+        });
+        const callback = await throughProvider(started.headers['location'] ?? '', { as: sub, session: atProvider });
+        back = await browser.get(onApp(callback));
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(back.status).toBe(303);
+      const id = (
+        await t.pool.query<{ user_id: string }>('SELECT user_id::text FROM identities WHERE subject = $1', [sub])
+      ).rows[0]?.user_id;
+      expect(await eventKindsOf(t, id ?? '')).not.toContain('login_confirmed');
+      expect((await browser.get('/account/export')).status).toBe(302);
+    } finally {
+      await lax.close();
+    }
   });
 
   it('signing in again as another identity confirms nothing', async () => {

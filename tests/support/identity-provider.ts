@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 import request from 'supertest';
 import type { Response } from 'supertest';
 import { expect } from 'vitest';
@@ -47,13 +47,29 @@ export interface TestOidcProvider {
 }
 
 /** oidc-provider on 127.0.0.1 with a client whose redirect URIs are `appUrl/login/oidc/NAME/callback` for `names`. */
-export async function startOidcProvider(names: readonly string[], appUrl = APP_URL): Promise<TestOidcProvider> {
+export async function startOidcProvider(
+  names: readonly string[],
+  appUrl = APP_URL,
+  {
+    ignoresReauthentication = false,
+  }: {
+    /** A lax provider: `prompt=login` and `max_age` never make it ask again (its old sign-in is answered). */
+    ignoresReauthentication?: boolean;
+  } = {},
+): Promise<TestOidcProvider> {
   const server = http.createServer();
   const issuer = await listen(server);
   const people = new Map<string, PersonAtProvider>();
   const clientId = `gatehouse-${randomBytes(4).toString('hex')}`;
   const clientSecret = randomBytes(24).toString('base64url');
+  const policy = interactionPolicy.base();
+  if (ignoresReauthentication) {
+    const login = policy.get('login');
+    login?.checks.remove('login_prompt');
+    login?.checks.remove('max_age');
+  }
   const provider = new Provider(issuer, {
+    interactions: { policy },
     clients: [
       {
         client_id: clientId,
