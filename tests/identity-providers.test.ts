@@ -865,6 +865,19 @@ describe('accounts without a password', () => {
     }
   });
 
+  it('GitHub cannot be asked for a new sign-in: an account with only GitHub is offered "Set a password" there', async () => {
+    const person = personAtGithub();
+    const browser = visitor(t.app);
+    expect((await signInWithProvider(browser, 'github', { as: person.login })).answer.status).toBe(303);
+    const page = await browser.get('/account/confirm?next=%2Faccount%2Fexport');
+    expect(page.text).not.toContain('Sign in again with GitHub');
+    expect(page.text).toContain('action="/account/password/set"');
+    const csrf = await browser.csrfFrom('/account/confirm');
+    expect(
+      (await browser.agent.post('/account/confirm/provider/github').type('form').send({ _csrf: csrf })).status,
+    ).toBe(404);
+  });
+
   it('signing in again as another identity confirms nothing', async () => {
     const made = await accountFromAcme();
     const stranger = personAtAcme();
