@@ -438,6 +438,8 @@ describe('the buttons and the start of a flow', () => {
     expect((await browser.get('/login/oidc/acme')).status).toBe(405);
     expect((await browser.submit('/login', '/login/oidc/nobody', {})).status).toBe(404);
     expect((await browser.get('/login/oidc/nobody/callback')).status).toBe(404);
+    expect((await browser.submit('/login', '/login/oidc/acme', { evil: 'x' })).status).toBe(400);
+    expect((await browser.submit('/login', '/login/oidc/acme', { next: 'x'.repeat(3000) })).status).toBe(400);
     for (const query of [
       '',
       '?code=x&state=y',
