@@ -705,6 +705,21 @@ describe('connecting and disconnecting on /account/security', () => {
     expect(notice.text).toContain('Your Acme ID account was disconnected');
   });
 
+  it('two disconnects at once cannot leave an account without a password with no way in', async () => {
+    const made = await accountFromAcme();
+    const second = personAtAcme();
+    expect((await connect(made.browser, 'acme', second.sub)).headers['location']).toBe('/account/security');
+    const ids = (
+      await t.pool.query<{ id: string }>('SELECT id::text AS id FROM identities WHERE user_id = $1', [made.id])
+    ).rows.map((row) => row.id);
+    expect(ids).toHaveLength(2);
+    const csrf = await made.browser.csrfFrom('/account/security');
+    await Promise.all(
+      ids.map((id) => made.browser.agent.post('/account/identities/disconnect').type('form').send({ _csrf: csrf, id })),
+    );
+    expect(await identitiesOf(made.id)).toHaveLength(1);
+  });
+
   it('disconnecting needs a recent login, and another account identity id does nothing', async () => {
     const made = await accountFromAcme();
     const [identity] = (
