@@ -82,10 +82,8 @@ export function identityRoutes({
     try {
       url = await provider.authorizationUrl(started, `${publicUrl}${callbackPath(provider.name)}`);
     } catch (error) {
-      logger.warn(
-        { provider: provider.name, reason: (error as ProviderFailed).reason },
-        'identity provider unreachable',
-      );
+      const reason = error instanceof ProviderFailed ? error.reason : 'unreachable';
+      logger.warn({ provider: provider.name, reason }, 'identity provider unreachable');
       throw new HttpError(503, messages.identities.failed(provider.label));
     }
     res.redirect(303, url.href);
