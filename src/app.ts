@@ -17,6 +17,8 @@ import { type Logger, requestLogging } from './http/logging.js';
 import { type Route, clashes, methodNotAllowed, routerFor } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
+import { exceptProviderAnswers } from './identities/provider-answers.js';
+import { providerOrigins } from './identities/provider-origins.js';
 import { expireLoginInProgress } from './login/login-in-progress.js';
 import type { Mailer } from './mail/mail-queue.js';
 import { buildServices } from './services.js';
@@ -123,7 +125,8 @@ export async function createApp({
           objectSrc: ["'none'"],
           baseUri: ["'none'"],
           frameAncestors: ["'none'"],
-          formAction: ["'self'"],
+          // A provider's sign-in page is where the "Continue with …" forms end up, by a redirect.
+          formAction: ["'self'", ...providerOrigins(config.identityProviders)],
         },
       },
       referrerPolicy: { policy: 'same-origin' },
@@ -144,10 +147,11 @@ export async function createApp({
   app.use(formBody);
   app.use(cookieParser());
   app.use(sessions.middleware);
-  app.use(sameOriginOnly(config.publicOrigin));
+  // A provider's form_post answer (Apple) is the one cross-site POST: its route only redirects.
+  app.use(exceptProviderAnswers(sameOriginOnly(config.publicOrigin)));
   const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
   app.use(forms.tokens);
-  app.use(forms.protection);
+  app.use(exceptProviderAnswers(forms.protection));
   app.use(flashMessages(sessionSecrets, config.isProduction));
   app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
   app.use(expireLoginInProgress);

@@ -101,6 +101,15 @@ const envSchema = z.object({
   PUBLIC_URL: publicUrl.optional(),
   REQUIRE_VERIFIED_EMAIL: flag.default(false),
   LOGIN_BY_CODE: flag.default(true),
+  OIDC_PROVIDERS: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9-]+(?:\s*,\s*[a-z0-9-]+)*$/, 'must be comma-separated names of a-z, 0-9 and -')
+    .optional(),
+  GITHUB_CLIENT_ID: z.string().trim().min(1).max(200).optional(),
+  GITHUB_CLIENT_SECRET: z.string().trim().min(1).max(500).optional(),
+  GITHUB_URL: z.string().trim().default('https://github.com'),
+  GITHUB_API_URL: z.string().trim().default('https://api.github.com'),
 });
 
 export interface Config {
@@ -153,9 +162,133 @@ export interface Config {
   readonly requireVerifiedEmail: boolean;
   /** "Email me a sign-in code" on the login page: a code by mail as a first factor. */
   readonly loginByCode: boolean;
+  /** The identity providers with a "Continue with …" button (OIDC_PROVIDERS, then GitHub when configured). */
+  readonly identityProviders: readonly IdentityProviderConfig[];
 }
 
 export class ConfigError extends Error {}
+
+/** The OpenID Connect providers Gatehouse knows: their issuer and the button's label. */
+export const OIDC_PRESETS = {
+  google: { issuer: 'https://accounts.google.com', label: 'Google' },
+  // The `common` tenant: any work, school or personal account; each token's `iss` names its own tenant (`tid`).
+  microsoft: { issuer: 'https://login.microsoftonline.com/common/v2.0', label: 'Microsoft' },
+  gitlab: { issuer: 'https://gitlab.com', label: 'GitLab' },
+  apple: { issuer: 'https://appleid.apple.com', label: 'Apple' },
+} as const;
+
+export type OidcPreset = keyof typeof OIDC_PRESETS;
+
+/** One provider with a "Continue with …" button. Holds a client secret: never log it. */
+export type IdentityProviderConfig =
+  | {
+      readonly kind: 'oidc';
+      /** [a-z0-9-]+: the button's path (/login/oidc/NAME) and the callback's. */
+      readonly name: string;
+      readonly label: string;
+      /** The issuer URL, as discovery must confirm it (Microsoft's `common` holds `{tenantid}` there). */
+      readonly issuer: string;
+      readonly clientId: string;
+      readonly clientSecret: string;
+      readonly preset: OidcPreset | null;
+    }
+  | {
+      readonly kind: 'github';
+      readonly name: 'github';
+      readonly label: string;
+      readonly clientId: string;
+      readonly clientSecret: string;
+      /** Where people sign in (https://github.com, or a GitHub Enterprise server). */
+      readonly webUrl: string;
+      /** Its REST API (https://api.github.com, or the server's /api/v3). */
+      readonly apiUrl: string;
+    };
+
+const isPreset = (name: string): name is OidcPreset => Object.hasOwn(OIDC_PRESETS, name);
+
+/**
+ * An issuer or GitHub URL: https, or outside production http on this machine (development and
+ * tests run a provider on localhost). No query or fragment; no trailing slash kept.
+ */
+function providerUrl(key: string, value: string, isProduction: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`Invalid configuration: ${key} must be an https:// URL`);
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  const allowed = url.protocol === 'https:' || (!isProduction && url.protocol === 'http:' && local);
+  if (!allowed || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new ConfigError(
+      `Invalid configuration: ${key} must be an https:// URL` +
+        (isProduction ? '' : ' (or http:// on localhost or 127.0.0.1 outside production)'),
+    );
+  }
+  return value.replace(/\/+$/, '');
+}
+
+/** OIDC_PROVIDERS and each one's OIDC_<NAME>_* keys, then GitHub when both its keys are set. */
+function identityProvidersFrom(
+  env: Record<string, string | undefined>,
+  list: string | undefined,
+  github: { id: string | undefined; secret: string | undefined; webUrl: string; apiUrl: string },
+  isProduction: boolean,
+): IdentityProviderConfig[] {
+  const names = (list ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const providers: IdentityProviderConfig[] = [];
+  for (const name of names) {
+    if (name === 'github') {
+      throw new ConfigError(
+        'Invalid configuration: OIDC_PROVIDERS must not name github (set GITHUB_CLIENT_ID instead)',
+      );
+    }
+    if (name.length > 40) throw new ConfigError(`Invalid configuration: OIDC_PROVIDERS name ${name} is too long`);
+    if (providers.some((provider) => provider.name === name)) {
+      throw new ConfigError(`Invalid configuration: OIDC_PROVIDERS names ${name} twice`);
+    }
+    const prefix = `OIDC_${name.toUpperCase().replace(/-/g, '_')}_`;
+    const read = (suffix: string) => env[prefix + suffix]?.trim() || undefined;
+    const preset = isPreset(name) ? OIDC_PRESETS[name] : null;
+    const issuer = read('ISSUER') ?? preset?.issuer;
+    if (issuer === undefined) throw new ConfigError(`Invalid configuration: ${prefix}ISSUER must be set`);
+    const clientId = read('CLIENT_ID');
+    const clientSecret = read('CLIENT_SECRET');
+    if (clientId === undefined) throw new ConfigError(`Invalid configuration: ${prefix}CLIENT_ID must be set`);
+    if (clientSecret === undefined) throw new ConfigError(`Invalid configuration: ${prefix}CLIENT_SECRET must be set`);
+    const label = read('LABEL') ?? preset?.label ?? name;
+    if (label.length > 60 || /[\u0000-\u001f\u007f]/.test(label)) {
+      throw new ConfigError(`Invalid configuration: ${prefix}LABEL must be at most 60 printable characters`);
+    }
+    providers.push({
+      kind: 'oidc',
+      name,
+      label,
+      issuer: providerUrl(`${prefix}ISSUER`, issuer, isProduction),
+      clientId,
+      clientSecret,
+      preset: isPreset(name) ? name : null,
+    });
+  }
+  if ((github.id === undefined) !== (github.secret === undefined)) {
+    throw new ConfigError('Invalid configuration: GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET must be set together');
+  }
+  if (github.id !== undefined && github.secret !== undefined) {
+    providers.push({
+      kind: 'github',
+      name: 'github',
+      label: 'GitHub',
+      clientId: github.id,
+      clientSecret: github.secret,
+      webUrl: providerUrl('GITHUB_URL', github.webUrl, isProduction),
+      apiUrl: providerUrl('GITHUB_API_URL', github.apiUrl, isProduction),
+    });
+  }
+  return providers;
+}
 
 /** Builds the configuration from an environment; throws ConfigError with one line naming the key. */
 export function parseConfig(env: Record<string, string | undefined>): Config {
@@ -229,6 +362,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     publicOrigin: e.PUBLIC_URL === undefined ? null : new URL(e.PUBLIC_URL).origin,
     requireVerifiedEmail: e.REQUIRE_VERIFIED_EMAIL,
     loginByCode: e.LOGIN_BY_CODE,
+    identityProviders: Object.freeze(
+      identityProvidersFrom(
+        given,
+        e.OIDC_PROVIDERS,
+        { id: e.GITHUB_CLIENT_ID, secret: e.GITHUB_CLIENT_SECRET, webUrl: e.GITHUB_URL, apiUrl: e.GITHUB_API_URL },
+        isProduction,
+      ),
+    ),
   });
 }
 

@@ -104,6 +104,37 @@ export const messages = {
     askFirst: 'Ask for a sign-in code first: it works only in the browser that asked for it.',
   },
 
+  /** Signing in with an identity provider (OpenID Connect, GitHub), and connecting one. */
+  identities: {
+    continueWith: (label: string) => `Continue with ${label}`,
+    /** The provider said no (the person pressed Cancel), or its answer could not be checked. */
+    cancelled: (label: string) =>
+      `Signing in with ${label} was cancelled or did not finish. Try again, or log in another way.`,
+    failed: (label: string) => `${label} did not confirm who you are. Try again, or log in another way.`,
+    /** The browser came back without the request it started (another browser, a used or old request). */
+    startAgain: (label: string) => `That sign-in with ${label} has expired or was already used. Start again.`,
+    noEmail: (label: string) =>
+      `${label} did not give us an email address, so we cannot make an account with it. Sign up with your email instead.`,
+    inactive: "That account is deactivated. Contact the site's staff to have it reactivated.",
+    /** An unknown identity whose address an account already has: never linked on its own. */
+    addressTaken: (label: string) =>
+      `An account already uses the address ${label} gave us. If it is yours, log in to it another way, then connect ${label} from Security in your account.`,
+    connected: (label: string) => `${label} is connected: you can now sign in with it.`,
+    alreadyConnected: (label: string) => `That ${label} account is already connected to your account.`,
+    linkedElsewhere: (label: string) =>
+      `That ${label} account is connected to another account here. Disconnect it there first.`,
+    wrongUser: 'You were signed in as someone else when the provider answered. Nothing was changed.',
+    disconnected: (label: string) => `${label} is disconnected.`,
+    alreadyGone: 'That connection was already gone.',
+    lastWayIn: 'This is the only way into your account. Set a password or add a passkey before you disconnect it.',
+    notRecentEnough: (label: string) => `${label} did not ask you to sign in again. Try again.`,
+    /** "Set a password" on an account without one: a link, like a reset. */
+    setPasswordSent: (email: string) =>
+      `We have sent a link to ${email}. Follow it to choose a password; every browser is then signed out.`,
+    hasPasswordAlready: 'Your account has a password already: change it here.',
+    signInAgain: (label: string) => `Sign in again with ${label}`,
+  },
+
   /** The authenticator app: setting it up and off, and the second step of a login. */
   twoFactor: {
     enterCode: 'Enter the 6-digit code from your app.',
@@ -252,6 +283,9 @@ export const messages = {
     login_code_sent: 'Sign-in code sent by email',
     admin_granted: 'Made an administrator',
     admin_revoked: 'No longer an administrator',
+    identity_linked: 'Sign-in provider connected',
+    identity_unlinked: 'Sign-in provider disconnected',
+    identity_refused: 'Sign-in provider refused',
   } satisfies Record<AuthEventKind, string>,
 
   /** The error page (views/error.njk): its title by status, and the message under it. */

@@ -23,6 +23,11 @@ import { sessionsFlow } from './flows/sessions.js';
 import { signUpFlow } from './flows/sign-up.js';
 import { knownBrowsersRepo } from './email-flows/known-browsers-repo.js';
 import type { Logger } from './http/logging.js';
+import { browserFingerprint } from './email-flows/link-tokens.js';
+import { githubClient } from './identities/github-client.js';
+import { identityAccounts } from './identities/identities.js';
+import { identitiesRepo } from './identities/identities-repo.js';
+import { oidcProviderClient } from './identities/oidc-provider-client.js';
 import { loginCodes } from './login-code/login-codes.js';
 import { loginCodesRepo } from './login-code/login-codes-repo.js';
 import { codeChecks } from './login/code-checks.js';
@@ -156,6 +161,8 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
       return { authenticatorAppSince: status.totpSince, recoveryCodesLeft: status.recoveryCodesLeft, passkeys: list };
     },
     maxSessions: config.sessionsPerUser,
+    // Bound at call time: the identities are built below.
+    identities: (userId) => identities.list(userId),
   });
 
   // Every step of a login has its page defined by the feature that owns it (site-routes.ts wires them).
@@ -211,6 +218,25 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
       enforce,
     }),
   };
+  // Each configured provider's client, built once (discovery is cached there).
+  const identityProviders = config.identityProviders.map((provider) =>
+    provider.kind === 'github' ? githubClient(provider) : oidcProviderClient(provider),
+  );
+  const identities = identityAccounts({
+    identities: identitiesRepo(tx.db),
+    users,
+    events,
+    mailer,
+    db: tx.db,
+    atomically: tx.atomically,
+    passkeyCount: (userId) => passkeys.countFor(userId),
+    firstBrowser: async (user, origin) => {
+      await browsers.seen(user.id, browserFingerprint(origin.ip, origin.userAgent));
+    },
+    sendVerification: (user) => mail.sendVerification(user),
+    throttle,
+    enforce,
+  });
 
   return {
     config,
@@ -232,6 +258,8 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     stages,
     steps,
     codesByMail,
+    identityProviders,
+    identities,
     /** The user's other open sessions (for "sign out everywhere else" after a change). */
     otherSessions: flows.sessions.otherSessions,
   };

@@ -5,6 +5,9 @@ import { sessionsRoutes } from './account/sessions-routes.js';
 import { authRoutes } from './auth/auth-routes.js';
 import { emailLinkRoutes } from './email-flows/email-link-routes.js';
 import type { Logger } from './http/logging.js';
+import { flowCookie } from './identities/flow-cookie.js';
+import { identityRoutes } from './identities/identity-routes.js';
+import { identitySecuritySection, reauthenticationChoices } from './identities/security-section.js';
 import { loadPages } from './http/page.js';
 import type { Routes } from './http/routes.js';
 import { codeRequestCookie } from './login-code/code-request-cookie.js';
@@ -73,8 +76,24 @@ export async function siteRoutes(
       steps: s.steps,
       stages: s.stages,
       secondFactor: s.factors,
+      reauthenticateAt: reauthenticationChoices(s.identityProviders, s.identities),
     }),
-    twoFactorRoutes({ factors: s.factors, passwordChecks: s.passwordChecks, otherSessions: s.otherSessions }),
+    identityRoutes({
+      providers: s.identityProviders,
+      identities: s.identities,
+      flows: flowCookie(secrets, secure),
+      steps: s.steps,
+      stages: s.stages,
+      publicUrl: config.publicUrl,
+      logger,
+      askForPasswordLink: (email, origin) => s.mail.askForPasswordReset(email, { origin, device: null }),
+    }),
+    twoFactorRoutes({
+      factors: s.factors,
+      passwordChecks: s.passwordChecks,
+      otherSessions: s.otherSessions,
+      securitySections: identitySecuritySection(s.identityProviders, s.identities),
+    }),
     passkeyRoutes({
       ceremonies: s.ceremonies,
       factors: s.factors,

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { AdminError, type AdminFactors, type AdminIo } from './admin/admin-commands.js';
+import { AdminError, type AdminFactors, type AdminIdentities, type AdminIo } from './admin/admin-commands.js';
 import { adminServices } from './admin/admin-services.js';
 import * as commands from './admin/admin-commands.js';
 import { type Invocation, USAGE, UsageError, parseInvocation } from './admin/admin-args.js';
@@ -34,12 +34,13 @@ function dispatch(
   users: AdminAccounts,
   factors: AdminFactors,
   io: AdminIo,
+  identities: AdminIdentities,
 ): Promise<void> {
   switch (invocation.command) {
     case 'list':
       return commands.listUsers(users, io, invocation);
     case 'show':
-      return commands.showUser(users, factors, io, invocation);
+      return commands.showUser(users, factors, io, invocation, identities);
     case 'mfa:reset':
       return commands.resetSecondFactors(users, factors, io, invocation);
     case 'deactivate':
@@ -51,6 +52,8 @@ function dispatch(
     case 'admin:grant':
     case 'admin:revoke':
       return commands.setAdmin(users, io, { email: invocation.email, admin: invocation.command === 'admin:grant' });
+    case 'identity:remove':
+      return commands.removeIdentity(users, identities, io, invocation);
     case 'sessions:prune':
       return commands.pruneSessions(users, io);
   }
@@ -101,8 +104,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const db = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     await migrate(db.pool);
-    const { accounts: users, factors } = adminServices(config, db.pool);
-    await dispatch(invocation, users, factors, terminal);
+    const { accounts: users, factors, identities } = adminServices(config, db.pool);
+    await dispatch(invocation, users, factors, terminal, identities);
     return 0;
   } finally {
     await db.close();

@@ -6,27 +6,51 @@ import { isLoggedIn } from './support/pages.js';
 import { ORIGIN, RP_ID, addPasskey, signInOptions, signInWith } from './support/passkeys.js';
 import { SoftwareAuthenticator } from './support/authenticator.js';
 import { type TestApp, startTestApp } from './support/test-app.js';
+import {
+  type TestOidcProvider,
+  onApp,
+  signInWithProvider,
+  startOidcProvider,
+  throughProvider,
+} from './support/identity-provider.js';
 import { enrolApp } from './support/two-factor.js';
 import { type Member, logIn, signUp, uniqueIp, visitor } from './support/users.js';
 
 /**
  * Issue 20: one place decides what each way in is worth. Every first factor (a password, a reset
- * link, a code by email) against an account with each kind of second factor must end at the
+ * link, a code by email, an identity provider) against an account with each kind of second factor must end at the
  * second step, logging nobody in; a passkey, which verifies its user, is whole on its own.
  * (Better Auth's and Kratos' code and link logins once skipped the second factor.)
  */
 
 let t: TestApp;
+let idp: TestOidcProvider;
 beforeAll(async () => {
-  t = await startTestApp({ TRUST_PROXY: 'loopback' });
+  idp = await startOidcProvider(['acme']);
+  t = await startTestApp({ TRUST_PROXY: 'loopback', OIDC_PROVIDERS: 'acme', ...idp.env('acme') });
 });
 afterAll(async () => {
   await t.close();
+  await idp.close();
 });
 
 interface Account extends Member {
   password: string;
   authenticator: SoftwareAuthenticator | null;
+  /** The account's identity at the provider (its subject). */
+  sub: string;
+}
+
+let subjects = 0;
+/** Connects a new identity at the provider to the signed-in `user` (issue 21); its subject. */
+async function withIdentity(user: Member): Promise<string> {
+  const sub = `ways-in-${process.pid}-${++subjects}`;
+  idp.people.set(sub, { email: `other-${sub}@example.com`, email_verified: true });
+  const started = await user.browser.submit('/account/security', '/account/identities/acme/connect', {});
+  expect(started.status).toBe(303);
+  const back = await user.browser.get(onApp(await throughProvider(started.headers['location'] ?? '', { as: sub })));
+  expect(back.headers['location']).toBe('/account/security');
+  return sub;
 }
 
 const SECOND_FACTORS: Record<string, (user: Member) => Promise<SoftwareAuthenticator | null>> = {
@@ -57,6 +81,8 @@ const FIRST_FACTORS: Record<string, (browser: Browser, account: Account) => Prom
     const code = /^[A-HJ-NP-Z2-9]{3}-[A-HJ-NP-Z2-9]{3}$/m.exec(mail.text)?.[0] ?? '';
     return browser.submit('/login/code/enter', '/login/code/enter', { code });
   },
+  'an identity provider': async (browser, account) =>
+    (await signInWithProvider(browser, 'acme', { as: account.sub })).answer,
   'a reset link': async (browser, account) => {
     await openResetLink(browser, await resetLinkFor(t, account.email, browser));
     account.password = `${PASSWORD} ${uniqueIp()}`;
@@ -71,9 +97,10 @@ describe.each(Object.entries(SECOND_FACTORS))('an account with %s', (kind, addSe
   let account: Account;
   beforeAll(async () => {
     const user = await signUp(t);
+    const sub = await withIdentity(user);
     const authenticator = await addSecondFactor(user);
     await user.browser.submit('/', '/logout', {});
-    account = { ...user, password: PASSWORD, authenticator };
+    account = { ...user, password: PASSWORD, authenticator, sub };
   });
 
   it.each(Object.keys(FIRST_FACTORS))('%s ends at the second step, logging nobody in', async (way) => {
@@ -102,9 +129,10 @@ describe.each(Object.entries(SECOND_FACTORS))('an account with %s', (kind, addSe
 describe('an account with no second factor', () => {
   it.each(Object.keys(FIRST_FACTORS))('%s is a whole login', async (way) => {
     const user = await signUp(t);
+    const sub = await withIdentity(user);
     await user.browser.submit('/', '/logout', {});
     const browser = visitor(t.app, uniqueIp());
-    const answer = await FIRST_FACTORS[way]!(browser, { ...user, password: PASSWORD, authenticator: null });
+    const answer = await FIRST_FACTORS[way]!(browser, { ...user, password: PASSWORD, authenticator: null, sub });
     expect(answer.status).toBe(303);
     expect(answer.headers['location']).toBe('/');
     expect(await isLoggedIn(browser)).toBe(true);

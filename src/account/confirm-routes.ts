@@ -25,6 +25,10 @@ export interface ConfirmRouteDeps {
     checkCode(userId: number, code: string): Promise<boolean>;
     failed(user: User, origin: Origin, what: string, warnOwner: boolean): Promise<void>;
   };
+  /** The identity providers the user can sign in again at (prompt=login): each a button on the page. */
+  readonly reauthenticateAt?: (
+    userId: number,
+  ) => Promise<ReadonlyArray<{ readonly path: string; readonly label: string }>>;
 }
 
 const confirmQuery = z.object({ next: z.string().optional() }).catch({});
@@ -35,20 +39,27 @@ const confirmQuery = z.object({ next: z.string().optional() }).catch({});
  * /login/passkey) proves it; each attempt counts against the same limits as at login, and the
  * user goes back to the page they asked for.
  */
-export function confirmRoutes({ passwordChecks, codes, steps, stages, secondFactor }: ConfirmRouteDeps): Routes {
+export function confirmRoutes({
+  passwordChecks,
+  codes,
+  steps,
+  stages,
+  secondFactor,
+  reauthenticateAt = async () => [],
+}: ConfirmRouteDeps): Routes {
   const routes = new Routes();
 
   const page = async (req: SignedInRequest, next: string, errors: Record<string, string> = {}) => ({
     next,
     errors,
     status: await secondFactor.status(req.user.id),
+    providers: await reauthenticateAt(req.user.id),
   });
 
   stages.defineConfirm({
     path: CONFIRM_PATH,
     show: async (req, res, status, { next, errors }) => {
-      const { user } = req as SignedInRequest;
-      res.status(status).render('account/confirm.njk', { next, errors, status: await secondFactor.status(user.id) });
+      res.status(status).render('account/confirm.njk', await page(req as SignedInRequest, next, errors));
     },
   });
 

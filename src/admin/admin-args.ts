@@ -14,6 +14,7 @@ Commands:
   admin:grant EMAIL                makes the user an admin of the console (/admin); audited
   admin:revoke EMAIL               stops the user being an admin; audited
   delete EMAIL [--yes]             deletes the user and their sessions (asks first unless --yes)
+  identity:remove EMAIL ID         removes one sign-in provider identity (its ID as show lists it)
   sessions:prune                   deletes expired sessions
   help                             this text
 
@@ -37,6 +38,7 @@ export type Invocation =
   | { command: 'list'; page: number; perPage: number }
   | { command: EmailCommand; email: string }
   | { command: 'delete'; email: string; yes: boolean }
+  | { command: 'identity:remove'; email: string; id: number }
   | { command: 'sessions:prune' };
 
 const OPTIONS = {
@@ -88,6 +90,19 @@ const SCHEMAS = {
   delete: z
     .strictObject({ positionals: oneEmail, yes: z.boolean().default(false) })
     .transform(({ positionals: email, yes }) => ({ command: 'delete' as const, email, yes })),
+  'identity:remove': z
+    .strictObject({ positionals: z.array(z.string()).length(2, 'takes EMAIL and ID') })
+    .transform(({ positionals }) => ({ email: positionals[0] ?? '', id: positionals[1] ?? '' }))
+    .pipe(
+      z.object({
+        email: emailArg,
+        id: z
+          .string()
+          .regex(/^[1-9][0-9]{0,15}$/, 'ID must be a whole number')
+          .transform(Number),
+      }),
+    )
+    .transform(({ email, id }) => ({ command: 'identity:remove' as const, email, id })),
   'sessions:prune': z
     .strictObject({ positionals: noArguments })
     .transform(() => ({ command: 'sessions:prune' as const })),

@@ -56,11 +56,29 @@ export interface AdminFactors {
   passkeys(userId: number): Promise<Array<{ name: string; createdAt: Date; lastUsedAt: Date | null }>>;
 }
 
+/** What the admin command knows of a user's sign-in provider identities (never a token: none is kept). */
+export interface AdminIdentities {
+  hasPassword(userId: number): Promise<boolean>;
+  list(userId: number): Promise<
+    Array<{
+      id: number;
+      provider: string;
+      subject: string;
+      emailSeen: string | null;
+      linkedAt: Date;
+      lastUsedAt: Date | null;
+    }>
+  >;
+  /** Removes one (audited, the owner told); false when the user has no identity with that id. */
+  remove(user: User, id: number): Promise<boolean>;
+}
+
 export async function showUser(
   accounts: AdminAccounts,
   factors: AdminFactors,
   io: AdminIo,
   { email }: { email: string },
+  identities?: AdminIdentities,
 ) {
   const user = await userOrFail(accounts, email);
   const [{ sessions: open, total: openTotal }, events, status, passkeys, adminSince] = await Promise.all([
@@ -98,6 +116,25 @@ export async function showUser(
         passkeys.map((key) => [key.name, key.createdAt, key.lastUsedAt]),
       ).map((line) => `  ${line}`),
     );
+  if (identities) {
+    const [linked, hasPassword] = await Promise.all([identities.list(user.id), identities.hasPassword(user.id)]);
+    io.out('', `Password: ${hasPassword ? 'set' : 'none (signs in with a provider or a passkey)'}`);
+    io.out(linked.length === 0 ? 'Sign-in providers: none' : 'Sign-in providers:');
+    if (linked.length > 0)
+      io.out(
+        ...textTable(
+          ['ID', 'PROVIDER', 'SUBJECT', 'EMAIL SEEN', 'LINKED', 'LAST USED'],
+          linked.map((identity) => [
+            identity.id,
+            identity.provider,
+            identity.subject,
+            identity.emailSeen,
+            identity.linkedAt,
+            identity.lastUsedAt,
+          ]),
+        ).map((line) => `  ${line}`),
+      );
+  }
   io.out(
     '',
     `Open sessions: ${openTotal}${openTotal > open.length ? ` (the ${open.length} most recently used shown)` : ''}`,
@@ -202,6 +239,18 @@ export async function resetSecondFactors(
     `${removed.passkeys} passkey${removed.passkeys === 1 ? '' : 's'}`,
   ].filter((part) => part !== null);
   io.out(`Removed ${parts.join(', ')} from ${email}; the password alone logs in now. The owner was mailed.`);
+}
+
+/** Removes one sign-in provider identity of a user (a lost or compromised provider account). */
+export async function removeIdentity(
+  accounts: AdminAccounts,
+  identities: AdminIdentities,
+  io: AdminIo,
+  { email, id }: { email: string; id: number },
+) {
+  const user = await userOrFail(accounts, email);
+  if (!(await identities.remove(user, id))) throw new AdminError(`${email} has no sign-in provider identity ${id}.`);
+  io.out(`Removed sign-in provider identity ${id} from ${email}. The owner was mailed.`);
 }
 
 export async function pruneSessions(accounts: AdminAccounts, io: AdminIo) {

@@ -37,6 +37,9 @@ export const AUTH_EVENT_KINDS = [
   'login_code_sent',
   'admin_granted',
   'admin_revoked',
+  'identity_linked',
+  'identity_unlinked',
+  'identity_refused',
 ] as const;
 
 export type AuthEventKind = (typeof AUTH_EVENT_KINDS)[number];

@@ -42,23 +42,25 @@ export function authRoutes({
   const routes = new Routes();
   // The login page offers every other way in that has offered itself (a code by email, ...).
   const loginPage = (res: Response, status: number, view: StartPageView) =>
-    res.status(status).render('login.njk', { ...view, waysIn: stages.waysIn });
+    res.status(status).render('login.njk', { ...view, waysIn: stages.waysIn, providers: stages.providers });
   stages.defineStart({ path: LOGIN_PATH, show: loginPage });
 
   routes.public.get('/signup', requireAnonymous, (_req, res) => {
-    res.render('signup.njk', { values: {}, errors: {} });
+    res.render('signup.njk', { values: {}, errors: {}, providers: stages.providers });
   });
 
   routes.public.post('/signup', requireAnonymous, async (req, res) => {
     const form = parseForm(signupForm, req.body, confirmMatches);
-    if (!form.ok) return res.status(422).render('signup.njk', form);
+    if (!form.ok) return res.status(422).render('signup.njk', { ...form, providers: stages.providers });
 
     const { name, email, password, website } = form.data;
     const result = await signUp.signUp({ name, email, password, website }, originOf(req));
     if (!result.ok) {
-      return res
-        .status(422)
-        .render('signup.njk', { values: { name, email, website }, errors: { email: messages.fields.emailTaken } });
+      return res.status(422).render('signup.njk', {
+        values: { name, email, website },
+        errors: { email: messages.fields.emailTaken },
+        providers: stages.providers,
+      });
     }
     if (requireVerifiedEmail) {
       flash(res, 'info', messages.signup.linkSent(email));

@@ -4,7 +4,14 @@
  */
 
 /** What one step of a login proved. */
-export type Proof = 'password' | 'password reset' | 'email code' | 'passkey' | 'authenticator app' | 'recovery code';
+export type Proof =
+  | 'password'
+  | 'password reset'
+  | 'email code'
+  | 'identity provider'
+  | 'passkey'
+  | 'authenticator app'
+  | 'recovery code';
 
 /** The steps that may follow a first factor, each owned by the feature whose factor it checks. */
 export type FollowUp = 'authenticator-app' | 'passkey' | 'recovery-code';
@@ -26,7 +33,7 @@ const SECOND_FACTORS: ReadonlySet<Proof> = new Set<Proof>(['authenticator app', 
 /**
  * Whether what has been proved so far (oldest first) makes a whole login for an account with
  * `factors`, and if not, which steps may follow. Every way in (a password, a reset link, a code by
- * email, later an identity provider) is a first factor: for an account with an authenticator app
+ * email, an identity provider) is a first factor: for an account with an authenticator app
  * or a passkey it is never enough on its own.
  */
 export function assess(proved: readonly Proof[], factors: AccountFactors): Assessment {

@@ -38,6 +38,12 @@ export interface ConfirmPage {
   ): Promise<void>;
 }
 
+/** An identity provider's "Continue with …" button on the login and signup pages: a form that POSTs to `path`. */
+export interface ProviderButton {
+  readonly label: string;
+  readonly path: string;
+}
+
 /** The login page, where every way in starts. */
 export interface StartPage {
   readonly path: string;
@@ -55,6 +61,7 @@ export class LoginStages {
   private startPage: StartPage | null = null;
   private confirmPage: ConfirmPage | null = null;
   private readonly offered: WayIn[] = [];
+  private readonly buttons: ProviderButton[] = [];
 
   /** Declares the page of one step (once each). */
   define(step: FollowUp, page: StagePage): void {
@@ -77,6 +84,16 @@ export class LoginStages {
   /** Offers another way in on the login page (a code by email, later identity providers). */
   offerWayIn(way: WayIn): void {
     this.offered.push(way);
+  }
+
+  /** Offers an identity provider's button on the login and signup pages. */
+  offerProvider(button: ProviderButton): void {
+    this.buttons.push(button);
+  }
+
+  /** The identity providers' buttons, for the login and signup pages. */
+  get providers(): readonly ProviderButton[] {
+    return this.buttons;
   }
 
   /** The other ways in, for the login page to offer. */

@@ -60,8 +60,12 @@ export const templateSchemas = {
       'mfa-reset',
       'passkey-added',
       'passkey-removed',
+      'identity-connected',
+      'identity-disconnected',
     ]),
     codesLeft: z.number().int().min(0).optional(),
+    // The identity provider connected or disconnected (its configured label).
+    provider: clamped(60).optional(),
   }),
   // Something an administrator did to the account from the console (which one is not said).
   'changed-by-admin': z.object({

@@ -23,6 +23,14 @@ export interface TwoFactorRouteDeps {
   readonly passwordChecks: PasswordChecks;
   /** How many other sessions the user has: after a change the page offers to sign them out. */
   readonly otherSessions: (userId: number, currentSid: string) => Promise<number>;
+  /** More of the security page, from other features (sign-in providers): a template each and its data. */
+  readonly securitySections?: (userId: number) => Promise<readonly SecuritySection[]>;
+}
+
+/** A part of the security page another feature owns: its template, shown with `section.data`. */
+export interface SecuritySection {
+  readonly template: string;
+  readonly data: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -31,7 +39,12 @@ export interface TwoFactorRouteDeps {
  * make new recovery codes. Every change needs the current password, sends a notice, is audited,
  * and offers to sign out every other session.
  */
-export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoFactorRouteDeps): Routes {
+export function twoFactorRoutes({
+  factors,
+  passwordChecks,
+  otherSessions,
+  securitySections = async () => [],
+}: TwoFactorRouteDeps): Routes {
   const routes = new Routes();
 
   async function showEnrolment(req: Request, res: Response, user: User, status = 200, errors = {}) {
@@ -61,6 +74,7 @@ export function twoFactorRoutes({ factors, passwordChecks, otherSessions }: TwoF
     res.status(statusCode).render('account/security.njk', {
       status: await factors.status(user.id),
       others: await otherSessions(user.id, req.sessionID),
+      sections: await securitySections(user.id),
       ...extra,
     });
   }

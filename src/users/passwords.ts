@@ -12,7 +12,8 @@ export const passwordCharacters = (password: string): number => [...password].le
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  verify(password: string, hash: string): Promise<boolean>;
+  /** A null hash (an account without a password) costs a dummy comparison and never matches. */
+  verify(password: string, hash: string | null): Promise<boolean>;
   /** Spends one comparison's worth of time for a login whose email is unknown. */
   verifyDummy(password: string): Promise<void>;
 }
@@ -23,13 +24,18 @@ export function createPasswordHasher(cost: number, concurrency = availableParall
   const oneCore = pLimit(concurrency);
   // Made once, at the configured cost, so an unknown email costs what a wrong password costs.
   let dummyHash: Promise<string> | undefined;
-  const verify = (password: string, hash: string) => oneCore(() => bcrypt.compare(password, hash));
+  const compare = (password: string, hash: string) => oneCore(() => bcrypt.compare(password, hash));
+  async function verifyDummy(password: string): Promise<void> {
+    dummyHash ??= oneCore(() => bcrypt.hash('gatehouse dummy password', cost));
+    await compare(password, await dummyHash);
+  }
   return {
     hash: (password) => oneCore(() => bcrypt.hash(password, cost)),
-    verify,
-    async verifyDummy(password) {
-      dummyHash ??= oneCore(() => bcrypt.hash('gatehouse dummy password', cost));
-      await verify(password, await dummyHash);
+    async verify(password, hash) {
+      if (hash !== null) return compare(password, hash);
+      await verifyDummy(password);
+      return false;
     },
+    verifyDummy,
   };
 }

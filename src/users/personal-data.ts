@@ -25,6 +25,17 @@ export interface PersonalDataDeps {
   readonly factors: (userId: number) => Promise<FactorFacts>;
   /** The most sessions a user can have open (SESSIONS_PER_USER): all of them are listed. */
   readonly maxSessions: number;
+  /** The user's sign-in provider identities (no token: none is kept). */
+  readonly identities?: (userId: number) => Promise<
+    ReadonlyArray<{
+      provider: string;
+      issuer: string;
+      subject: string;
+      emailSeen: string | null;
+      linkedAt: Date;
+      lastUsedAt: Date | null;
+    }>
+  >;
 }
 
 const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
@@ -36,14 +47,22 @@ const iso = (date: Date | null): string | null => (date === null ? null : date.t
  * data about the person. The mail outbox and one-time links are not in it either: they hold
  * secrets and last minutes.
  */
-export function personalDataExport({ sessions, events, knownBrowsers, factors, maxSessions }: PersonalDataDeps) {
+export function personalDataExport({
+  sessions,
+  events,
+  knownBrowsers,
+  factors,
+  maxSessions,
+  identities = async () => [],
+}: PersonalDataDeps) {
   return {
     async of(user: User, currentSid: string) {
-      const [open, history, browsers, facts] = await Promise.all([
+      const [open, history, browsers, facts, linked] = await Promise.all([
         sessions.openFor(user.id, currentSid, maxSessions),
         events.allFor(user.id),
         knownBrowsers(user.id),
         factors(user.id),
+        identities(user.id),
       ]);
       return {
         format: 'gatehouse-personal-data/1',
@@ -89,6 +108,14 @@ export function personalDataExport({ sessions, events, knownBrowsers, factors, m
             transports: key.transports,
           })),
         },
+        sign_in_providers: linked.map((identity) => ({
+          provider: identity.provider,
+          issuer: identity.issuer,
+          subject: identity.subject,
+          email_seen: identity.emailSeen,
+          linked_at: iso(identity.linkedAt),
+          last_used_at: iso(identity.lastUsedAt),
+        })),
         signed_in_from_browsers: browsers.map((browser) => ({
           first_seen_at: iso(browser.firstSeenAt),
           last_seen_at: iso(browser.lastSeenAt),

@@ -12,23 +12,27 @@ export interface User {
   readonly emailVerifiedAt: Date | null;
   /** An address asked for, not yet proven: the email changes when its link is followed. */
   readonly pendingEmail: string | null;
+  /** False for an account made by an identity provider until its owner sets a password. */
+  readonly hasPassword: boolean;
 }
 
 export interface UserWithHash extends User {
-  readonly passwordHash: string;
+  /** Null for an account made by an identity provider until its owner sets a password. */
+  readonly passwordHash: string | null;
 }
 
 interface UserRow {
   id: number;
   name: string;
   email: string;
-  password_hash: string;
+  password_hash: string | null;
   website: string | null;
   is_active: boolean;
   created_at: Date;
   last_login_at: Date | null;
   email_verified_at: Date | null;
   pending_email: string | null;
+  has_password: boolean;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -44,6 +48,7 @@ const toUser = (row: UserRow): UserWithHash => ({
   lastLoginAt: row.last_login_at,
   emailVerifiedAt: row.email_verified_at,
   pendingEmail: row.pending_email,
+  hasPassword: row.has_password,
 });
 
 /** The user as the rest of the app sees it: the hash stays with the code that checks passwords. */
@@ -59,6 +64,7 @@ const PUBLIC_COLUMNS = [
   'last_login_at',
   'email_verified_at',
   'pending_email',
+  'has_password',
 ] as const;
 
 /** The public columns and the hash: what this repo reads, for the code that checks passwords. */
@@ -89,7 +95,8 @@ export function userFromJoin(row: Partial<PublicUserRow> | Record<string, unknow
 export interface NewUser {
   readonly name: string;
   readonly email: string;
-  readonly passwordHash: string;
+  /** Null: no password (an account made by an identity provider). */
+  readonly passwordHash: string | null;
   readonly website: string | null;
 }
 
@@ -130,6 +137,20 @@ export function usersRepo(db: Db) {
     },
 
     findActiveWithHash,
+
+    /** Locks the user's row until the transaction ends: changes to its ways in are made one at a time. */
+    async lockForChange(id: number): Promise<void> {
+      await db.query('SELECT 1 FROM users WHERE id = $1 FOR UPDATE', [id]);
+    },
+
+    /** Whether the account has a password (one made by an identity provider may not). */
+    async hasPassword(id: number): Promise<boolean> {
+      const { rows } = await db.query<{ has: boolean }>(
+        'SELECT password_hash IS NOT NULL AS has FROM users WHERE id = $1',
+        [id],
+      );
+      return rows[0]?.has ?? false;
+    },
 
     async updateProfile(id: number, name: string, website: string | null): Promise<void> {
       await db.query('UPDATE users SET name = $2, website = $3 WHERE id = $1', [id, name, website]);

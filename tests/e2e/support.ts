@@ -46,12 +46,18 @@ export interface E2eApp {
   close(): Promise<void>;
 }
 
+/** What a test file may add to the app it starts: more environment (an identity provider), a port chosen first. */
+export interface AppOptions {
+  readonly env?: Readonly<Record<string, string>>;
+  readonly port?: number;
+}
+
 /**
  * Creates `gatehouse_e2e_<random>` on ADMIN_URL's server, starts the app on it as a child
  * process (NODE_ENV=test, bcrypt cost 4, a temporary DATA_DIR, a small per-account login
  * limit), and waits until /healthz answers. close() kills the app and drops the database.
  */
-export async function startApp(): Promise<E2eApp> {
+export async function startApp({ env = {}, port: chosen }: AppOptions = {}): Promise<E2eApp> {
   const name = `gatehouse_e2e_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -73,7 +79,7 @@ export async function startApp(): Promise<E2eApp> {
     }
   };
 
-  const port = await freePort();
+  const port = chosen ?? (await freePort());
   const baseUrl = `http://localhost:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'gh-e2e-'));
   // cwd is the temporary directory, so no stray .env is read.
@@ -93,6 +99,7 @@ export async function startApp(): Promise<E2eApp> {
       PASSWORD_CHECKS_PER_IP: '100000',
       LOGIN_FAILURES_PER_ACCOUNT_TOTAL: '100000',
       SIGNUPS_PER_IP: '100000',
+      ...env,
     },
     dataDir,
   );
@@ -178,13 +185,13 @@ export interface E2eSession {
 }
 
 /** Registers the hooks of a test file: one app and one browser for the file, contexts per test. */
-export function useAppAndBrowser(): E2eSession {
+export function useAppAndBrowser(setup: () => Promise<AppOptions> = async () => ({})): E2eSession {
   let app: E2eApp | undefined;
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
   beforeAll(async () => {
     // Both at once; whichever started is kept (and so stopped in afterAll) even if the other failed.
-    const [started, launched] = await Promise.allSettled([startApp(), launchChromium()]);
+    const [started, launched] = await Promise.allSettled([setup().then(startApp), launchChromium()]);
     if (started.status === 'fulfilled') app = started.value;
     if (launched.status === 'fulfilled') browser = launched.value;
     if (started.status === 'rejected') throw started.reason;
