@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { type Housekeeping, startHousekeeping } from './housekeeping.js';
+import { chain } from './http/chain.js';
 import { csrf, sameOriginOnly } from './http/csrf.js';
 import { loadCurrentUser } from './http/current-user.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -109,47 +110,50 @@ export async function createApp({
     (sweep, error) => logger.error({ err: error, sweep }, 'housekeeping sweep failed'),
   );
 
-  app.use(requestLogging(logger));
-  app.use(
-    helmet({
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          objectSrc: ["'none'"],
-          baseUri: ["'none'"],
-          frameAncestors: ["'none'"],
-          formAction: ["'self'"],
-        },
+  const headers = helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
       },
-      referrerPolicy: { policy: 'same-origin' },
-      xFrameOptions: { action: 'deny' },
-      strictTransportSecurity: config.isProduction ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: true } : false,
-    }),
-  );
+    },
+    referrerPolicy: { policy: 'same-origin' },
+    xFrameOptions: { action: 'deny' },
+    strictTransportSecurity: config.isProduction ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: true } : false,
+  });
+  app.use(chain(requestLogging(logger), headers));
   app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
   app.use(methodNotAllowed(everyRoute));
   app.use(routerFor(health.list));
 
-  app.use(noStore);
-  app.use(formBody);
-  app.use(cookieParser());
-  app.use(sessions.middleware);
-  app.use(sameOriginOnly(config.publicOrigin));
+  // Everything a page needs before its route, in this order, as one middleware (chain.ts).
   const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
-  app.use(forms.tokens);
-  app.use(forms.protection);
-  app.use(flashMessages(sessionSecrets, config.isProduction));
-  app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
-  app.use(expireLoginInProgress);
-  app.use((_req, res, next) => {
-    // The pages show their passkey parts only where browsers allow WebAuthn (not on an IP address).
-    res.locals.passkeysAvailable = ceremonies.rp.available;
-    next();
-  });
+  app.use(
+    chain(
+      noStore,
+      formBody,
+      cookieParser(),
+      sessions.middleware,
+      sameOriginOnly(config.publicOrigin),
+      forms.tokens,
+      forms.protection,
+      flashMessages(sessionSecrets, config.isProduction),
+      loadCurrentUser(sessions, config.sessionMaxSeconds),
+      expireLoginInProgress,
+      (_req, res, next) => {
+        // The pages show their passkey parts only where browsers allow WebAuthn (not on an IP address).
+        res.locals.passkeysAvailable = ceremonies.rp.available;
+        next();
+      },
+    ),
+  );
 
   app.use(routerFor(site));
   app.use(notFound);

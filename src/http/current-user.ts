@@ -72,7 +72,8 @@ export const loadCurrentUser =
   async (req, res, next) => {
     res.locals.currentUser = null;
     req.user = undefined;
-    const { userId, authAt } = req.session;
+    // No session at all for a page asked for without the session cookie (session.ts).
+    const { userId, authAt } = (req.session as typeof req.session | undefined) ?? {};
     if (userId !== undefined) {
       // A login time that is not a number, or lies in the future, is no login time: the session ends.
       const expired = !isRecent(typeof authAt === 'number' ? authAt : Number.NaN, maxLifetimeSeconds * 1000);

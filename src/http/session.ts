@@ -213,9 +213,23 @@ export function createSessions(options: SessionOptions): Sessions {
     unset: 'keep',
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' },
   });
+  const hasCookie = (req: Request): boolean =>
+    typeof (req.cookies as Record<string, unknown> | undefined)?.[cookieName] === 'string';
   return {
-    middleware,
-    hasCookie: (req) => typeof (req.cookies as Record<string, unknown> | undefined)?.[cookieName] === 'string',
+    // A page asked for without the session cookie has no session to read, and no page (GET or
+    // HEAD) starts one: express-session (a session object made and hashed, response methods
+    // wrapped, to be thrown away) runs only for a request with the cookie, or for a form post,
+    // which may log in. Such a page has no req.session; the store is there all the same.
+    middleware: (req, res, next) => {
+      if ((req.method === 'GET' || req.method === 'HEAD') && !hasCookie(req)) {
+        // express-session gave the store its generate() when the middleware was made.
+        req.sessionStore = store as unknown as typeof req.sessionStore;
+        next();
+        return;
+      }
+      middleware(req, res, next);
+    },
+    hasCookie,
     forgetCookie: (res) => {
       res.clearCookie(cookieName, { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' });
     },
