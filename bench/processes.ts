@@ -246,6 +246,7 @@ export interface References {
   readonly plainPort: number;
   /** The one-query page: one SELECT by primary key, then dashboard.njk (GET /<user id>). */
   readonly oneQueryPort: number;
+  readonly pid: number | undefined;
   memory(): Memory | null;
   stop(): Promise<void>;
 }
@@ -281,6 +282,7 @@ export async function startReferences(
   return {
     plainPort: ports.plain,
     oneQueryPort: ports.oneQuery,
+    pid: child.pid,
     memory: () => memoryOf(child.pid),
     stop: () => stopProcess(child),
   };
