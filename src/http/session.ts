@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import session, { type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 import { type SidHash, hashSid, sessionsRepo } from '../sessions/sessions-repo.js';
 import type { Origin } from '../users/origin.js';
+import { randomId } from './random-ids.js';
 import type { User } from '../users/users-repo.js';
 
 export interface SessionOptions {
@@ -187,26 +187,10 @@ function thriftyStore(options: SessionOptions) {
 }
 
 /**
- * Session ids: 24 bytes (192 bits) from the CSPRNG, as express-session's own, but drawn from a
- * pool filled 3 KiB at a time (as crypto.randomUUID does) rather than a call into the CSPRNG per
- * request: express-session makes an id for every request, a visitor's included, and throws
- * most of them away.
+ * Session ids: 24 bytes (192 bits) from the CSPRNG, as express-session's own, drawn from a pool
+ * (random-ids.ts) rather than a call into the CSPRNG per id.
  */
-const ID_BYTES = 24;
-const POOL_BYTES = ID_BYTES * 128;
-let pool = Buffer.alloc(0);
-let taken = POOL_BYTES;
-function newSessionId(): string {
-  if (taken + ID_BYTES > pool.length) {
-    pool = randomBytes(POOL_BYTES);
-    taken = 0;
-  }
-  const id = pool.subarray(taken, taken + ID_BYTES).toString('base64url');
-  // Each id's bytes are handed out once: zeroed once used, so nothing can hand them out again.
-  pool.fill(0, taken, taken + ID_BYTES);
-  taken += ID_BYTES;
-  return id;
-}
+const newSessionId = (): string => randomId(24);
 
 export function createSessions(options: SessionOptions): Sessions {
   const store = thriftyStore(options);
