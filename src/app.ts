@@ -15,7 +15,7 @@ import { fixedHeaders } from './http/fixed-headers.js';
 import { formBody } from './http/form-body.js';
 import { healthRoutes } from './http/health-routes.js';
 import { type Logger, requestLogging } from './http/logging.js';
-import { type Route, clashes, methodNotAllowed, routerFor } from './http/routes.js';
+import { type Route, clashes, declareRoutes, methodNotAllowed } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
 import { expireLoginInProgress } from './login/login-in-progress.js';
@@ -135,7 +135,7 @@ export async function createApp({
   app.use(chain(requestLogging(logger), headers));
   app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
   app.use(methodNotAllowed(everyRoute));
-  app.use(routerFor(health.list));
+  declareRoutes(app, health.list);
 
   // Everything a page needs before its route, in this order, as one middleware (chain.ts).
   const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
@@ -159,7 +159,7 @@ export async function createApp({
     ),
   );
 
-  app.use(routerFor(site));
+  declareRoutes(app, site);
   app.use(notFound);
   app.use(errorHandler);
 
