@@ -59,7 +59,7 @@ export interface App {
 
 // Pages with account data or auth forms must not be kept by browsers or proxies.
 const noStore: RequestHandler = (_req, res, next) => {
-  res.set('Cache-Control', 'no-store');
+  res.setHeader('Cache-Control', 'no-store');
   next();
 };
 

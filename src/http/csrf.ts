@@ -153,7 +153,9 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
 export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
   const expected = (req: Request) => publicOrigin ?? `${req.protocol}://${req.host}`;
   return (req, res, next) => {
-    res.vary('Sec-Fetch-Site');
+    // The vary package (parsing what is there, merging) only when something set Vary before.
+    if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Sec-Fetch-Site');
+    else res.vary('Sec-Fetch-Site');
     if (SAFE_METHODS.has(req.method)) {
       next();
       return;

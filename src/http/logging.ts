@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { DestinationStream, Logger } from 'pino';
 import { pino } from 'pino';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 
 export type { Logger };
 
@@ -60,6 +60,10 @@ export function requestLogging(logger: Logger): RequestHandler {
     }
     access.info(fields, !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted');
   };
+  // One listener for every response (no closure per request): Express links the response to its request.
+  function logLine(this: Response): void {
+    line(this.req, this);
+  }
   return (req, res, next) => {
     // req.log as a getter on the app's request prototype, once: a request that logs nothing of its own pays nothing.
     const prototype = Object.getPrototypeOf(req) as object;
@@ -79,7 +83,7 @@ export function requestLogging(logger: Logger): RequestHandler {
     req.id = id;
     res.setHeader('X-Request-Id', id);
     // 'close' comes after 'finish' for a response sent whole, and alone for one cut short.
-    res.once('close', () => line(req, res));
+    res.once('close', logLine);
     next();
   };
 }
