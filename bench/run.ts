@@ -14,7 +14,11 @@
  * in production mode (NODE_ENV=production, TRUST_PROXY=1, PUBLIC_URL https://accounts.example.test,
  * logs at info to a file) behind a pretend TLS proxy: every request carries X-Forwarded-Proto:
  * https, so its __Host- cookies (Secure) work. Beside it, in processes of their own on loopback:
- * the bare Express 5 "hello" ceiling (bench/hello.mjs, the same node flags), and an instrumented
+ * the bare Express 5 "hello" ceiling (bench/hello.mjs, the same node flags), the two page
+ * references (bench/references.mjs, the same node flags: a plain page, Gatehouse's login.njk with
+ * fixed data through its own nunjucks environment, and a one-query page, one SELECT by primary key
+ * on the deployed database then dashboard.njk; the goals for anonymous GET /login and
+ * authenticated GET / are ratios to these, measured in alternating slices), and an instrumented
  * copy of the same compiled app (bench/instrumented-copy.ts) for what only an instrumented process
  * can tell: its SQL round trips per page view, and its heap after a forced GC. autocannon drives
  * them all from this process. With a real Postgres (DATABASE_URL) the cluster (`npm run
