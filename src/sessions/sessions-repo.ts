@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
 import type { Db } from '../db/database.js';
 import { type User, userColumnsOf, userFromJoin } from '../users/users-repo.js';
 
@@ -78,13 +77,6 @@ export type SessionKind = 'logins' | 'pending';
 // load, insert, update, touch and destroy; everything else takes the raw id, as the request has
 // it (req.sessionID), and hashes it here.
 
-/** A pool or client, which also takes a query as { name, text, values } (a prepared statement). */
-type PreparingDb = Db & Pick<pg.Pool, 'query'>;
-
-const LOAD = `SELECT s.sess, (extract(epoch FROM s.expire - localtimestamp) * 1000)::float8 AS ms_left, ${userColumnsOf('u')}
-                FROM sessions s LEFT JOIN users u ON u.id = s.user_id AND u.is_active
-               WHERE s.sid = $1 AND s.expire >= localtimestamp`;
-
 /** Every SQL statement on sessions. */
 export function sessionsRepo(db: Db) {
   return {
@@ -93,11 +85,12 @@ export function sessionsRepo(db: Db) {
 
     /** The session and its user in one statement: a page view is one round trip. */
     async load(sid: SidHash): Promise<StoredSession | null> {
-      // A named (prepared) statement: every page view sends it, and each connection parses and
-      // plans it once instead of once per view (Postgres shares the machine's cores with us).
-      const { rows } = await (db as PreparingDb).query<
-        { sess: unknown; ms_left: number } & Parameters<typeof userFromJoin>[0]
-      >({ name: 'sessions_load', text: LOAD, values: [sid] });
+      const { rows } = await db.query<{ sess: unknown; ms_left: number } & Parameters<typeof userFromJoin>[0]>(
+        `SELECT s.sess, (extract(epoch FROM s.expire - localtimestamp) * 1000)::float8 AS ms_left, ${userColumnsOf('u')}
+           FROM sessions s LEFT JOIN users u ON u.id = s.user_id AND u.is_active
+          WHERE s.sid = $1 AND s.expire >= localtimestamp`,
+        [sid],
+      );
       const row = rows[0];
       if (!row) return null;
       const sess: unknown = typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess;
