@@ -20,6 +20,8 @@ export interface BenchDatabases {
   readonly deployedEnv: Readonly<Record<string, string>>;
   /** The same for the instrumented copy. */
   readonly copyEnv: Readonly<Record<string, string>>;
+  /** How bench/references.mjs reaches the deployed process's database (DATABASE_URL, or PGHOST and PGPORT). */
+  readonly referencesEnv: Readonly<Record<string, string>>;
   /** A new connection to the deployed process's database (for the embedded one: once it is running). */
   connect(): Promise<pg.Client>;
   drop(): Promise<void>;
@@ -36,6 +38,7 @@ export async function benchDatabases(workDir: string, adminUrl: string | undefin
       label: 'embedded PGlite (DATABASE_URL unset): one per process, in a temporary directory',
       deployedEnv: { DATA_DIR: deployedDir },
       copyEnv: { DATA_DIR: copyDir },
+      referencesEnv: { PGHOST: socketDirFor(deployedDir), PGPORT: String(SOCKET_PORT) },
       async connect() {
         const client = new pg.Client({
           host: socketDirFor(deployedDir),
@@ -70,6 +73,7 @@ export async function benchDatabases(workDir: string, adminUrl: string | undefin
     label: `real Postgres (DATABASE_URL): fresh databases ${shown.host}/${name} (deployed) and ${name}_copy (instrumented copy)`,
     deployedEnv: { DATABASE_URL: urlOf(name), DATA_DIR: deployedDir },
     copyEnv: { DATABASE_URL: urlOf(`${name}_copy`), DATA_DIR: copyDir },
+    referencesEnv: { DATABASE_URL: urlOf(name) },
     async connect() {
       const client = new pg.Client({ connectionString: urlOf(name) });
       await client.connect();

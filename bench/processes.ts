@@ -239,6 +239,55 @@ export async function startHello(flags: readonly string[], cwd: string): Promise
   return { port, memory: () => memoryOf(child.pid), stop: () => stopProcess(child) };
 }
 
+// ---------------------------------------------------------------- the page references
+
+export interface References {
+  /** The plain page: Gatehouse's login.njk with fixed data, no middleware (GET /). */
+  readonly plainPort: number;
+  /** The one-query page: one SELECT by primary key, then dashboard.njk (GET /<user id>). */
+  readonly oneQueryPort: number;
+  readonly pid: number | undefined;
+  memory(): Memory | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * bench/references.mjs, with the same node flags as Gatehouse and `env` (how to reach the deployed
+ * process's database); resolves with the ports it printed.
+ */
+export async function startReferences(
+  flags: readonly string[],
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): Promise<References> {
+  const child = spawn(process.execPath, [...flags, path.join(ROOT, 'bench', 'references.mjs')], {
+    cwd,
+    env: cleanEnv({ NODE_ENV: 'production', ...env }, cwd),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  started.add(child);
+  const ports = await new Promise<{ plain: number; oneQuery: number }>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        child.stdout?.removeAllListeners('data');
+        child.stdout?.resume();
+        resolve(JSON.parse(line) as { plain: number; oneQuery: number });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the references exited with code ${code ?? 'null'}`)));
+  });
+  return {
+    plainPort: ports.plain,
+    oneQueryPort: ports.oneQuery,
+    pid: child.pid,
+    memory: () => memoryOf(child.pid),
+    stop: () => stopProcess(child),
+  };
+}
+
 // ---------------------------------------------------------------- the instrumented copy
 
 export interface Copy {

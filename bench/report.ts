@@ -4,7 +4,7 @@
 export interface LoadFigure {
   readonly name: string;
   /** Which process served it. */
-  readonly served: 'deployed' | 'hello' | 'copy' | 'cluster' | 'bcrypt';
+  readonly served: 'deployed' | 'hello' | 'reference' | 'copy' | 'cluster' | 'bcrypt';
   readonly requestsPerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;

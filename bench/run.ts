@@ -14,7 +14,11 @@
  * in production mode (NODE_ENV=production, TRUST_PROXY=1, PUBLIC_URL https://accounts.example.test,
  * logs at info to a file) behind a pretend TLS proxy: every request carries X-Forwarded-Proto:
  * https, so its __Host- cookies (Secure) work. Beside it, in processes of their own on loopback:
- * the bare Express 5 "hello" ceiling (bench/hello.mjs, the same node flags), and an instrumented
+ * the bare Express 5 "hello" ceiling (bench/hello.mjs, the same node flags), the two page
+ * references (bench/references.mjs, the same node flags: a plain page, Gatehouse's login.njk with
+ * fixed data through its own nunjucks environment, and a one-query page, one SELECT by primary key
+ * on the deployed database then dashboard.njk; the goals for anonymous GET /login and
+ * authenticated GET / are ratios to these, measured in alternating slices), and an instrumented
  * copy of the same compiled app (bench/instrumented-copy.ts) for what only an instrumented process
  * can tell: its SQL round trips per page view, and its heap after a forced GC. autocannon drives
  * them all from this process. With a real Postgres (DATABASE_URL) the cluster (`npm run
@@ -52,7 +56,16 @@ import {
   percentile,
   signUp,
 } from './http.js';
-import { type Memory, type Server, ROOT, nodeScript, startCopy, startHello, startServer } from './processes.js';
+import {
+  type Memory,
+  type Server,
+  ROOT,
+  nodeScript,
+  startCopy,
+  startHello,
+  startReferences,
+  startServer,
+} from './processes.js';
 import type { Counters } from './protocol.js';
 import { type CountFigure, type LoadFigure, countTable, loadTable, mib, percent } from './report.js';
 
@@ -208,9 +221,11 @@ async function main(): Promise<void> {
       deployedLog,
     );
     running.push(deployed);
-    log('starting the bare Express 5 hello app and the instrumented copy');
+    log('starting the bare Express 5 hello app, the page references and the instrumented copy');
     const hello = await startHello(start.flags, workDir);
     running.push(hello);
+    const references = await startReferences(start.flags, databases.referencesEnv, workDir);
+    running.push(references);
     const copy = await startCopy(
       start.flags,
       { ...appEnv, ...databases.copyEnv },
@@ -231,6 +246,17 @@ async function main(): Promise<void> {
     const loginUser = await signUp(base, 'Bench login');
     const loginForm = await formOn(base, '/login');
     const copyViewer = await signUp(copyBase, 'Bench viewer');
+    // The one-query page reads the viewer's own row.
+    const viewerId = await (async () => {
+      const client = await connect();
+      try {
+        const { rows } = await client.query<{ id: number }>('SELECT id FROM users WHERE email = $1', [viewer.email]);
+        if (rows[0] === undefined) throw new Error('the bench viewer is not in the users table');
+        return Number(rows[0].id);
+      } finally {
+        await client.end();
+      }
+    })();
 
     // The database counts the deployed process's session writes (a trigger, for the page views only);
     // one login, which writes its session, proves that it counts.
@@ -271,35 +297,48 @@ async function main(): Promise<void> {
       expect: 200,
     });
     const helloRun: Run = { url: helloUrl, connections, headers: BROWSER_HEADERS, expect: 200 };
+    const plainRun: Run = {
+      url: `http://127.0.0.1:${references.plainPort}/`,
+      connections,
+      headers: BROWSER_HEADERS,
+      expect: 200,
+    };
+    const oneQueryRun: Run = {
+      url: `http://127.0.0.1:${references.oneQueryPort}/${viewerId}`,
+      connections,
+      headers: BROWSER_HEADERS,
+      expect: 200,
+    };
 
     // Every process is new: each page is served for a while before anything is measured, so that the
     // first figure does not pay for the JIT and the heap's first growth alone.
-    log('warming up: hello, then anonymous GET /login and /signup and authenticated GET /');
-    await warm(helloRun);
+    log('warming up: hello and the references, then anonymous GET /login and /signup and authenticated GET /');
+    for (const run of [helloRun, plainRun, oneQueryRun]) await warm(run);
     for (const run of [anonRun('/login'), anonRun('/signup'), authRun]) onDeployed(await warm(run));
 
     /**
-     * A page against the ceiling on a shared machine: `seconds` of each, in slices that alternate
-     * hello and page (hello, page, page, hello, …), so that whatever else the machine does weighs
-     * on both alike; the ratio is the page's rate over the hello's in the same slices. The sessions
-     * table is tallied around the page's slices (the hello's touch no database).
+     * A page against the ceiling and its reference on a shared machine: `seconds` of each, in slices
+     * that alternate hello, the reference and the page (hello, reference, page, page, reference,
+     * hello, …), so that whatever else the machine does weighs on all alike; each ratio is the
+     * page's rate over the other's in the same slices. The sessions table is tallied around the
+     * page's slices (hello and the plain page touch no database; the one-query page only reads).
      */
-    const againstHello = async (run: Run) => {
+    const alternating = async (run: Run, referenceRun: Run | null) => {
       const sliceSeconds = seconds / options.slices;
       const page = { results: [] as Result[], times: [] as number[] };
       const ceiling = { results: [] as Result[], times: [] as number[] };
+      const reference = { results: [] as Result[], times: [] as number[] };
       const before = await sessionTally(connect);
+      if (referenceRun) await warm(referenceRun);
       const warmup = onDeployed(await warm(run));
       const slice = async (which: typeof page, slicedRun: Run) =>
         which.results.push(await load({ ...slicedRun, duration: sliceSeconds }, which.times).result);
       for (let index = 0; index < options.slices; index++) {
-        if (index % 2 === 0) {
-          await slice(ceiling, helloRun);
-          await slice(page, run);
-        } else {
-          await slice(page, run);
-          await slice(ceiling, helloRun);
-        }
+        const order: [typeof page, Run][] = [[ceiling, helloRun]];
+        if (referenceRun) order.push([reference, referenceRun]);
+        order.push([page, run]);
+        if (index % 2 === 1) order.reverse();
+        for (const [which, slicedRun] of order) await slice(which, slicedRun);
       }
       const after = await sessionTally(connect);
       page.results.forEach(onDeployed);
@@ -317,24 +356,28 @@ async function main(): Promise<void> {
       };
       const timed = pooled(page);
       const hello = pooled(ceiling);
+      const referenced = referenceRun ? pooled(reference) : null;
       return {
         timed,
         hello,
+        reference: referenced,
         ratio: timed.requestsPerSecond / hello.requestsPerSecond,
+        referenceRatio: referenced ? timed.requestsPerSecond / referenced.requestsPerSecond : null,
         views: warmup.requests.total + timed.requests,
         seconds: warmup.duration + timed.duration,
         tally: tallyDelta(before, after),
         rssAfterBytes: deployedRss(),
       };
     };
-    log(`anonymous GET /login (each request a new visitor: no cookies), alternating with hello`);
-    const anonLogin = await againstHello(anonRun('/login'));
+    log(`anonymous GET /login (each request a new visitor: no cookies), alternating with hello and the plain page`);
+    const anonLogin = await alternating(anonRun('/login'), plainRun);
     log(`anonymous GET /signup (each request a new visitor: no cookies), alternating with hello`);
-    const anonSignup = await againstHello(anonRun('/signup'));
-    log(`authenticated GET /, alternating with hello`);
-    const auth = await againstHello(authRun);
+    const anonSignup = await alternating(anonRun('/signup'), null);
+    log(`authenticated GET /, alternating with hello and the one-query page`);
+    const auth = await alternating(authRun, oneQueryRun);
     await removeSessionCounter(connect);
     const helloMemory = hello.memory();
+    const referencesMemory = references.memory();
 
     // The ceiling over all its slices, for the figures that were not measured against it side by side.
     const hellos = [anonLogin.hello, anonSignup.hello, auth.hello];
@@ -355,21 +398,42 @@ async function main(): Promise<void> {
       goal: `beside each page: ${hellos.map((figure) => rounded(figure.requestsPerSecond)).join(', ')} req/s`,
       met: null,
     });
-    // Each page against the hello beside it: its goal as a least ratio to hello (none for /signup).
-    const pages = [
-      { name: 'authenticated GET /', figure: auth, goal: '≥ 30% of hello (aim 40%)', least: 0.3 },
-      { name: 'anonymous GET /login (new visitor)', figure: anonLogin, goal: '≥ 35% of hello', least: 0.35 },
-      { name: 'anonymous GET /signup (new visitor)', figure: anonSignup, goal: null, least: null },
+    // The references, each over the slices it was measured in beside its page.
+    const referenceFigures = [
+      { name: 'plain page: login.njk with fixed data, bare Express 5 (reference)', figure: anonLogin.reference },
+      { name: 'one-query page: SELECT by id + dashboard.njk, bare Express 5 (reference)', figure: auth.reference },
     ];
-    for (const { name, figure, goal, least } of pages) {
+    for (const { name, figure } of referenceFigures) {
+      if (figure === null) continue;
+      const { duration: _duration, ...timed } = figure;
+      loads.push({
+        name,
+        served: 'reference',
+        ...timed,
+        ratioToCeiling: figure.requestsPerSecond / ceiling,
+        goal: null,
+        met: null,
+      });
+    }
+    // Each page against the reference beside it: its goal as a least ratio to it (none for /signup).
+    const pages = [
+      { name: 'authenticated GET /', figure: auth, reference: 'one-query page', least: 0.75 },
+      { name: 'anonymous GET /login (new visitor)', figure: anonLogin, reference: 'plain page', least: 0.6 },
+      { name: 'anonymous GET /signup (new visitor)', figure: anonSignup, reference: null, least: null },
+    ];
+    for (const { name, figure, reference, least } of pages) {
       const { duration: _duration, ...timed } = figure.timed;
+      const ratio = figure.referenceRatio;
       loads.push({
         name,
         served: 'deployed',
         ...timed,
         ratioToCeiling: figure.ratio,
-        goal,
-        met: least === null ? null : figure.ratio >= least,
+        goal:
+          least === null || ratio === null
+            ? null
+            : `≥ ${percent(least)} of the ${reference}: ${percent(ratio)} (${rounded(figure.timed.requestsPerSecond)} / ${rounded(figure.reference?.requestsPerSecond ?? 0)} req/s)`,
+        met: least === null || ratio === null ? null : ratio >= least,
         rssAfterBytes: figure.rssAfterBytes,
       });
     }
@@ -653,6 +717,13 @@ async function main(): Promise<void> {
       met: null,
     });
     counts.push({
+      name: 'RSS of the page references after their load (peak)',
+      measured: `${mib(referencesMemory?.rssBytes)} (${mib(referencesMemory?.peakBytes)})`,
+      value: referencesMemory?.rssBytes ?? null,
+      goal: null,
+      met: null,
+    });
+    counts.push({
       name: 'RSS of the hello app after its load (peak)',
       measured: `${mib(helloMemory?.rssBytes)} (${mib(helloMemory?.peakBytes)})`,
       value: helloMemory?.rssBytes ?? null,
@@ -709,6 +780,10 @@ async function main(): Promise<void> {
       secondsPerFigure: seconds,
       connections,
       bcryptCost: options.cost,
+      references: {
+        plainPage: { ...anonLogin.reference, loginRatio: anonLogin.referenceRatio },
+        oneQueryPage: { ...auth.reference, dashboardRatio: auth.referenceRatio },
+      },
       ceiling: {
         requestsPerSecond: ceiling,
         besideEachPage: {
@@ -745,6 +820,7 @@ async function main(): Promise<void> {
         deployedAfterLoad: rssAfterLoad,
         deployedAtEnd: finalMemory,
         hello: helloMemory,
+        references: referencesMemory,
         cluster: clusterMemory ?? null,
         runner: process.resourceUsage().maxRSS * 1024,
       },
@@ -770,7 +846,12 @@ async function main(): Promise<void> {
         `${deployedLogs.warnings} at warn, ${deployedLogs.errors} at error or above.`,
     );
     out.push(
-      'Ceiling: a bare Express 5 "hello" (bench/hello.mjs) in its own process with the same node flags, in slices alternating with each page; a ratio is the page over hello in the same slices.',
+      'Ceiling: a bare Express 5 "hello" (bench/hello.mjs) in its own process with the same node flags, in slices alternating with each page; "vs hello" is the page over hello in the same slices.',
+    );
+    out.push(
+      'References (bench/references.mjs, bare Express 5 apps on this checkout, same node flags, no middleware): the plain page renders views/login.njk ' +
+        'through the same nunjucks environment with fixed data; the one-query page runs one SELECT by primary key over a pool made as the app makes its own, ' +
+        "on the deployed process's database, then renders views/dashboard.njk. Each is measured in slices alternating with its page and hello; the goals are the page over its reference.",
     );
     out.push(
       'SQL round trips and the heap: counted in an instrumented copy of the same compiled app (dist/, the same production config, every pg.Client#query counted). ' +

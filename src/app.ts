@@ -7,14 +7,16 @@ import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { CONSOLE_PATH, consoleGate, isConsolePath } from './admin-console/console-gate.js';
 import { type Housekeeping, startHousekeeping } from './housekeeping.js';
+import { chain } from './http/chain.js';
 import { csrf, sameOriginOnly } from './http/csrf.js';
 import { loadCurrentUser } from './http/current-user.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { flashMessages } from './http/flash.js';
+import { fixedHeaders } from './http/fixed-headers.js';
 import { formBody } from './http/form-body.js';
 import { healthRoutes } from './http/health-routes.js';
 import { type Logger, requestLogging } from './http/logging.js';
-import { type Route, clashes, methodNotAllowed, routerFor } from './http/routes.js';
+import { type Route, clashes, declareRoutes, methodNotAllowed } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
 import { exceptProviderAnswers } from './identities/provider-answers.js';
@@ -60,7 +62,7 @@ export interface App {
 
 // Pages with account data or auth forms must not be kept by browsers or proxies.
 const noStore: RequestHandler = (_req, res, next) => {
-  res.set('Cache-Control', 'no-store');
+  res.setHeader('Cache-Control', 'no-store');
   next();
 };
 
@@ -112,8 +114,8 @@ export async function createApp({
     (sweep, error) => logger.error({ err: error, sweep }, 'housekeeping sweep failed'),
   );
 
-  app.use(requestLogging(logger));
-  app.use(
+  // helmet's headers, learnt once (none depends on the request) and set as one step.
+  const headers = fixedHeaders(
     helmet({
       contentSecurityPolicy: {
         useDefaults: false,
@@ -134,6 +136,7 @@ export async function createApp({
       strictTransportSecurity: config.isProduction ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: true } : false,
     }),
   );
+  app.use(chain(requestLogging(logger), headers));
   app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
   // The console's 405s come after its gate: to anyone but an admin, /admin answers nothing but 404.
   const [consoleRouteList, otherRoutes] = [
@@ -141,29 +144,34 @@ export async function createApp({
     everyRoute.filter((route) => !isConsolePath(route.path)),
   ];
   app.use(methodNotAllowed(otherRoutes));
-  app.use(routerFor(health.list));
+  declareRoutes(app, health.list);
 
-  app.use(noStore);
-  app.use(formBody);
-  app.use(cookieParser());
-  app.use(sessions.middleware);
-  // A provider's form_post answer (Apple) is the one cross-site POST: its route only redirects.
-  app.use(exceptProviderAnswers(sameOriginOnly(config.publicOrigin)));
+  // Everything a page needs before its route, in this order, as one middleware (chain.ts).
   const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
-  app.use(forms.tokens);
-  app.use(exceptProviderAnswers(forms.protection));
-  app.use(flashMessages(sessionSecrets, config.isProduction));
-  app.use(loadCurrentUser(sessions, config.sessionMaxSeconds));
-  app.use(expireLoginInProgress);
-  app.use((_req, res, next) => {
-    // The pages show their passkey parts only where browsers allow WebAuthn (not on an IP address).
-    res.locals.passkeysAvailable = ceremonies.rp.available;
-    next();
-  });
+  app.use(
+    chain(
+      noStore,
+      formBody,
+      cookieParser(),
+      sessions.middleware,
+      // A provider's form_post answer (Apple) is the one cross-site POST: its route only redirects.
+      exceptProviderAnswers(sameOriginOnly(config.publicOrigin)),
+      forms.tokens,
+      exceptProviderAnswers(forms.protection),
+      flashMessages(sessionSecrets, config.isProduction),
+      loadCurrentUser(sessions, config.sessionMaxSeconds),
+      expireLoginInProgress,
+      (_req, res, next) => {
+        // The pages show their passkey parts only where browsers allow WebAuthn (not on an IP address).
+        res.locals.passkeysAvailable = ceremonies.rp.available;
+        next();
+      },
+    ),
+  );
 
   app.use(CONSOLE_PATH, consoleGate(services.adminConsole));
   app.use(methodNotAllowed(consoleRouteList));
-  app.use(routerFor(site));
+  declareRoutes(app, site);
   app.use(notFound);
   app.use(errorHandler);
 

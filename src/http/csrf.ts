@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { CookieOptions, Request, RequestHandler, Response } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import { csrfSync } from 'csrf-sync';
 import { messages } from '../messages.js';
 import { HttpError } from './errors.js';
+import { randomId } from './random-ids.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ERROR = { statusCode: 403, message: 'invalid csrf token', code: 'EBADCSRFTOKEN' } as const;
@@ -88,10 +88,21 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
     // Never reused beyond the lifetime: signing a hand-made value that claims more would stretch the expiry.
     const reusable = left !== undefined && left >= VISITOR_RENEW_WITHIN_SECONDS && left <= VISITOR_LIFETIME_SECONDS;
     if (reusable && typeof held === 'string') return held;
-    const minted = `${randomBytes(16).toString('base64url')}.${nowSeconds() + VISITOR_LIFETIME_SECONDS}`;
+    const minted = `${randomId(16)}.${nowSeconds() + VISITOR_LIFETIME_SECONDS}`;
     // A cookie for the browser session, like the token's: the expiry that counts is the one inside, under the HMAC.
     res.cookie(visitorCookie, minted, { httpOnly: true, secure, sameSite: 'lax', path: '/' });
     return minted;
+  };
+
+  const cookieOnlyIfNew = (req: Request, res: Response): Response => {
+    const held = req.cookies as Record<string, unknown> | undefined;
+    const response = {
+      cookie: (name: string, value: string, options: CookieOptions) => {
+        if (held?.[name] !== value) res.cookie(name, value, options);
+        return response;
+      },
+    };
+    return response as unknown as Response;
   };
 
   return {
@@ -102,7 +113,9 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
         if (token !== undefined) return token;
         if (hasSessionRow(req)) return (token = synced.generateToken(req));
         visitorOf.set(req, visitorFor(req, res));
-        return (token = signed.generateCsrfToken(req, res));
+        // csrf-csrf hands back the token in the visitor's cookie while it is good for this visitor
+        // value (its HMAC checked), else makes one; the cookie is set again only when the token is new.
+        return (token = signed.generateCsrfToken(req, cookieOnlyIfNew(req, res)));
       };
       next();
     },
@@ -140,7 +153,9 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
 export function sameOriginOnly(publicOrigin: string | null): RequestHandler {
   const expected = (req: Request) => publicOrigin ?? `${req.protocol}://${req.host}`;
   return (req, res, next) => {
-    res.vary('Sec-Fetch-Site');
+    // The vary package (parsing what is there, merging) only when something set Vary before.
+    if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Sec-Fetch-Site');
+    else res.vary('Sec-Fetch-Site');
     if (SAFE_METHODS.has(req.method)) {
       next();
       return;

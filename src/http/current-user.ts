@@ -69,26 +69,33 @@ export const endSession = (req: Request): Promise<void> =>
  */
 export const loadCurrentUser =
   (sessions: Pick<Sessions, 'hasCookie' | 'forgetCookie'>, maxLifetimeSeconds: number): RequestHandler =>
-  async (req, res, next) => {
+  (req, res, next) => {
     res.locals.currentUser = null;
     req.user = undefined;
-    const { userId, authAt } = req.session;
-    if (userId !== undefined) {
-      // A login time that is not a number, or lies in the future, is no login time: the session ends.
-      const expired = !isRecent(typeof authAt === 'number' ? authAt : Number.NaN, maxLifetimeSeconds * 1000);
-      const user = expired ? null : loadedUser(req);
-      if (user && user.id === userId) {
-        res.locals.currentUser = user;
-        req.user = user;
-      } else {
-        await endSession(req);
-        if (expired) flash(res, 'info', messages.login.sessionExpired);
+    const goOn = () => {
+      if (!hasSessionRow(req) && (req.method === 'GET' || req.method === 'HEAD') && sessions.hasCookie(req)) {
+        sessions.forgetCookie(res);
       }
+      next();
+    };
+    // No session at all for a page asked for without the session cookie (session.ts).
+    const { userId, authAt } = (req.session as typeof req.session | undefined) ?? {};
+    if (userId === undefined) return goOn();
+    // A login time that is not a number, or lies in the future, is no login time: the session ends.
+    const expired = !isRecent(typeof authAt === 'number' ? authAt : Number.NaN, maxLifetimeSeconds * 1000);
+    const user = expired ? null : loadedUser(req);
+    if (user && user.id === userId) {
+      res.locals.currentUser = user;
+      req.user = user;
+      return goOn();
     }
-    if (!hasSessionRow(req) && (req.method === 'GET' || req.method === 'HEAD') && sessions.hasCookie(req)) {
-      sessions.forgetCookie(res);
-    }
-    next();
+    // Asynchronous only when the session has to end.
+    endSession(req)
+      .then(() => {
+        if (expired) flash(res, 'info', messages.login.sessionExpired);
+        goOn();
+      })
+      .catch(next);
   };
 
 /**

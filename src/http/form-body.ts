@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { messages } from '../messages.js';
 import { HttpError } from './errors.js';
 
@@ -36,10 +36,26 @@ function assertWellFormed(_req: unknown, _res: unknown, body: Buffer, encoding: 
   }
 }
 
-/** Parses application/x-www-form-urlencoded bodies into flat string fields. */
-export const formBody: RequestHandler = express.urlencoded({
+const urlencoded = express.urlencoded({
   extended: false,
   limit: FORM_BODY_LIMIT,
   parameterLimit: 20,
   verify: assertWellFormed,
 });
+
+/** body-parser's own test (type-is's hasBody): a request with neither header has no body to read. */
+const hasBody = (req: Request): boolean =>
+  req.headers['transfer-encoding'] !== undefined || !Number.isNaN(Number(req.headers['content-length']));
+
+/**
+ * Parses application/x-www-form-urlencoded bodies into flat string fields. A request without a
+ * body (every page view) goes straight on, with req.body undefined, as body-parser would leave it.
+ */
+export const formBody: RequestHandler = (req, res, next) => {
+  if (hasBody(req)) {
+    urlencoded(req, res, next);
+    return;
+  }
+  if (!Reflect.has(req, 'body')) req.body = undefined;
+  next();
+};

@@ -119,11 +119,12 @@ export function clashes(routes: readonly Route[]): string[] {
 }
 
 /**
- * One router for `routes`: each protected route runs `requireLogin` (a visitor goes to the login
- * page) before its handlers. (Clashes are app.ts's check, over every route at once.)
+ * Declares `routes` on `router` (the app itself, or a Router): each protected route runs
+ * `requireLogin` (a visitor goes to the login page) before its handlers. Declared on the app,
+ * they are routed by its own router, without a nested one to go through on every request.
+ * (Clashes are app.ts's check, over every route at once.)
  */
-export function routerFor(routes: readonly Route[]): Router {
-  const router = Router();
+export function declareRoutes<R extends Pick<Router, 'get' | 'post'>>(router: R, routes: readonly Route[]): R {
   for (const { method, path, isPublic, handlers } of routes) {
     // The guard makes `req.user` present for a protected route's handlers, as their type says.
     const chain = [...(isPublic ? [] : [requireLogin]), ...(handlers as readonly RequestHandler[])];
@@ -132,3 +133,6 @@ export function routerFor(routes: readonly Route[]): Router {
   }
   return router;
 }
+
+/** One router for `routes` (see declareRoutes). */
+export const routerFor = (routes: readonly Route[]): Router => declareRoutes(Router(), routes);

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
-import session, { type Session, type SessionData } from 'express-session';
+import session, { type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import type pg from 'pg';
 import { type SidHash, hashSid, sessionsRepo } from '../sessions/sessions-repo.js';
 import type { Origin } from '../users/origin.js';
+import { randomId } from './random-ids.js';
 import type { User } from '../users/users-repo.js';
 
 export interface SessionOptions {
@@ -39,24 +39,42 @@ export const REMEMBER_ME_MS = 30 * 24 * 60 * 60 * 1000;
 /** A session row's expiry moves at most this often: a page view costs no write in between. */
 const TOUCH_EVERY_MS = 60_000;
 
-/** Where the row's expiry (ms since the epoch), as read, rides along with the loaded session. */
-const ROW_EXPIRES = 'rowExpiresAt';
-/** Where the session's user (read in the same statement) rides along; never written back. */
-const ROW_USER = 'rowUser';
 /**
- * Where the hash of the id the session was read by rides along, so its touch or save hashes
- * nothing again (express-session saves and touches a session by the id it was read with); never
- * written back.
+ * What the store read with a session besides the session itself. Kept beside the request, never
+ * on the session: express-session hashes the whole session (JSON) as it is loaded and again
+ * as the response ends, and none of this is ever written back.
  */
-const ROW_SID = 'rowSid';
-type LoadedSession = SessionData & { [ROW_EXPIRES]?: number; [ROW_USER]?: User | null; [ROW_SID]?: SidHash };
+interface RowRead {
+  /** The session id (as the cookie has it) the row was read by. */
+  readonly sid: string;
+  /** Its hash, so that a touch or save of the same session hashes nothing again. */
+  readonly hash: SidHash;
+  /** The row's expiry (ms since the epoch), as read. */
+  readonly expiresAt: number;
+  /** The session's user, read in the same statement (active users only). */
+  readonly user: User | null;
+}
+const rowsRead = new WeakMap<Request, RowRead>();
+/**
+ * The request whose session the store is being asked for: express-session calls the store's
+ * get() synchronously from its middleware, which the middleware below wraps.
+ */
+let reading: Request | undefined;
+
+/** What was read with `sid`'s row for this request, if it was (not for a session made since). */
+const rowReadFor = (req: Request | undefined, sid: string): RowRead | undefined => {
+  const read = req === undefined ? undefined : rowsRead.get(req);
+  return read?.sid === sid ? read : undefined;
+};
+/** The request a session belongs to: express-session's Session keeps it (not enumerable). */
+const requestOf = (sess: SessionData): Request | undefined => (sess as { req?: Request }).req;
 
 /**
  * The user the store read with this session (active users only): null when the session's user
  * is gone or deactivated, undefined when no session row was read.
  */
 export const loadedUser = (req: Request): User | null | undefined =>
-  (req.session as (Session & Partial<LoadedSession>) | undefined)?.[ROW_USER];
+  typeof req.sessionID === 'string' ? rowReadFor(req, req.sessionID)?.user : undefined;
 
 /** What a session holds: a login (its user and when it logged in); a login in progress is login/'s (login-in-progress.ts). */
 declare module 'express-session' {
@@ -99,26 +117,20 @@ function thriftyStore(options: SessionOptions) {
     }
 
     override get(sid: string, callback: (error: unknown, session?: SessionData | null) => void): void {
+      const req = reading;
+      reading = undefined;
       const hash = hashSid(sid);
       rows.load(hash).then((row) => {
         if (!row) return callback(null, null);
-        const sess = row.sess as LoadedSession;
-        sess[ROW_EXPIRES] = Date.now() + row.msLeft;
-        sess[ROW_USER] = row.user;
-        sess[ROW_SID] = hash;
-        callback(null, sess);
+        if (req) rowsRead.set(req, { sid, hash, expiresAt: Date.now() + row.msLeft, user: row.user });
+        callback(null, row.sess as SessionData);
       }, callback);
     }
 
     override set(sid: string, sess: SessionData, callback?: (error?: unknown) => void): void {
-      const {
-        [ROW_EXPIRES]: loaded,
-        [ROW_USER]: _user,
-        [ROW_SID]: loadedHash,
-        client,
-        ...rest
-      } = sess as LoadedSession;
-      const hash = loadedHash ?? hashSid(sid);
+      const { client, ...rest } = sess;
+      const read = rowReadFor(requestOf(sess), sid);
+      const hash = read?.hash ?? hashSid(sid);
       const write = {
         sess: rest,
         expiresAt: Math.ceil(expiresAt(sess) / 1000),
@@ -130,7 +142,7 @@ function thriftyStore(options: SessionOptions) {
         startedAt: sess.authAt ?? null,
       };
       const saved =
-        loaded !== undefined
+        read !== undefined
           ? rows.update(hash, write)
           : rows.insert(hash, write).then(async () => {
               if (write.userId === null) return;
@@ -143,14 +155,14 @@ function thriftyStore(options: SessionOptions) {
     }
 
     override touch(sid: string, sess: SessionData, callback?: () => void): void {
-      const loaded = (sess as LoadedSession)[ROW_EXPIRES];
+      const read = rowReadFor(requestOf(sess), sid);
       const expires = expiresAt(sess);
-      if (loaded !== undefined && Math.abs(expires - loaded) < TOUCH_EVERY_MS) {
+      if (read !== undefined && Math.abs(expires - read.expiresAt) < TOUCH_EVERY_MS) {
         callback?.();
         return;
       }
       // express-session ignores a failed touch; so do we (the next one retries).
-      rows.touch((sess as LoadedSession)[ROW_SID] ?? hashSid(sid), Math.ceil(expires / 1000)).then(
+      rows.touch(read?.hash ?? hashSid(sid), Math.ceil(expires / 1000)).then(
         () => callback?.(),
         () => callback?.(),
       );
@@ -175,26 +187,10 @@ function thriftyStore(options: SessionOptions) {
 }
 
 /**
- * Session ids: 24 bytes (192 bits) from the CSPRNG, as express-session's own, but drawn from a
- * pool filled 3 KiB at a time (as crypto.randomUUID does) rather than a call into the CSPRNG per
- * request: express-session makes an id for every request, a visitor's included, and throws
- * most of them away.
+ * Session ids: 24 bytes (192 bits) from the CSPRNG, as express-session's own, drawn from a pool
+ * (random-ids.ts) rather than a call into the CSPRNG per id.
  */
-const ID_BYTES = 24;
-const POOL_BYTES = ID_BYTES * 128;
-let pool = Buffer.alloc(0);
-let taken = POOL_BYTES;
-function newSessionId(): string {
-  if (taken + ID_BYTES > pool.length) {
-    pool = randomBytes(POOL_BYTES);
-    taken = 0;
-  }
-  const id = pool.subarray(taken, taken + ID_BYTES).toString('base64url');
-  // Each id's bytes are handed out once: zeroed once used, so nothing can hand them out again.
-  pool.fill(0, taken, taken + ID_BYTES);
-  taken += ID_BYTES;
-  return id;
-}
+const newSessionId = (): string => randomId(24);
 
 export function createSessions(options: SessionOptions): Sessions {
   const store = thriftyStore(options);
@@ -213,9 +209,29 @@ export function createSessions(options: SessionOptions): Sessions {
     unset: 'keep',
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' },
   });
+  const hasCookie = (req: Request): boolean =>
+    typeof (req.cookies as Record<string, unknown> | undefined)?.[cookieName] === 'string';
   return {
-    middleware,
-    hasCookie: (req) => typeof (req.cookies as Record<string, unknown> | undefined)?.[cookieName] === 'string',
+    // A page asked for without the session cookie has no session to read, and no page (GET or
+    // HEAD) starts one: express-session (a session object made and hashed, response methods
+    // wrapped, to be thrown away) runs only for a request with the cookie, or for a form post,
+    // which may log in. Such a page has no req.session; the store is there all the same.
+    middleware: (req, res, next) => {
+      // (Known only once cookie-parser has run: without req.cookies, express-session always runs.)
+      if ((req.method === 'GET' || req.method === 'HEAD') && req.cookies !== undefined && !hasCookie(req)) {
+        // express-session gave the store its generate() when the middleware was made.
+        req.sessionStore = store as unknown as typeof req.sessionStore;
+        next();
+        return;
+      }
+      reading = req;
+      try {
+        middleware(req, res, next);
+      } finally {
+        reading = undefined;
+      }
+    },
+    hasCookie,
     forgetCookie: (res) => {
       res.clearCookie(cookieName, { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' });
     },

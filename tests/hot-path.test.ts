@@ -1,0 +1,185 @@
+import request, { type Response } from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
+import { isLoggedIn } from './support/pages.js';
+import { sessionCount } from './support/users.js';
+import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
+
+/**
+ * Issue 22 made the page views cheaper: express-session runs only for a request with its cookie
+ * (or a form post), a visitor's token is handed back while it is good instead of minted per view,
+ * the request line is written without pino-http, and helmet's headers are learnt once. What a
+ * browser sees must not change: these are the behaviours those changes could have broken.
+ */
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const VISITOR = 'gatehouse.visitor';
+const CSRF = 'gatehouse.csrf';
+
+const cookieNamesSet = (response: Response): string[] =>
+  ((response.headers['set-cookie'] as unknown as string[] | undefined) ?? []).map((line) => line.split('=')[0] ?? '');
+const tokenOn = (response: Response): string | undefined => /name="_csrf" value="([^"]+)"/.exec(response.text)?.[1];
+
+describe("a returning visitor's token", () => {
+  it('is handed back, not minted again, and no cookie is set again; the form still works, and only the login makes a row', async () => {
+    const { fields } = await signedUpBrowser(t.app);
+    const browser = new Browser(t.app);
+    const before = await sessionCount(t);
+    const first = await browser.get('/login');
+    expect(cookieNamesSet(first).sort()).toEqual([CSRF, VISITOR]);
+    const token = tokenOn(first);
+    expect(token).toBeDefined();
+
+    for (const page of ['/login', '/signup', '/password/forgot', '/login']) {
+      const again = await browser.get(page);
+      expect(again.status).toBe(200);
+      expect(tokenOn(again)).toBe(token);
+      expect(cookieNamesSet(again)).toEqual([]);
+    }
+    expect(await sessionCount(t)).toBe(before);
+    expect(browser.sessionCookie()).toBeUndefined();
+
+    const login = await browser.agent
+      .post('/login')
+      .type('form')
+      .send({ _csrf: token, email: fields.email, password: PASSWORD });
+    expect(login.status).toBe(303);
+    expect(await isLoggedIn(browser)).toBe(true);
+    expect(await sessionCount(t)).toBe(before + 1);
+  });
+
+  it('stays bound to its visitor: with another visitor cookie it is refused', async () => {
+    const { fields } = await signedUpBrowser(t.app);
+    const owner = new Browser(t.app);
+    await owner.get('/login');
+    const token = tokenOn(await owner.get('/login')); // the handed-back one
+    const other = new Browser(t.app);
+    await other.get('/login');
+    const refused = await other.agent
+      .post('/login')
+      .type('form')
+      .send({ _csrf: token, email: fields.email, password: PASSWORD });
+    expect(refused.status).toBe(403);
+    expect(await isLoggedIn(other)).toBe(false);
+  });
+
+  it('is made afresh when the token cookie is not good for the visitor value (tampered)', async () => {
+    const browser = new Browser(t.app);
+    const first = await browser.get('/login');
+    const token = tokenOn(first) ?? '';
+    const visitor = /gatehouse\.visitor=([^;]+)/.exec(String(first.headers['set-cookie']))?.[1] ?? '';
+    const tampered = `${token.slice(0, -4)}AAAA`;
+    const again = await request(t.app).get('/login').set('Cookie', `${VISITOR}=${visitor}; ${CSRF}=${tampered}`);
+    expect(tokenOn(again)).not.toBe(tampered);
+    expect(cookieNamesSet(again)).toEqual([CSRF]);
+  });
+});
+
+describe('a visitor page view runs no session code', () => {
+  it('GET and HEAD without the session cookie: no session cookie, no SQL, whatever the page', async () => {
+    for (const path of ['/login', '/signup', '/', '/no/such/page']) {
+      const sent = await sqlDuring(t, async () => {
+        const get = await request(t.app).get(path);
+        expect(cookieNamesSet(get)).not.toContain('gatehouse.sid');
+        const head = await request(t.app).head(path);
+        expect(cookieNamesSet(head)).not.toContain('gatehouse.sid');
+      });
+      expect(sent).toEqual([]);
+    }
+  });
+
+  it('a stale session cookie is still read (one statement) and told to go', async () => {
+    const stale = await request(t.app).get('/login').set('Cookie', 'gatehouse.sid=s%3Anot-a-session.bad');
+    expect(stale.status).toBe(200);
+    expect(String(stale.headers['set-cookie'])).toMatch(/gatehouse\.sid=;/);
+  });
+});
+
+describe('revocation stays instant: nothing caches a session between views', () => {
+  it('a session ended from another browser is logged out at its very next view', async () => {
+    const { browser: first, fields } = await signedUpBrowser(t.app);
+    expect(await isLoggedIn(first)).toBe(true);
+    const second = new Browser(t.app);
+    expect((await second.submit('/login', '/login', { email: fields.email, password: PASSWORD })).status).toBe(303);
+    const ended = await second.submit('/account/sessions', '/account/sessions/end-others', {});
+    expect(ended.status).toBe(303);
+    expect(await isLoggedIn(first)).toBe(false);
+    expect(await isLoggedIn(second)).toBe(true);
+  });
+
+  it('a session row deleted in the database, or its user deactivated, counts at the next view', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    expect(await isLoggedIn(browser)).toBe(true);
+    expect(await isLoggedIn(browser)).toBe(true);
+    const cookie = browser.sessionCookie() ?? '';
+    const sid = decodeURIComponent(cookie.split('=')[1] ?? '')
+      .replace(/^s:/, '')
+      .replace(/\..*$/, '');
+    await t.pool.query('DELETE FROM sessions WHERE sid = encode(sha256(convert_to($1, $2)), $3)', [sid, 'UTF8', 'hex']);
+    expect(await isLoggedIn(browser)).toBe(false);
+
+    const { browser: other, fields } = await signedUpBrowser(t.app);
+    expect(await isLoggedIn(other)).toBe(true);
+    await t.pool.query('UPDATE users SET is_active = false WHERE lower(email) = lower($1)', [fields.email]);
+    expect(await isLoggedIn(other)).toBe(false);
+  });
+});
+
+describe('every response still carries the same headers', () => {
+  it("helmet's, the request id and no-store, for a visitor and for a logged-in user alike", async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    for (const response of [await request(t.app).get('/login'), await browser.get('/')]) {
+      expect(response.status).toBe(200);
+      expect(response.headers).toMatchObject({
+        'content-security-policy':
+          "default-src 'self';script-src 'self';style-src 'self';img-src 'self' data:;object-src 'none';base-uri 'none';frame-ancestors 'none';form-action 'self'",
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-resource-policy': 'same-origin',
+        'origin-agent-cluster': '?1',
+        'referrer-policy': 'same-origin',
+        'x-content-type-options': 'nosniff',
+        'x-dns-prefetch-control': 'off',
+        'x-download-options': 'noopen',
+        'x-frame-options': 'DENY',
+        'x-permitted-cross-domain-policies': 'none',
+        'x-xss-protection': '0',
+        'cache-control': 'no-store',
+      });
+      expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(response.headers['x-powered-by']).toBeUndefined();
+      expect(response.headers['strict-transport-security']).toBeUndefined(); // production only
+    }
+  });
+});
+
+describe('the request line', () => {
+  it("is pino-http's: the request (id, method, path without its query), the status, the time, 'request completed'", async () => {
+    const logged = await t.sibling();
+    const response = await request(logged.app).get('/login?next=%2Faccount%3Fsecret%3D1');
+    const id = String(response.headers['x-request-id']);
+    let line: Record<string, unknown> | undefined;
+    for (let tries = 0; tries < 50 && !line; tries++) {
+      line = logged.logs
+        .flatMap((text) => text.split('\n'))
+        .filter((text) => text.trim() !== '')
+        .map((text) => JSON.parse(text) as Record<string, unknown>)
+        .find((entry) => (entry['req'] as { id?: string } | undefined)?.id === id);
+      if (!line) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(line).toMatchObject({
+      level: 30,
+      req: { id, method: 'GET', path: '/login' },
+      res: { statusCode: 200 },
+      msg: 'request completed',
+    });
+    expect(typeof line?.['responseTime']).toBe('number');
+    expect(JSON.stringify(line)).not.toContain('secret');
+  });
+});
