@@ -19,7 +19,7 @@ import { type Logger, requestLogging } from './http/logging.js';
 import { type Route, clashes, declareRoutes, methodNotAllowed } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
-import { exceptProviderAnswers } from './identities/provider-answers.js';
+import { exceptProviderAnswers, isProviderCallback } from './identities/provider-answers.js';
 import { providerOrigins } from './identities/provider-origins.js';
 import { expireLoginInProgress } from './login/login-in-progress.js';
 import type { Mailer } from './mail/mail-queue.js';
@@ -96,6 +96,7 @@ export async function createApp({
     pruneSeconds: config.env === 'test' ? false : 15 * 60,
     maxPerUser: config.sessionsPerUser,
     maxPendingPerUser: config.pendingLoginsPerUser,
+    mayLogIn: isProviderCallback,
   });
   // Every part of the site declares its routes; together they make the 405 table and the one router.
   const health = healthRoutes(db.pool);

@@ -23,6 +23,12 @@ export interface SessionOptions {
    * never push one out): at one beyond this, the oldest waiting ends.
    */
   readonly maxPendingPerUser: number;
+  /**
+   * The pages (GET) that may start a session: an identity provider sends the browser back to its
+   * callback with a GET, and a sign-in there is a login. Every other GET without the cookie skips
+   * express-session (see createSessions).
+   */
+  readonly mayLogIn?: (req: Request) => boolean;
 }
 
 export interface Sessions {
@@ -215,10 +221,16 @@ export function createSessions(options: SessionOptions): Sessions {
     // A page asked for without the session cookie has no session to read, and no page (GET or
     // HEAD) starts one: express-session (a session object made and hashed, response methods
     // wrapped, to be thrown away) runs only for a request with the cookie, or for a form post,
-    // which may log in. Such a page has no req.session; the store is there all the same.
+    // which may log in, or for a GET that may (options.mayLogIn: a provider's callback). Such a page
+    // has no req.session; the store is there all the same.
     middleware: (req, res, next) => {
       // (Known only once cookie-parser has run: without req.cookies, express-session always runs.)
-      if ((req.method === 'GET' || req.method === 'HEAD') && req.cookies !== undefined && !hasCookie(req)) {
+      if (
+        (req.method === 'GET' || req.method === 'HEAD') &&
+        req.cookies !== undefined &&
+        !hasCookie(req) &&
+        !(options.mayLogIn?.(req) ?? false)
+      ) {
         // express-session gave the store its generate() when the middleware was made.
         req.sessionStore = store as unknown as typeof req.sessionStore;
         next();

@@ -5,6 +5,9 @@ const ANSWER_PATH = /^\/login\/oidc\/[a-z0-9-]{1,40}\/callback$/;
 
 export const isProviderAnswer = (req: Request): boolean => req.method === 'POST' && ANSWER_PATH.test(req.path);
 
+/** A provider sends the browser back here with a GET, and a sign-in there is a login: it may start a session. */
+export const isProviderCallback = (req: Request): boolean => req.method === 'GET' && ANSWER_PATH.test(req.path);
+
 /**
  * `check` (the same-origin check, the CSRF token) for every request but a provider's form_post
  * answer, which comes from the provider's site without our token by design (OpenID Connect Form
