@@ -204,7 +204,17 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
       const status = await factors.status(userId);
       return status.totpSince !== null || status.passkeys > 0;
     },
-    reads: consoleReads({ directory, events, sessions: sessionRows, factors, passkeys, throttle, enforce }),
+    reads: consoleReads({
+      directory,
+      events,
+      sessions: sessionRows,
+      factors,
+      passkeys,
+      // Bound at call time: the identities are built below.
+      identities: { list: (userId) => identities.list(userId) },
+      throttle,
+      enforce,
+    }),
     actions: consoleActions({
       users,
       events,

@@ -312,6 +312,22 @@ describe('/admin/users/ID', () => {
     expect(text).toContain('Authenticator app turned on');
     expect(text).toContain('Account created');
   });
+
+  it('shows the sign-in provider identities linked to the account, and none for one without', async () => {
+    const admin = await consoleAdmin(t);
+    const target = await signUp(t);
+    const before = unescapeHtml((await admin.browser.get(`/admin/users/${target.id}`)).text);
+    expect(before).toContain('Sign-in providers</dt><dd>none');
+    // The identity a sign-in at "acme" would have linked (identity-providers.test.ts makes them for real).
+    await t.pool.query(
+      `INSERT INTO identities (user_id, provider, issuer, subject, email_seen) VALUES ($1, 'acme', 'https://id.acme.test', 'sub-1', $2)`,
+      [target.id, target.email],
+    );
+    const after = unescapeHtml((await admin.browser.get(`/admin/users/${target.id}`)).text);
+    expect(after).toContain('Sign-in providers</dt><dd>1');
+    expect(after).toMatch(/<strong>acme<\/strong> <span class="muted">[^<]*<\/span>/);
+    expect(after).toContain(`<strong>acme</strong> <span class="muted">${target.email}</span>`);
+  });
 });
 
 /** Opens the owner's activity page: the line for `what` says it was done by an administrator. */

@@ -1,3 +1,4 @@
+import type { Identity } from '../identities/identities-repo.js';
 import type { AuthEventsRepo, RecordedEvent, TrailEvent, TrailFilter } from '../audit/auth-events-repo.js';
 import type { EnforceLimit } from '../flows/limits.js';
 import type { Throttle } from '../login/throttle.js';
@@ -21,6 +22,8 @@ export interface AccountView {
   readonly entry: DirectoryEntry;
   readonly factors: SecondFactorStatus;
   readonly passkeys: readonly Passkey[];
+  /** The account's sign-in provider identities (never a token: none is kept). */
+  readonly identities: readonly Identity[];
   readonly sessions: OpenSessionsPage;
   readonly events: readonly RecordedEvent[];
 }
@@ -31,6 +34,7 @@ export interface ConsoleReadsDeps {
   readonly sessions: Pick<SessionsRepo, 'openFor'>;
   readonly factors: { status(userId: number): Promise<SecondFactorStatus> };
   readonly passkeys: { listFor(userId: number): Promise<Passkey[]> };
+  readonly identities: { list(userId: number): Promise<Identity[]> };
   readonly throttle: Pick<Throttle, 'adminSearch'>;
   readonly enforce: EnforceLimit;
 }
@@ -40,7 +44,16 @@ export interface ConsoleReadsDeps {
  * counted against the admin who asked for it (a stolen admin session cannot read every account
  * at the speed of a script).
  */
-export function consoleReads({ directory, events, sessions, factors, passkeys, throttle, enforce }: ConsoleReadsDeps) {
+export function consoleReads({
+  directory,
+  events,
+  sessions,
+  factors,
+  passkeys,
+  identities,
+  throttle,
+  enforce,
+}: ConsoleReadsDeps) {
   const limit = async (admin: User, origin: Origin) =>
     enforce(await throttle.adminSearch(admin.id), origin, messages.limits.adminSearches);
 
@@ -56,13 +69,14 @@ export function consoleReads({ directory, events, sessions, factors, passkeys, t
       await limit(admin, origin);
       const entry = await directory.find(id);
       if (!entry) return null;
-      const [status, keys, open, latest] = await Promise.all([
+      const [status, keys, linked, open, latest] = await Promise.all([
         factors.status(id),
         passkeys.listFor(id),
+        identities.list(id),
         sessions.openFor(id, null, ACCOUNT_SESSIONS, 0),
         events.recentFor(id, ACCOUNT_EVENTS),
       ]);
-      return { entry, factors: status, passkeys: keys, sessions: open, events: latest };
+      return { entry, factors: status, passkeys: keys, identities: linked, sessions: open, events: latest };
     },
 
     /** A page (from 1) of the audit trail, newest first, narrowed by `filter`. */
