@@ -33,7 +33,11 @@ export function oidcProviderClient(config: OidcConfig): IdentityProvider {
   function configuration(): Promise<client.Configuration> {
     discovered ??= client
       .discovery(issuer, config.clientId, config.clientSecret, undefined, {
-        ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
+        // The ID token's signature is checked against the provider's published keys too. The
+        // spec lets a client skip it for a token fetched straight from the token endpoint over
+        // TLS (openid-client's default); we do not rely on that: a token signed by any other key
+        // is refused (identity-tokens.test.ts).
+        execute: [client.enableNonRepudiationChecks, ...(insecure ? [client.allowInsecureRequests] : [])],
         timeout: 10,
       })
       .catch((error: unknown) => {
