@@ -129,7 +129,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
 
   const devices = deviceCookies(secrets, config.isProduction, (email) => users.deviceKeyOf(email));
   const checks = passwordChecks(devices, guard);
-  const codes = codeChecks(throttle, devices, refusals);
+  const codes = codeChecks(throttle, devices, enforce);
 
   const ceremonies = passkeyCeremonies({
     passkeys,
@@ -152,6 +152,26 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     passkeyCount: (userId) => passkeys.countFor(userId),
   });
 
+  // Each configured provider's client, built once (discovery is cached there).
+  const identityProviders = config.identityProviders.map((provider) =>
+    provider.kind === 'github' ? githubClient(provider) : oidcProviderClient(provider),
+  );
+  const identities = identityAccounts({
+    identities: identitiesRepo(tx.db),
+    users,
+    events,
+    mailer,
+    db: tx.db,
+    atomically: tx.atomically,
+    passkeyCount: (userId) => passkeys.countFor(userId),
+    firstBrowser: async (user, origin) => {
+      await browsers.seen(user.id, browserFingerprint(origin.ip, origin.userAgent));
+    },
+    sendVerification: (user) => mail.sendVerification(user),
+    throttle,
+    enforce,
+  });
+
   const personalData = personalDataExport({
     sessions: sessionRows,
     events,
@@ -161,7 +181,6 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
       return { authenticatorAppSince: status.totpSince, recoveryCodesLeft: status.recoveryCodesLeft, passkeys: list };
     },
     maxSessions: config.sessionsPerUser,
-    // Bound at call time: the identities are built below.
     identities: (userId) => identities.list(userId),
   });
 
@@ -210,8 +229,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
       sessions: sessionRows,
       factors,
       passkeys,
-      // Bound at call time: the identities are built below.
-      identities: { list: (userId) => identities.list(userId) },
+      identities,
       throttle,
       enforce,
     }),
@@ -228,26 +246,6 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
       enforce,
     }),
   };
-  // Each configured provider's client, built once (discovery is cached there).
-  const identityProviders = config.identityProviders.map((provider) =>
-    provider.kind === 'github' ? githubClient(provider) : oidcProviderClient(provider),
-  );
-  const identities = identityAccounts({
-    identities: identitiesRepo(tx.db),
-    users,
-    events,
-    mailer,
-    db: tx.db,
-    atomically: tx.atomically,
-    passkeyCount: (userId) => passkeys.countFor(userId),
-    firstBrowser: async (user, origin) => {
-      await browsers.seen(user.id, browserFingerprint(origin.ip, origin.userAgent));
-    },
-    sendVerification: (user) => mail.sendVerification(user),
-    throttle,
-    enforce,
-  });
-
   return {
     config,
     secrets,

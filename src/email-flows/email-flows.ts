@@ -70,8 +70,9 @@ export function emailFlows({
    * Mailed links are limited per address and network (a 429 when over). The refusal is recorded
    * under no account: looking the address up here would make the answer differ by whether it has one.
    */
-  const limitLinks = async (address: string, caller: Caller, what: string): Promise<void> =>
-    enforce(await throttle.mailLinkRequest(address, networkOf(caller)), caller.origin, what);
+  const limitLinks = async (address: string, caller: Caller, what: string): Promise<void> => {
+    await enforce(await throttle.mailLinkRequest(address, networkOf(caller)), caller.origin, what);
+  };
 
   /**
    * A new reset link for the account, mailed to its address (earlier links stop working), and the

@@ -15,15 +15,24 @@ export function tooMany(verdict: Extract<Verdict, { allowed: false }>, what: str
   return new HttpError(429, messages.limits.tooMany(what, minutes, at), { 'Retry-After': String(seconds) });
 }
 
+type Refusal = Extract<Verdict, { allowed: false }>;
+
 /**
- * A flow's limit check: when `verdict` is over a limit, the refusal is recorded (under the
- * account `email` names, when it names one) and the 429 thrown, before the flow does anything.
+ * A limit check (a flow's, or the second step's): when `verdict` is over a limit, the refusal is
+ * recorded (under the account `email` names, when it names one) and the 429 thrown, before
+ * anything is done. Otherwise the verdict, as allowed (a code's carries the guesses it spent).
  */
 export function limitChecks(refusals: RefusalLog) {
-  return async (verdict: Verdict, origin: Origin, what: string, email?: string): Promise<void> => {
-    if (verdict.allowed) return;
-    await refusals.record(origin, verdict, email);
-    throw tooMany(verdict, what);
+  return async <V extends Refusal | { readonly allowed: true }>(
+    verdict: V,
+    origin: Origin,
+    what: string,
+    email?: string,
+  ): Promise<Extract<V, { allowed: true }>> => {
+    if (verdict.allowed) return verdict as Extract<V, { allowed: true }>;
+    const refusal = verdict as Refusal;
+    await refusals.record(origin, refusal, email);
+    throw tooMany(refusal, what);
   };
 }
 

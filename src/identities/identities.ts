@@ -30,7 +30,7 @@ export interface IdentitiesDeps {
   /** The link that proves an address, as at sign-up. */
   readonly sendVerification: (user: User) => Promise<void>;
   /** A provider's answer is counted per network like a password; a new account like a sign-up. */
-  readonly throttle: Pick<Throttle, 'passkeyAttempt' | 'passkeySucceeded' | 'signupAttempt'>;
+  readonly throttle: Pick<Throttle, 'signedAnswerAttempt' | 'signedAnswerSucceeded' | 'signupAttempt'>;
   readonly enforce: EnforceLimit;
 }
 
@@ -116,9 +116,9 @@ export function identityAccounts({
      */
     async answer<T>(caller: Caller, finish: () => Promise<T>): Promise<T> {
       const network = networkOf(caller);
-      await enforce(await throttle.passkeyAttempt(network), caller.origin, messages.limits.failedLogins);
+      await enforce(await throttle.signedAnswerAttempt(network), caller.origin, messages.limits.failedLogins);
       const profile = await finish();
-      await throttle.passkeySucceeded(network);
+      await throttle.signedAnswerSucceeded(network);
       return profile;
     },
 

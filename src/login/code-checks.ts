@@ -1,10 +1,10 @@
 import type { Request } from 'express';
 import { messages } from '../messages.js';
-import type { RefusalLog } from '../audit/refusals.js';
+import type { EnforceLimit } from '../flows/limits.js';
+import { originOf } from '../http/request-origin.js';
 import type { User } from '../users/users-repo.js';
 import type { DeviceCookies } from './device-cookie.js';
 import type { CodeAttempt, Throttle } from './throttle.js';
-import { refuse } from './too-many.js';
 
 /**
  * Second-factor codes (an app's, a recovery code; at login and on "confirm it's you") go through
@@ -15,14 +15,13 @@ import { refuse } from './too-many.js';
 export function codeChecks(
   throttle: Pick<Throttle, 'secondFactorAttempt' | 'secondFactorSucceeded' | 'secondFactorFailed'>,
   devices: Pick<DeviceCookies, 'trusted'>,
-  refusals: RefusalLog,
+  enforce: EnforceLimit,
 ) {
   return {
     /** Counts a code of `user`'s about to be checked; throws the 429 (and records it) when over a limit. */
     async count(req: Request, user: User): Promise<CodeAttempt> {
       const verdict = await throttle.secondFactorAttempt(user.id, await devices.trusted(req, user.email));
-      if (!verdict.allowed) return refuse(refusals, req, verdict, messages.limits.wrongCodes, user.email);
-      return verdict.attempt;
+      return (await enforce(verdict, originOf(req), messages.limits.wrongCodes, user.email)).attempt;
     },
     /** The code was right: the account's count starts again. */
     right: (attempt: CodeAttempt): Promise<void> => throttle.secondFactorSucceeded(attempt),

@@ -220,16 +220,17 @@ export function createThrottle(pool: pg.Pool, limits: ThrottleLimits, sweepExpir
       ]);
     },
     /**
-     * Counts a passkey's answer before it is checked, against the network's failures and its
-     * checks (as a password is): a forged or replayed answer is a guess like a wrong password.
+     * Counts a signed answer before it is checked (a passkey's, an identity provider's), against
+     * the network's failures and its checks (as a password is): a forged or replayed answer is a
+     * guess like a wrong password.
      */
-    passkeyAttempt: (ip: string): Promise<Verdict> =>
+    signedAnswerAttempt: (ip: string): Promise<Verdict> =>
       consume([
         [perIp, network(ip)],
         [checksPerIp, network(ip)],
       ]),
-    /** A verified passkey was no failure: the network's failure count gets its point back. */
-    passkeySucceeded: async (ip: string): Promise<void> => {
+    /** A verified answer was no failure: the network's failure count gets its point back. */
+    signedAnswerSucceeded: async (ip: string): Promise<void> => {
       await perIp.reward(network(ip));
     },
     signupAttempt: (ip: string): Promise<Verdict> => consume([[signups, network(ip)]]),

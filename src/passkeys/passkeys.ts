@@ -35,7 +35,7 @@ export interface PasskeysDeps {
   readonly notices: PasskeyNotices;
   readonly rp: RelyingParty;
   /** A sign-in answer is counted before it is checked, like a password (a forged or replayed answer is a guess). */
-  readonly throttle: Pick<Throttle, 'passkeyAttempt' | 'passkeySucceeded'>;
+  readonly throttle: Pick<Throttle, 'signedAnswerAttempt' | 'signedAnswerSucceeded'>;
   readonly enforce: EnforceLimit;
 }
 
@@ -220,13 +220,13 @@ export function passkeyCeremonies({ passkeys, used, users, events, notices, rp, 
       caller: Caller,
     ): Promise<Result<{ user: User }, RefusedBecause>> {
       const ip = networkOf(caller);
-      await enforce(await throttle.passkeyAttempt(ip), caller.origin, messages.limits.failedSignIns);
+      await enforce(await throttle.signedAnswerAttempt(ip), caller.origin, messages.limits.failedSignIns);
       const result = await verifyAnswer(response, held, forUser);
       if (!result.ok) {
         await record('passkey_failed', result.userId, caller.origin, result.reason);
         return refused(result.reason);
       }
-      await throttle.passkeySucceeded(ip);
+      await throttle.signedAnswerSucceeded(ip);
       return done({ user: result.user });
     },
 
