@@ -160,8 +160,7 @@ export function buildServices({ config, pool, secrets, mailer, logger, passwords
     identities: identitiesRepo(tx.db),
     users,
     events,
-    mailer,
-    db: tx.db,
+    notices,
     atomically: tx.atomically,
     passkeyCount: (userId) => passkeys.countFor(userId),
     firstBrowser: async (user, origin) => {

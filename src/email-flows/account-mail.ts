@@ -158,6 +158,22 @@ export function accountMail({ tokens, browsers, mailer, db, optional, logger, pu
       );
     },
 
+    /** A sign-in provider was connected to or disconnected from the account (`provider`: its label). */
+    async identityChanged(
+      user: User,
+      change: 'identity-connected' | 'identity-disconnected',
+      provider: string,
+      origin: Origin,
+    ): Promise<void> {
+      await tellOwner(
+        user,
+        origin,
+        'security-change',
+        (facts) => ({ ...facts, change, provider }),
+        `security-change ${change}`,
+      );
+    },
+
     /** An administrator changed the account from the console: the owner is told what (never by whom). */
     async changedByAdmin(user: User, change: AdminChange): Promise<void> {
       await notify(`changed-by-admin ${change}`, user.id, () =>

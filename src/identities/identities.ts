@@ -1,12 +1,9 @@
 import { type AuthEventsRepo, recorder } from '../audit/auth-events-repo.js';
-import type { Db } from '../db/database.js';
 import type { Transactions } from '../db/transactions.js';
 import { type Caller, networkOf } from '../flows/caller.js';
 import type { EnforceLimit } from '../flows/limits.js';
 import type { Throttle } from '../login/throttle.js';
-import type { Mailer } from '../mail/mail-queue.js';
 import { messages } from '../messages.js';
-import { browserName } from '../sessions/browser-name.js';
 import type { Origin } from '../users/origin.js';
 import type { User, UsersRepo } from '../users/users-repo.js';
 import type { IdentitiesRepo, Identity } from './identities-repo.js';
@@ -19,9 +16,15 @@ export interface IdentitiesDeps {
     'findByEmail' | 'insert' | 'confirmEmail' | 'findActiveById' | 'hasPassword' | 'lockForChange'
   >;
   readonly events: AuthEventsRepo;
-  readonly mailer: Mailer;
-  /** Where mail is queued: the repos' database, so it joins the transaction. */
-  readonly db: Db;
+  /** The owner's notice of a provider connected or disconnected (queued in the change's transaction). */
+  readonly notices: {
+    identityChanged(
+      user: User,
+      change: 'identity-connected' | 'identity-disconnected',
+      provider: string,
+      origin: Origin,
+    ): Promise<void>;
+  };
   readonly atomically: Transactions['atomically'];
   /** The account's passkeys: one is a way in, for "leave at least one". */
   readonly passkeyCount: (userId: number) => Promise<number>;
@@ -64,8 +67,7 @@ export function identityAccounts({
   identities: repo,
   users,
   events,
-  mailer,
-  db,
+  notices,
   atomically,
   passkeyCount,
   firstBrowser,
@@ -74,30 +76,6 @@ export function identityAccounts({
   enforce,
 }: IdentitiesDeps) {
   const record = recorder(events);
-
-  /** The owner is told at the account's address (in the change's transaction). */
-  async function notice(
-    user: User,
-    provider: ProviderName,
-    change: 'identity-connected' | 'identity-disconnected',
-    origin: Origin,
-  ) {
-    await mailer.send(
-      {
-        to: user.email,
-        template: 'security-change',
-        data: {
-          ...(user.emailVerifiedAt !== null ? { name: user.name } : {}),
-          when: new Date(),
-          ip: origin.ip ?? 'unknown',
-          browser: browserName(origin.userAgent),
-          change,
-          provider: provider.label,
-        },
-      },
-      { db },
-    );
-  }
 
   /** A way in other than this identity remains: a password, a passkey, or another identity. */
   async function otherWaysIn(userId: number): Promise<boolean> {
@@ -188,7 +166,7 @@ export function identityAccounts({
           return 'linked-elsewhere';
         }
         await record('identity_linked', user.id, origin, provider.name);
-        await notice(user, provider, 'identity-connected', origin);
+        await notices.identityChanged(user, 'identity-connected', provider.label, origin);
         return 'connected';
       });
     },
@@ -209,12 +187,7 @@ export function identityAccounts({
         const removed = await repo.delete(user.id, identityId);
         if (!removed) return { ok: false, reason: 'gone' };
         await record('identity_unlinked', user.id, origin, removed.provider);
-        await notice(
-          user,
-          { name: removed.provider, label: labelOf(removed.provider) },
-          'identity-disconnected',
-          origin,
-        );
+        await notices.identityChanged(user, 'identity-disconnected', labelOf(removed.provider), origin);
         return { ok: true, identity: removed };
       });
     },
@@ -233,12 +206,7 @@ export function identityAccounts({
         const removed = await repo.delete(user.id, identityId);
         if (!removed) return null;
         await record('identity_unlinked', user.id, origin, `${removed.provider}, by the admin command`);
-        await notice(
-          user,
-          { name: removed.provider, label: labelOf(removed.provider) },
-          'identity-disconnected',
-          origin,
-        );
+        await notices.identityChanged(user, 'identity-disconnected', labelOf(removed.provider), origin);
         return removed;
       });
     },
