@@ -16,7 +16,7 @@ import { fixedHeaders } from './http/fixed-headers.js';
 import { formBody } from './http/form-body.js';
 import { healthRoutes } from './http/health-routes.js';
 import { type Logger, requestLogging } from './http/logging.js';
-import { type Route, clashes, declareRoutes, methodNotAllowed } from './http/routes.js';
+import { type Route, clashes, dispatchRoutes, methodNotAllowed } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
 import { exceptProviderAnswers, isProviderCallback } from './identities/provider-answers.js';
@@ -145,7 +145,7 @@ export async function createApp({
     everyRoute.filter((route) => !isConsolePath(route.path)),
   ];
   app.use(methodNotAllowed(otherRoutes));
-  declareRoutes(app, health.list);
+  app.use(dispatchRoutes(health.list));
 
   // Everything a page needs before its route, in this order, as one middleware (chain.ts).
   const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
@@ -172,7 +172,7 @@ export async function createApp({
 
   app.use(CONSOLE_PATH, consoleGate(services.adminConsole));
   app.use(methodNotAllowed(consoleRouteList));
-  declareRoutes(app, site);
+  app.use(dispatchRoutes(site));
   app.use(notFound);
   app.use(errorHandler);
 

@@ -60,15 +60,19 @@ const concrete = (declared: string) => declared.replace(/:(\w+)/g, '42');
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
-  handle?: { stack?: Layer[] };
+  handle?: { stack?: Layer[]; served?: () => string[] };
 }
 
-/** What Express itself will route (method and path), read from its router: the ground truth. */
+/**
+ * What the app will route (method and path), read from Express's router and from the route
+ * dispatchers mounted on it (their own table and router): the ground truth.
+ */
 function expressRoutes(app: Express): string[] {
   const found: string[] = [];
   const walk = (stack: readonly Layer[]) => {
     for (const layer of stack) {
-      if (layer.route) {
+      if (layer.handle?.served) found.push(...layer.handle.served());
+      else if (layer.route) {
         for (const [method, on] of Object.entries(layer.route.methods)) {
           if (on && method !== '_all') found.push(`${method.toUpperCase()} ${layer.route.path}`);
         }

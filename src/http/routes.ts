@@ -1,6 +1,7 @@
 import { type NextFunction, type Request, type RequestHandler, type Response, Router } from 'express';
 import { messages } from '../messages.js';
 import type { User } from '../users/users-repo.js';
+import { chain } from './chain.js';
 import { requireLogin } from './current-user.js';
 import { HttpError } from './errors.js';
 
@@ -132,6 +133,48 @@ export function declareRoutes<R extends Pick<Router, 'get' | 'post'>>(router: R,
     else router.post(path, ...chain);
   }
   return router;
+}
+
+/**
+ * The middleware that runs `routes`. A route with a plain path is found in one Map lookup (by
+ * method and path, as Express matches them: any case, with or without a trailing slash; GET
+ * answers HEAD too), rather than by trying every declared route's pattern in turn on every
+ * request; a route with parameters (/admin/users/:id) goes through Express's router. A request
+ * no route takes goes on to what comes after (the 404).
+ */
+export interface RouteDispatch extends RequestHandler {
+  /** What it serves, as `METHOD /path` (HEAD comes with GET): read from its own table and router. */
+  readonly served: () => string[];
+}
+
+export function dispatchRoutes(routes: readonly Route[]): RouteDispatch {
+  const plain = new Map<string, { route: Route; run: RequestHandler }>();
+  const patterned: Route[] = [];
+  for (const route of routes) {
+    if (/[:*]/.test(route.path)) {
+      patterned.push(route);
+      continue;
+    }
+    const run = chain(...(route.isPublic ? [] : [requireLogin]), ...(route.handlers as readonly RequestHandler[]));
+    plain.set(`${route.method} ${pathKey(route.path)}`, { route, run });
+    if (route.method === 'GET') plain.set(`HEAD ${pathKey(route.path)}`, { route, run });
+  }
+  const router = declareRoutes(Router(), patterned);
+  const dispatch: RequestHandler = (req, res, next) => {
+    const found = plain.get(`${req.method} ${pathKey(req.path)}`);
+    if (found !== undefined) return found.run(req, res, next);
+    if (patterned.length > 0) return router(req, res, next);
+    next();
+  };
+  const served = (): string[] => [
+    ...[...plain].filter(([key]) => !key.startsWith('HEAD ')).map(([, { route }]) => `${route.method} ${route.path}`),
+    ...router.stack.flatMap((layer) =>
+      Object.entries((layer.route as { methods?: Record<string, boolean> } | undefined)?.methods ?? {})
+        .filter(([method, on]) => on && method !== '_all')
+        .map(([method]) => `${method.toUpperCase()} ${(layer.route as { path: string }).path}`),
+    ),
+  ];
+  return Object.assign(dispatch, { served });
 }
 
 /** One router for `routes` (see declareRoutes). */
