@@ -132,6 +132,74 @@ describe('revocation stays instant: nothing caches a session between views', () 
   });
 });
 
+describe('a page view reads its session as express-session would (session.ts, pageViews)', () => {
+  const sidOf = (browser: Browser): string =>
+    decodeURIComponent((browser.sessionCookie() ?? '').split('=')[1] ?? '')
+      .replace(/^s:/, '')
+      .replace(/\..*$/, '');
+  const rowOf = (browser: Browser) => ({
+    where: 'sid = encode(sha256(convert_to($1, $2)), $3)',
+    values: [sidOf(browser), 'UTF8', 'hex'],
+  });
+
+  it('keeps what a page view changed without saving it: a token minted for a session without one still works', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    // A session saved before its forms' token was bound to it (an older row): the next page with
+    // a form mints one into the session, and nothing on that page saves the session itself.
+    const row = rowOf(browser);
+    await t.pool.query(`UPDATE sessions SET sess = (sess::jsonb - 'csrfToken')::json WHERE ${row.where}`, row.values);
+    const { rows } = await t.pool.query<{ token: string | null }>(
+      `SELECT sess->>'csrfToken' AS token FROM sessions WHERE ${row.where}`,
+      row.values,
+    );
+    expect(rows[0]?.token).toBeNull();
+    const ended = await browser.submit('/account/sessions', '/account/sessions/end-others', {});
+    expect(ended.status).toBe(303);
+    const after = await t.pool.query<{ token: string | null }>(
+      `SELECT sess->>'csrfToken' AS token FROM sessions WHERE ${row.where}`,
+      row.values,
+    );
+    expect(after.rows[0]?.token).toEqual(expect.any(String));
+  });
+
+  it('an unchanged session costs one statement and sends no cookie, "remember me" or not', async () => {
+    const { fields } = await signedUpBrowser(t.app);
+    for (const remember of [{}, { remember: '1' }]) {
+      const browser = new Browser(t.app);
+      const login = await browser.submit('/login', '/login', { email: fields.email, password: PASSWORD, ...remember });
+      expect(login.status).toBe(303);
+      let response: Response | undefined;
+      const sql = await sqlDuring(t, async () => {
+        response = await browser.get('/account');
+      });
+      expect(response?.status).toBe(200);
+      expect(cookieNamesSet(response as Response)).toEqual([]);
+      expect(sql).toHaveLength(1);
+    }
+  });
+
+  it('a cookie with a forged signature reads nothing: the page is a visitor’s, and the cookie is told to go', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    const forged = `gatehouse.sid=${encodeURIComponent(`s:${sidOf(browser)}.${'A'.repeat(43)}`)}`;
+    let response: Response | undefined;
+    const sql = await sqlDuring(t, async () => {
+      response = await request(t.app).get('/account').set('Cookie', forged);
+    });
+    expect(sql).toEqual([]);
+    expect(response?.status).toBe(302);
+    expect(response?.headers['location']).toMatch(/^\/login\?next=/);
+    expect(String(response?.headers['set-cookie'])).toMatch(/gatehouse\.sid=;/);
+    expect(await isLoggedIn(browser)).toBe(true);
+  });
+
+  it('HEAD reads the session as GET does', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    const cookie = browser.sessionCookie() ?? '';
+    expect((await request(t.app).head('/account').set('Cookie', cookie)).status).toBe(200);
+    expect((await request(t.app).head('/account')).status).toBe(302);
+  });
+});
+
 describe('every response still carries the same headers', () => {
   it("helmet's, the request id and no-store, for a visitor and for a logged-in user alike", async () => {
     const { browser } = await signedUpBrowser(t.app);

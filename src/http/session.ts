@@ -1,6 +1,8 @@
 import type { Request, RequestHandler, Response } from 'express';
 import session, { type SessionData } from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
+import { sign, unsign } from 'cookie-signature';
+import onHeaders from 'on-headers';
 import type pg from 'pg';
 import { type SidHash, hashSid, sessionsRepo } from '../sessions/sessions-repo.js';
 import type { Origin } from '../users/origin.js';
@@ -198,6 +200,103 @@ function thriftyStore(options: SessionOptions) {
  */
 const newSessionId = (): string => randomId(24);
 
+type ThriftyStore = ReturnType<typeof thriftyStore>;
+
+/** The session id in a session cookie's value ("s:" + id, signed by one of `secrets`), or false. */
+function sessionIdOf(value: unknown, secrets: readonly string[]): string | false {
+  if (typeof value !== 'string' || !value.startsWith('s:')) return false;
+  for (const secret of secrets) {
+    const sid = unsign(value.slice(2), secret);
+    if (sid !== false) return sid;
+  }
+  return false;
+}
+
+/** What express-session compares to tell a changed session: everything in it but its cookie. */
+const contentsOf = (sess: SessionData): string =>
+  JSON.stringify(sess, function (this: unknown, key, value: unknown) {
+    return this === sess && key === 'cookie' ? undefined : value;
+  });
+
+/**
+ * A page view (GET or HEAD) of a session's browser, done as express-session does it, with less:
+ * the cookie is verified with the same secrets, the session read through the same store and
+ * made into express-session's own Session (its save, regenerate and destroy work as ever), and as
+ * the response ends, as express-session would:
+ * - a session changed and not saved since is saved before the response ends;
+ * - an unchanged one has its expiry moved (the store's touch, which writes at most once a minute);
+ * - the cookie is sent again when the id changed, or when a lasting cookie's session changed.
+ * What it leaves out is express-session's work for sessions that do not exist yet (a page view
+ * never starts one) and its hashing of the whole session three times per request. A cookie that
+ * does not verify, or names no live session, leaves the request without a session, as the page
+ * view of a browser without the cookie is.
+ */
+function pageViews(store: ThriftyStore, cookieName: string, options: SessionOptions): RequestHandler {
+  const [signing] = options.secrets;
+  if (signing === undefined) throw new Error('createSessions needs a secret');
+  return (req, res, next) => {
+    req.sessionStore = store as unknown as typeof req.sessionStore;
+    const sid = sessionIdOf((req.cookies as Record<string, unknown>)[cookieName], options.secrets);
+    if (sid === false) {
+      next();
+      return;
+    }
+    // The store's get() takes the request from here synchronously (see `reading`).
+    reading = req;
+    store.get(sid, (error, sess) => {
+      if (error) {
+        next(error);
+        return;
+      }
+      if (!sess) {
+        next();
+        return;
+      }
+      req.sessionID = sid;
+      const loaded = store.createSession(req, sess);
+      let saved = contentsOf(loaded);
+      const save = loaded.save;
+      loaded.save = function (this: typeof loaded, callback) {
+        saved = contentsOf(this);
+        return save.call(this, callback);
+      };
+      onHeaders(res, () => {
+        const current = req.session as typeof req.session | undefined;
+        if (current === undefined) return;
+        const renewed = req.sessionID !== sid;
+        if (!renewed && (current.cookie.expires == null || contentsOf(current) === saved)) return;
+        const { expires, httpOnly, path, sameSite, secure, domain } = current.cookie;
+        res.cookie(cookieName, `s:${sign(req.sessionID, signing)}`, {
+          ...(expires ? { expires } : {}),
+          httpOnly,
+          path,
+          sameSite,
+          secure: secure === true,
+          ...(domain === undefined ? {} : { domain }),
+        });
+      });
+      const end = res.end;
+      res.end = function (this: Response, ...args: Parameters<Response['end']>) {
+        res.end = end;
+        const current = req.session as typeof req.session | undefined;
+        // Ended (destroyed), or renewed by a login, which saved it itself: nothing to add.
+        if (current === undefined || req.sessionID !== sid) return end.apply(this, args);
+        const finish = () => end.apply(this, args);
+        current.touch();
+        if (contentsOf(current) !== saved) {
+          current.save((saveError?: unknown) => {
+            if (saveError) setImmediate(() => next(saveError));
+            finish();
+          });
+        } else store.touch(sid, current, finish);
+        return this;
+      } as Response['end'];
+      next();
+    });
+    reading = undefined;
+  };
+}
+
 export function createSessions(options: SessionOptions): Sessions {
   const store = thriftyStore(options);
   // __Host- makes the browser refuse the cookie unless it is Secure, Path=/ and host-only.
@@ -215,6 +314,7 @@ export function createSessions(options: SessionOptions): Sessions {
     unset: 'keep',
     cookie: { httpOnly: true, sameSite: 'lax', secure: options.secure, path: '/' },
   });
+  const views = pageViews(store, cookieName, options);
   const hasCookie = (req: Request): boolean =>
     typeof (req.cookies as Record<string, unknown> | undefined)?.[cookieName] === 'string';
   return {
@@ -223,14 +323,19 @@ export function createSessions(options: SessionOptions): Sessions {
     // wrapped, to be thrown away) runs only for a request with the cookie, or for a form post,
     // which may log in, or for a GET that may (options.mayLogIn: a provider's callback). Such a page
     // has no req.session; the store is there all the same.
+    // A page view with the cookie reads its session as express-session would, with less
+    // (pageViews above).
     middleware: (req, res, next) => {
       // (Known only once cookie-parser has run: without req.cookies, express-session always runs.)
       if (
         (req.method === 'GET' || req.method === 'HEAD') &&
         req.cookies !== undefined &&
-        !hasCookie(req) &&
         !(options.mayLogIn?.(req) ?? false)
       ) {
+        if (hasCookie(req)) {
+          views(req, res, next);
+          return;
+        }
         // express-session gave the store its generate() when the middleware was made.
         req.sessionStore = store as unknown as typeof req.sessionStore;
         next();
