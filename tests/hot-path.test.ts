@@ -164,7 +164,8 @@ describe('a page view reads its session as express-session would (session.ts, pa
 
   it('an unchanged session costs one statement and sends no cookie, "remember me" or not', async () => {
     const { fields } = await signedUpBrowser(t.app);
-    for (const remember of [{}, { remember: '1' }]) {
+    const variants: Record<string, string>[] = [{}, { remember: '1' }];
+    for (const remember of variants) {
       const browser = new Browser(t.app);
       const login = await browser.submit('/login', '/login', { email: fields.email, password: PASSWORD, ...remember });
       expect(login.status).toBe(303);
