@@ -30,9 +30,12 @@ export interface NodeCommand {
   readonly script: string;
 }
 
-/** Reads a package.json script that must be `node <flags> <script>`, and nothing else (no shell). */
-export function nodeScript(name: string): NodeCommand {
-  const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts?: unknown })
+/**
+ * Reads a package.json script (this checkout's, or `root`'s) that must be `node <flags> <script>`,
+ * and nothing else (no shell).
+ */
+export function nodeScript(name: string, root: string = ROOT): NodeCommand {
+  const scripts = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts?: unknown })
     .scripts as Record<string, unknown> | undefined;
   const text = scripts?.[name];
   if (typeof text !== 'string') throw new Error(`package.json has no "${name}" script`);
@@ -51,7 +54,7 @@ export function nodeScript(name: string): NodeCommand {
       `package.json's "${name}" script is not \`node <flags> <script>\`: ${text}; teach bench/processes.ts`,
     );
   }
-  return { text, flags, script: path.resolve(ROOT, script) };
+  return { text, flags, script: path.resolve(root, script) };
 }
 
 // ---------------------------------------------------------------- memory, from /proc (Linux)
@@ -144,6 +147,7 @@ const cleanEnv = (env: Readonly<Record<string, string>>, cwd: string): Record<st
 
 export interface Server {
   readonly port: number;
+  readonly pid: number;
   /** The process's memory; for the cluster, also each worker's. */
   memory(): { self: Memory | null; workers: Memory[] };
   /** False once the process has exited (a crash, since only stop() ends it). */
@@ -196,6 +200,7 @@ export async function startServer(
   const pid = child.pid as number;
   return {
     port,
+    pid,
     memory: () => ({
       self: memoryOf(pid),
       workers: childrenOf(pid)
