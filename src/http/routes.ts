@@ -135,6 +135,11 @@ export function declareRoutes<R extends Pick<Router, 'get' | 'post'>>(router: R,
   return router;
 }
 
+export interface RouteDispatch extends RequestHandler {
+  /** What it serves, as `METHOD /path` (HEAD comes with GET): read from its own table and router. */
+  readonly served: () => string[];
+}
+
 /**
  * The middleware that runs `routes`. A route with a plain path is found in one Map lookup (by
  * method and path, as Express matches them: any case, with or without a trailing slash; GET
@@ -142,11 +147,6 @@ export function declareRoutes<R extends Pick<Router, 'get' | 'post'>>(router: R,
  * request; a route with parameters (/admin/users/:id) goes through Express's router. A request
  * no route takes goes on to what comes after (the 404).
  */
-export interface RouteDispatch extends RequestHandler {
-  /** What it serves, as `METHOD /path` (HEAD comes with GET): read from its own table and router. */
-  readonly served: () => string[];
-}
-
 export function dispatchRoutes(routes: readonly Route[]): RouteDispatch {
   const plain = new Map<string, { route: Route; run: RequestHandler }>();
   const patterned: Route[] = [];

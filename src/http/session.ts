@@ -318,13 +318,11 @@ export function createSessions(options: SessionOptions): Sessions {
   const hasCookie = (req: Request): boolean =>
     typeof (req.cookies as Record<string, unknown> | undefined)?.[cookieName] === 'string';
   return {
-    // A page asked for without the session cookie has no session to read, and no page (GET or
-    // HEAD) starts one: express-session (a session object made and hashed, response methods
-    // wrapped, to be thrown away) runs only for a request with the cookie, or for a form post,
-    // which may log in, or for a GET that may (options.mayLogIn: a provider's callback). Such a page
-    // has no req.session; the store is there all the same.
-    // A page view with the cookie reads its session as express-session would, with less
-    // (pageViews above).
+    // express-session's middleware runs for a form post, which may log in, and for a GET that may
+    // (options.mayLogIn: a provider's callback). Any other page (GET or HEAD) starts no session:
+    // with the session cookie it reads its session through pageViews above; without it, it has no
+    // req.session at all (no session object made, hashed and thrown away), and the store is there
+    // all the same.
     middleware: (req, res, next) => {
       // (Known only once cookie-parser has run: without req.cookies, express-session always runs.)
       if (
