@@ -26,7 +26,6 @@
  * its own embedded PGlite and there is no cluster figure. Results also go to bench/results/latest.json.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,7 +42,7 @@ import {
 import {
   BROWSER_HEADERS,
   FORM_HEADERS,
-  PUBLIC_URL,
+  deployedEnv,
   type Result,
   type Run,
   formOn,
@@ -191,24 +190,7 @@ async function main(): Promise<void> {
   try {
     databases = await benchDatabases(workDir, process.env['DATABASE_URL']);
     const connect = databases.connect;
-    // The environment of a production deployment behind a TLS proxy; the throttle's limits are raised
-    // as far as they go, since one address logs in thousands of times and the throttle is not measured.
-    const appEnv: Record<string, string> = {
-      NODE_ENV: 'production',
-      TRUST_PROXY: '1',
-      SESSION_SECRET: randomBytes(36).toString('base64url'),
-      PUBLIC_URL,
-      MAIL_TRANSPORT: 'outbox',
-      LOG_LEVEL: 'info',
-      BCRYPT_COST: String(options.cost),
-      LOGIN_FAILURES_PER_ACCOUNT: '1000000',
-      LOGIN_FAILURES_PER_ACCOUNT_TOTAL: '1000000',
-      LOGIN_FAILURES_PER_IP: '1000000',
-      PASSWORD_CHECKS_PER_IP: '1000000',
-      SIGNUPS_PER_IP: '1000000',
-      MAIL_LINKS_PER_IP: '1000000',
-      EMAIL_CHANGES_PER_USER: '1000000',
-    };
+    const appEnv = deployedEnv(options.cost);
     const deployedLog = path.join(workDir, 'gatehouse.log');
     log(
       `starting Gatehouse as deployed: ${start.text} (${databases.real ? 'real Postgres' : 'embedded PGlite'}, production mode, bcrypt cost ${options.cost}, ${options.mode} run)`,

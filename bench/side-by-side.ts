@@ -23,7 +23,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { BROWSER_HEADERS, PUBLIC_URL, type Result, load, median, perSecond, signUp } from './http.js';
+import { BROWSER_HEADERS, type Result, deployedEnv, load, median, perSecond, signUp } from './http.js';
 import { type Server, nodeScript, startServer } from './processes.js';
 
 const USAGE = 'usage: npm run bench:side-by-side -- <page> <checkout> <checkout> [...] [--rounds N] [--seconds N]';
@@ -95,16 +95,7 @@ async function main(): Promise<void> {
       const server = await startServer(
         `${checkout} (npm start)`,
         start,
-        {
-          NODE_ENV: 'production',
-          TRUST_PROXY: '1',
-          SESSION_SECRET: randomBytes(36).toString('base64url'),
-          PUBLIC_URL,
-          MAIL_TRANSPORT: 'outbox',
-          LOG_LEVEL: 'info',
-          BCRYPT_COST: '10',
-          DATABASE_URL: url.toString(),
-        },
+        { ...deployedEnv(10), DATABASE_URL: url.toString() },
         workDir,
         path.join(workDir, `server-${index}.log`),
       );
