@@ -163,6 +163,23 @@ describe('a page view reads its session as express-session would (session.ts, pa
     expect(after.rows[0]?.token).toEqual(expect.any(String));
   });
 
+  it('a remembered session a page view changed gets its cookie again, as express-session sends it', async () => {
+    const { fields } = await signedUpBrowser(t.app);
+    const browser = new Browser(t.app);
+    const login = await browser.submit('/login', '/login', { email: fields.email, password: PASSWORD, remember: '1' });
+    expect(login.status).toBe(303);
+    const row = rowOf(browser);
+    await t.pool.query(`UPDATE sessions SET sess = (sess::jsonb - 'csrfToken')::json WHERE ${row.where}`, row.values);
+    const page = await browser.get('/account/sessions');
+    expect(page.status).toBe(200);
+    const sent = ((page.headers['set-cookie'] as unknown as string[] | undefined) ?? []).find((line) =>
+      line.startsWith('gatehouse.sid='),
+    );
+    expect(sent).toMatch(/; Expires=/);
+    expect(decodeURIComponent(sent?.split(';')[0]?.split('=')[1] ?? '')).toMatch(new RegExp(`^s:${sidOf(browser)}\\.`));
+    expect(await isLoggedIn(browser)).toBe(true);
+  });
+
   it('an unchanged session costs one statement and sends no cookie, "remember me" or not', async () => {
     const { fields } = await signedUpBrowser(t.app);
     const variants: Record<string, string>[] = [{}, { remember: '1' }];

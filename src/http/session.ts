@@ -254,7 +254,10 @@ function pageViews(store: ThriftyStore, cookieName: string, options: SessionOpti
       }
       req.sessionID = sid;
       const loaded = store.createSession(req, sess);
-      let saved = contentsOf(loaded);
+      // As express-session: the cookie goes again when the session differs from what was read;
+      // the session is saved at the end when it differs from what was last saved.
+      const read = contentsOf(loaded);
+      let saved = read;
       const save = loaded.save;
       loaded.save = function (this: typeof loaded, callback) {
         saved = contentsOf(this);
@@ -264,7 +267,7 @@ function pageViews(store: ThriftyStore, cookieName: string, options: SessionOpti
         const current = req.session as typeof req.session | undefined;
         if (current === undefined) return;
         const renewed = req.sessionID !== sid;
-        if (!renewed && (current.cookie.expires == null || contentsOf(current) === saved)) return;
+        if (!renewed && (current.cookie.expires == null || contentsOf(current) === read)) return;
         const { expires, httpOnly, path, sameSite, secure, domain } = current.cookie;
         res.cookie(cookieName, `s:${sign(req.sessionID, signing)}`, {
           ...(expires ? { expires } : {}),
