@@ -220,15 +220,24 @@ export interface Hello {
   stop(): Promise<void>;
 }
 
-/** bench/hello.mjs, with the same node flags as Gatehouse; resolves with the port it printed. */
-export async function startHello(flags: readonly string[], cwd: string): Promise<Hello> {
-  const child = spawn(process.execPath, [...flags, path.join(ROOT, 'bench', 'hello.mjs')], {
+/**
+ * A bench script (bench/<script>) with the same node flags as Gatehouse and `env`, in its own
+ * process; resolves with the process and the JSON of the first line it prints (its ports).
+ */
+async function startPrinting<T>(
+  label: string,
+  script: string,
+  flags: readonly string[],
+  env: Readonly<Record<string, string>>,
+  cwd: string,
+): Promise<{ child: ChildProcess; printed: T }> {
+  const child = spawn(process.execPath, [...flags, path.join(ROOT, 'bench', script)], {
     cwd,
-    env: cleanEnv({ NODE_ENV: 'production' }, cwd),
+    env: cleanEnv({ NODE_ENV: 'production', ...env }, cwd),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   started.add(child);
-  const port = await new Promise<number>((resolve, reject) => {
+  const printed = await new Promise<T>((resolve, reject) => {
     let out = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString('utf8');
@@ -236,12 +245,18 @@ export async function startHello(flags: readonly string[], cwd: string): Promise
       if (out.includes('\n') && line) {
         child.stdout?.removeAllListeners('data');
         child.stdout?.resume();
-        resolve((JSON.parse(line) as { port: number }).port);
+        resolve(JSON.parse(line) as T);
       }
     });
-    child.once('exit', (code) => reject(new Error(`the hello app exited with code ${code ?? 'null'}`)));
+    child.once('exit', (code) => reject(new Error(`${label} exited with code ${code ?? 'null'}`)));
   });
-  return { port, memory: () => memoryOf(child.pid), stop: () => stopProcess(child) };
+  return { child, printed };
+}
+
+/** bench/hello.mjs, with the same node flags as Gatehouse; resolves with the port it printed. */
+export async function startHello(flags: readonly string[], cwd: string): Promise<Hello> {
+  const { child, printed } = await startPrinting<{ port: number }>('the hello app', 'hello.mjs', flags, {}, cwd);
+  return { port: printed.port, memory: () => memoryOf(child.pid), stop: () => stopProcess(child) };
 }
 
 // ---------------------------------------------------------------- the page references
@@ -265,25 +280,13 @@ export async function startReferences(
   env: Readonly<Record<string, string>>,
   cwd: string,
 ): Promise<References> {
-  const child = spawn(process.execPath, [...flags, path.join(ROOT, 'bench', 'references.mjs')], {
+  const { child, printed: ports } = await startPrinting<{ plain: number; oneQuery: number }>(
+    'the references',
+    'references.mjs',
+    flags,
+    env,
     cwd,
-    env: cleanEnv({ NODE_ENV: 'production', ...env }, cwd),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  started.add(child);
-  const ports = await new Promise<{ plain: number; oneQuery: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) {
-        child.stdout?.removeAllListeners('data');
-        child.stdout?.resume();
-        resolve(JSON.parse(line) as { plain: number; oneQuery: number });
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`the references exited with code ${code ?? 'null'}`)));
-  });
+  );
   return {
     plainPort: ports.plain,
     oneQueryPort: ports.oneQuery,
