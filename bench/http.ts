@@ -34,7 +34,7 @@ export const deployedEnv = (bcryptCost: number): Record<string, string> => ({
 export const PASSWORD = 'bench: correct horse battery staple 42';
 /** In production the cookies have the __Host- prefix. */
 export const SID_COOKIE = '__Host-gatehouse.sid';
-export const CSRF_COOKIE = '__Host-gatehouse.csrf';
+export const VISITOR_COOKIE = '__Host-gatehouse.visitor';
 const USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0 gatehouse-bench';
 
 /** The headers of every request: the proxy's, and a browser's user agent. */
@@ -59,7 +59,7 @@ export function cookiesSet(response: Response): Map<string, string> {
 
 /** A rendered form: its _csrf field and the cookies it must come back with. */
 export interface Form {
-  /** `__Host-gatehouse.visitor=…; __Host-gatehouse.csrf=…`: the token's cookie and the visitor value it is bound to */
+  /** `__Host-gatehouse.visitor=…`: the visitor value the token is an HMAC of */
   readonly cookie: string;
   readonly csrf: string;
 }
@@ -71,8 +71,8 @@ export async function formOn(base: string, page: string): Promise<Form> {
   if (response.status !== 200) throw new Error(`GET ${page} answered ${response.status}`);
   const cookies = cookiesSet(response);
   if (cookies.has(SID_COOKIE)) throw new Error(`GET ${page} by a new visitor set a session cookie`);
-  if (!cookies.has(CSRF_COOKIE))
-    throw new Error(`GET ${page} set no ${CSRF_COOKIE} cookie (is X-Forwarded-Proto trusted?)`);
+  if (!cookies.has(VISITOR_COOKIE))
+    throw new Error(`GET ${page} set no ${VISITOR_COOKIE} cookie (is X-Forwarded-Proto trusted?)`);
   const csrf = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
   if (!csrf) throw new Error(`GET ${page}: no _csrf field in the form`);
   return { cookie: [...cookies.values()].join('; '), csrf };

@@ -15,11 +15,13 @@ import pg from 'pg';
 import { useViews } from '../dist/http/views.js';
 import { openDatabase } from '../dist/db/database.js';
 
-// A token of the length Gatehouse's are; the templates print it in their forms.
-const TOKEN = 'x'.repeat(128);
+// Tokens of the lengths Gatehouse's are; the templates print them in their forms: a visitor's (a
+// 128-bit HMAC in base64url) on the login page, a session's (csrf-sync: 128 bytes in hex) on the dashboard.
+const VISITOR_TOKEN = 'x'.repeat(22);
+const SESSION_TOKEN = 'x'.repeat(256);
 const fixed = {
   currentUser: null,
-  csrfToken: () => TOKEN,
+  csrfToken: () => VISITOR_TOKEN,
   takeFlashes: () => [],
   passkeysAvailable: true,
 };
@@ -66,6 +68,7 @@ oneQuery.get('/:id', async (req, res) => {
   }
   res.render('dashboard.njk', {
     ...fixed,
+    csrfToken: () => SESSION_TOKEN,
     currentUser: {
       id: row.id,
       name: row.name,

@@ -461,12 +461,12 @@ describe('the generated session secret outside production', () => {
   /** Signs up over HTTP the way a browser would; returns the session cookie ("name=value"). */
   async function signUp(base: string): Promise<string> {
     const form = await fetch(`${base}/signup`, { signal: AbortSignal.timeout(10_000) });
-    // An anonymous form's token rides in a signed cookie of its own (no session yet), beside the visitor value it is
-    // bound to: both go back with the form.
+    // An anonymous form's token is an HMAC of the visitor value in its cookie (no session yet): the cookie goes back
+    // with the form.
     const formCookies = form.headers.getSetCookie().map((c) => c.split(';')[0] ?? '');
     const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())?.[1];
-    if (!formCookies.some((c) => c.startsWith('gatehouse.csrf=')) || !token)
-      throw new Error('no csrf cookie or token on /signup');
+    if (!formCookies.some((c) => c.startsWith('gatehouse.visitor=')) || !token)
+      throw new Error('no visitor cookie or token on /signup');
     const body = new URLSearchParams({
       _csrf: token,
       name: 'Restart Tester',

@@ -14,7 +14,6 @@ import { TEST_SECRET, type TestApp, sqlDuring, startTestApp } from './support/te
  */
 
 const VISITOR = 'gatehouse.visitor';
-const CSRF = 'gatehouse.csrf';
 const PUBLIC_URL = 'https://accounts.example.test';
 const HOUR = 60 * 60 * 1000;
 /** The visitor value on the wire: 16+ random bytes in base64url, a dot, its expiry in Unix seconds. */
@@ -52,11 +51,10 @@ const cookieHeader = (cookies: Record<string, string | undefined>): string =>
     .map(([name, value]) => `${name}=${value}`)
     .join('; ');
 
-/** A visitor's login form as the browser holds it: the token in the page and the two cookies that came with it. */
+/** A visitor's login form as the browser holds it: the token in the page and the visitor cookie that came with it. */
 interface HeldForm {
   readonly token: string;
   readonly visitor: string;
-  readonly csrf: string;
 }
 
 /** A new visitor (no cookies, or the ones given) loads the login form. */
@@ -68,7 +66,7 @@ async function loginForm(cookie?: string): Promise<HeldForm & { response: Respon
   const cookies = cookiesSet(response);
   const token = /name="_csrf" value="([^"]+)"/.exec(response.text)?.[1];
   if (!token) throw new Error('no _csrf token on /login');
-  return { token, visitor: cookies.get(VISITOR) ?? '', csrf: cookies.get(CSRF) ?? '', response };
+  return { token, visitor: cookies.get(VISITOR) ?? '', response };
 }
 
 /** Posts the login form with exactly these cookies and headers, as a browser would send them. */
@@ -256,19 +254,55 @@ describe("a visitor's token is bound to that visitor", () => {
 
   it('accepts the token with the visitor cookie it was issued under', async () => {
     const form = await loginForm();
-    expectLoggedIn(await postLogin(form.token, { [CSRF]: form.csrf, [VISITOR]: form.visitor }));
+    expectLoggedIn(await postLogin(form.token, { [VISITOR]: form.visitor }));
   });
 
-  it("refuses a visitor's token and CSRF cookie replayed with another visitor's visitor cookie", async () => {
+  it("refuses a visitor's token replayed with another visitor's visitor cookie", async () => {
     const attacker = await loginForm();
     const victim = await loginForm();
     expect(victim.visitor).not.toBe(attacker.visitor);
-    await expectNobodyLoggedIn(() => postLogin(attacker.token, { [CSRF]: attacker.csrf, [VISITOR]: victim.visitor }));
+    await expectNobodyLoggedIn(() => postLogin(attacker.token, { [VISITOR]: victim.visitor }));
+  });
+
+  it('refuses a made-up token of the right shape, and the right token with a character changed', async () => {
+    const form = await loginForm();
+    expect(form.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    await expectNobodyLoggedIn(() => postLogin('A'.repeat(22), { [VISITOR]: form.visitor }));
+    const changed = `${form.token.slice(0, 10)}${form.token[10] === 'B' ? 'C' : 'B'}${form.token.slice(11)}`;
+    await expectNobodyLoggedIn(() => postLogin(changed, { [VISITOR]: form.visitor }));
+    await expectNobodyLoggedIn(() => postLogin('', { [VISITOR]: form.visitor }));
+  });
+
+  it('follows the session secrets: a token made under the old one works while it is still listed, and not after', async () => {
+    const OLD = TEST_SECRET;
+    const NEW = 'a-newer-secret-that-is-long-enough-9876543210';
+    const form = await loginForm(); // made under OLD, t's only secret
+    const rotated = await t.sibling({ SESSION_SECRET: `${NEW},${OLD}` });
+    const retired = await t.sibling({ SESSION_SECRET: NEW });
+    const post = (app: TestApp, token: string, visitor: string) =>
+      request(app.app)
+        .post('/login')
+        .set('Cookie', cookieHeader({ [VISITOR]: visitor }))
+        .type('form')
+        .send({ _csrf: token, email, password: PASSWORD });
+    expectLoggedIn(await post(rotated, form.token, form.visitor));
+    expectCleanRefusal(await post(retired, form.token, form.visitor), 403);
+    // The same visitor value gets a token under the new secret, which the retired list accepts.
+    const renewed = /name="_csrf" value="([^"]+)"/.exec(
+      (
+        await request(rotated.app)
+          .get('/login')
+          .set('Cookie', cookieHeader({ [VISITOR]: form.visitor }))
+      ).text,
+    )?.[1];
+    expect(renewed).toBeDefined();
+    expect(renewed).not.toBe(form.token);
+    expectLoggedIn(await post(retired, renewed ?? '', form.visitor));
   });
 
   it('refuses a token sent without any visitor cookie', async () => {
     const form = await loginForm();
-    await expectNobodyLoggedIn(() => postLogin(form.token, { [CSRF]: form.csrf }));
+    await expectNobodyLoggedIn(() => postLogin(form.token, {}));
   });
 
   it.each([
@@ -279,7 +313,7 @@ describe("a visitor's token is bound to that visitor", () => {
     const form = await loginForm();
     const [, random, expiry] = VISITOR_VALUE.exec(form.visitor) ?? [];
     const tampered = `${random}.${move(Number(expiry))}`;
-    await expectNobodyLoggedIn(() => postLogin(form.token, { [CSRF]: form.csrf, [VISITOR]: tampered }));
+    await expectNobodyLoggedIn(() => postLogin(form.token, { [VISITOR]: tampered }));
   });
 
   it.each([
@@ -289,7 +323,7 @@ describe("a visitor's token is bound to that visitor", () => {
     ['a very long value', 'A'.repeat(5000)],
   ])('refuses a token with a visitor cookie holding %s, cleanly', async (_label, value) => {
     const form = await loginForm();
-    await expectNobodyLoggedIn(() => postLogin(form.token, { [CSRF]: form.csrf, [VISITOR]: value }));
+    await expectNobodyLoggedIn(() => postLogin(form.token, { [VISITOR]: value }));
   });
 
   it('does not sign a token over a hand-made visitor value that claims to outlive the lifetime', async () => {
@@ -297,7 +331,7 @@ describe("a visitor's token is bound to that visitor", () => {
     const form = await loginForm(cookieHeader({ [VISITOR]: planted }));
     expect(form.visitor).toMatch(VISITOR_VALUE);
     expect(form.visitor).not.toBe(planted);
-    await expectNobodyLoggedIn(() => postLogin(form.token, { [CSRF]: form.csrf, [VISITOR]: planted }));
+    await expectNobodyLoggedIn(() => postLogin(form.token, { [VISITOR]: planted }));
   });
 });
 
@@ -309,7 +343,7 @@ describe("a visitor value's expiry (a fake clock: only Date is faked)", () => {
     vi.setSystemTime(START);
     const form = await loginForm();
     vi.setSystemTime(START.getTime() + 12 * HOUR - 60_000);
-    expectLoggedIn(await postLogin(form.token, { [CSRF]: form.csrf, [VISITOR]: form.visitor }));
+    expectLoggedIn(await postLogin(form.token, { [VISITOR]: form.visitor }));
   });
 
   it('refuses a token once its visitor value has expired, and a fresh form works again', async () => {
@@ -317,13 +351,13 @@ describe("a visitor value's expiry (a fake clock: only Date is faked)", () => {
     vi.setSystemTime(START);
     const form = await loginForm();
     vi.setSystemTime(START.getTime() + 12 * HOUR + 1000);
-    await expectNobodyLoggedIn(() => postLogin(form.token, { [CSRF]: form.csrf, [VISITOR]: form.visitor }));
+    await expectNobodyLoggedIn(() => postLogin(form.token, { [VISITOR]: form.visitor }));
 
-    const fresh = await loginForm(cookieHeader({ [CSRF]: form.csrf, [VISITOR]: form.visitor }));
+    const fresh = await loginForm(cookieHeader({ [VISITOR]: form.visitor }));
     expect(fresh.visitor).toMatch(VISITOR_VALUE);
     expect(fresh.visitor).not.toBe(form.visitor);
     expect(fresh.token).not.toBe(form.token);
-    expectLoggedIn(await postLogin(fresh.token, { [CSRF]: fresh.csrf, [VISITOR]: fresh.visitor }));
+    expectLoggedIn(await postLogin(fresh.token, { [VISITOR]: fresh.visitor }));
   });
 
   it('renews the visitor value when a form is shown in its last hour, so a form shown stays good for an hour', async () => {
@@ -331,11 +365,11 @@ describe("a visitor value's expiry (a fake clock: only Date is faked)", () => {
     vi.setSystemTime(START);
     const form = await loginForm();
     vi.setSystemTime(START.getTime() + 11.5 * HOUR);
-    const late = await loginForm(cookieHeader({ [CSRF]: form.csrf, [VISITOR]: form.visitor }));
+    const late = await loginForm(cookieHeader({ [VISITOR]: form.visitor }));
     expect(late.visitor).toMatch(VISITOR_VALUE);
     expect(late.visitor).not.toBe(form.visitor);
     vi.setSystemTime(START.getTime() + 12.5 * HOUR - 60_000);
-    expectLoggedIn(await postLogin(late.token, { [CSRF]: late.csrf, [VISITOR]: late.visitor }));
+    expectLoggedIn(await postLogin(late.token, { [VISITOR]: late.visitor }));
   });
 });
 

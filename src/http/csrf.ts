@@ -1,6 +1,6 @@
-import type { CookieOptions, Request, RequestHandler, Response } from 'express';
-import { doubleCsrf } from 'csrf-csrf';
+import type { Request, RequestHandler, Response } from 'express';
 import { csrfSync } from 'csrf-sync';
+import { keyring } from '../crypto/keyring.js';
 import { messages } from '../messages.js';
 import { HttpError } from './errors.js';
 import { randomId } from './random-ids.js';
@@ -56,28 +56,22 @@ const secondsLeft = (value: unknown): number | undefined => {
 
 /**
  * CSRF tokens without a row for anyone not logged in:
- * - a visitor with no session gets a signed double-submit token (csrf-csrf): an
- *   HMAC over the session secrets (rotation works) in an HttpOnly cookie, sent
- *   back in the form; a token is made only when a form is rendered. The HMAC
- *   also covers a random per-visitor value and its expiry, kept in a cookie of
- *   its own, so a token works only with the visitor value it was issued under
- *   and only until that value expires;
+ * - a visitor with no session gets a signed double-submit token (OWASP's "signed
+ *   double-submit cookie"): a random per-visitor value (16 bytes) and its expiry,
+ *   in an HttpOnly cookie, and in the form an HMAC of that value under a key
+ *   derived from the session secrets for this use alone (crypto/keyring.ts: the
+ *   first secret signs, every one verifies). A token works only with the visitor
+ *   value it was made for and only until that value expires; the value is made
+ *   only when a form is rendered, and kept while it has time left, so its token
+ *   stays the same and no cookie is set again;
  * - once logged in, the token is the synchroniser token kept in the session
  *   (csrf-sync), made at login, so it is bound to that session.
  */
 export function csrf({ secrets, secure }: CsrfOptions): Csrf {
   const visitorCookie = secure ? '__Host-gatehouse.visitor' : 'gatehouse.visitor';
-  // The visitor value a request's token is made or checked under: the cookie's, or one minted for this response.
-  const visitorOf = new WeakMap<Request, string>();
-  const signed = doubleCsrf({
-    getSecret: () => [...secrets],
-    // Always set below before csrf-csrf makes or checks a token; were it not, '' would match no token made here.
-    getSessionIdentifier: (req) => visitorOf.get(req) ?? '',
-    cookieName: secure ? '__Host-gatehouse.csrf' : 'gatehouse.csrf',
-    cookieOptions: { httpOnly: true, secure, sameSite: 'lax', path: '/' },
-    getCsrfTokenFromRequest: tokenInForm,
-    errorConfig: ERROR,
-  });
+  const visitorTokens = keyring(secrets, 'visitor csrf token v1');
+  const refused = () =>
+    new HttpError(403, messages.errors.library['EBADCSRFTOKEN'] ?? messages.errors.otherClientError);
 
   const visitorIn = (req: Request): unknown => (req.cookies as Record<string, unknown> | undefined)?.[visitorCookie];
 
@@ -89,33 +83,19 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
     const reusable = left !== undefined && left >= VISITOR_RENEW_WITHIN_SECONDS && left <= VISITOR_LIFETIME_SECONDS;
     if (reusable && typeof held === 'string') return held;
     const minted = `${randomId(16)}.${nowSeconds() + VISITOR_LIFETIME_SECONDS}`;
-    // A cookie for the browser session, like the token's: the expiry that counts is the one inside, under the HMAC.
+    // A cookie for the browser session: the expiry that counts is the one inside, which the token's HMAC covers.
     res.cookie(visitorCookie, minted, { httpOnly: true, secure, sameSite: 'lax', path: '/' });
     return minted;
   };
 
-  const cookieOnlyIfNew = (req: Request, res: Response): Response => {
-    const held = req.cookies as Record<string, unknown> | undefined;
-    const response = {
-      cookie: (name: string, value: string, options: CookieOptions) => {
-        if (held?.[name] !== value) res.cookie(name, value, options);
-        return response;
-      },
-    };
-    return response as unknown as Response;
-  };
-
   return {
     tokens: (req, res, next) => {
-      // One token per response, however many forms it renders: each new signed token would reset the cookie.
+      // One token per response, however many forms it renders.
       let token: string | undefined;
       res.locals.csrfToken = (): string => {
         if (token !== undefined) return token;
-        if (hasSessionRow(req)) return (token = synced.generateToken(req));
-        visitorOf.set(req, visitorFor(req, res));
-        // csrf-csrf hands back the token in the visitor's cookie while it is good for this visitor
-        // value (its HMAC checked), else makes one; the cookie is set again only when the token is new.
-        return (token = signed.generateCsrfToken(req, cookieOnlyIfNew(req, res)));
+        token = hasSessionRow(req) ? synced.generateToken(req) : visitorTokens.sign(visitorFor(req, res));
+        return token;
       };
       next();
     },
@@ -124,16 +104,19 @@ export function csrf({ secrets, secure }: CsrfOptions): Csrf {
         synced.csrfSynchronisedProtection(req, res, next);
         return;
       }
-      if (!SAFE_METHODS.has(req.method)) {
-        const held = visitorIn(req);
-        // Missing, malformed or expired: no token can be good, whatever the HMAC would say.
-        if (typeof held !== 'string' || secondsLeft(held) === undefined) {
-          next(signed.invalidCsrfTokenError);
-          return;
-        }
-        visitorOf.set(req, held);
+      if (SAFE_METHODS.has(req.method)) {
+        next();
+        return;
       }
-      signed.doubleCsrfProtection(req, res, next);
+      const held = visitorIn(req);
+      const token = tokenInForm(req);
+      // Missing, malformed or expired: no token can be good, whatever the HMAC would say.
+      const good =
+        typeof held === 'string' &&
+        secondsLeft(held) !== undefined &&
+        token !== undefined &&
+        visitorTokens.verify(held, token);
+      next(good ? undefined : refused());
     },
   };
 }
