@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { type Express, type RequestHandler } from 'express';
+import express, { type Express, type RequestHandler, Router } from 'express';
 import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import type { Config } from './config.js';
@@ -29,6 +29,7 @@ import type { PasswordHasher } from './users/passwords.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STATIC_DIR = path.resolve(HERE, '../static');
+const STATIC_PATH = '/static';
 /** The app's own pages: every "*-page.ts" file here is found at start-up (src/pages/, or dist/pages/ once built). */
 export const PAGES_DIR = path.join(HERE, 'pages');
 
@@ -65,6 +66,19 @@ const noStore: RequestHandler = (_req, res, next) => {
   res.setHeader('Cache-Control', 'no-store');
   next();
 };
+
+/**
+ * `handler` mounted at `mountPath` as app.use(mountPath, handler) would mount it (the path matched
+ * in any case, the mount path taken off req.url while it runs), run only for a request under that
+ * path: every other request goes on at the cost of one test.
+ */
+function under(mountPath: string, handler: RequestHandler): RequestHandler {
+  const mounted = Router().use(mountPath, handler);
+  const prefix = new RegExp(`^${mountPath}(?:/|$)`, 'i');
+  const run: RequestHandler = (req, res, next) => (prefix.test(req.path) ? mounted(req, res, next) : next());
+  // What it runs, for a test that reads what the app routes (as chain.ts's `handlers`).
+  return Object.assign(run, { handlers: [mounted] });
+}
 
 export async function createApp({
   config,
@@ -137,20 +151,24 @@ export async function createApp({
       strictTransportSecurity: config.isProduction ? { maxAge: 365 * 24 * 60 * 60, includeSubDomains: true } : false,
     }),
   );
-  app.use(chain(requestLogging(logger), headers));
-  app.use('/static', express.static(STATIC_DIR, { maxAge: '1d', index: false }));
   // The console's 405s come after its gate: to anyone but an admin, /admin answers nothing but 404.
   const [consoleRouteList, otherRoutes] = [
     everyRoute.filter((route) => isConsolePath(route.path)),
     everyRoute.filter((route) => !isConsolePath(route.path)),
   ];
-  app.use(methodNotAllowed(otherRoutes));
-  app.use(dispatchRoutes(health.list));
-
-  // Everything a page needs before its route, in this order, as one middleware (chain.ts).
   const forms = csrf({ secrets: sessionSecrets, secure: config.isProduction });
+  // The whole site is one middleware (chain.ts) ahead of the error handler, rather than a dozen
+  // layers that Express's router would match one by one on every request: the two parts mounted
+  // at a path (the static files, the console's gate) go through a router of their own, and only
+  // for a path under theirs.
   app.use(
     chain(
+      requestLogging(logger),
+      headers,
+      under(STATIC_PATH, express.static(STATIC_DIR, { maxAge: '1d', index: false })),
+      methodNotAllowed(otherRoutes),
+      dispatchRoutes(health.list),
+      // Everything a page needs before its route, in this order.
       noStore,
       formBody,
       cookieParser(),
@@ -167,13 +185,12 @@ export async function createApp({
         res.locals.passkeysAvailable = ceremonies.rp.available;
         next();
       },
+      under(CONSOLE_PATH, consoleGate(services.adminConsole)),
+      methodNotAllowed(consoleRouteList),
+      dispatchRoutes(site),
+      notFound,
     ),
   );
-
-  app.use(CONSOLE_PATH, consoleGate(services.adminConsole));
-  app.use(methodNotAllowed(consoleRouteList));
-  app.use(dispatchRoutes(site));
-  app.use(notFound);
   app.use(errorHandler);
 
   return {

@@ -58,25 +58,34 @@ afterAll(async () => {
 /** A concrete path for a declared one (":id" filled in). */
 const concrete = (declared: string) => declared.replace(/:(\w+)/g, '42');
 
+interface Handler {
+  stack?: Layer[];
+  served?: () => string[];
+  handlers?: Handler[];
+}
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
-  handle?: { stack?: Layer[]; served?: () => string[] };
+  handle?: Handler;
 }
 
 /**
- * What the app will route (method and path), read from Express's router and from the route
- * dispatchers mounted on it (their own table and router): the ground truth.
+ * What the app will route (method and path), read from Express's router, the chains mounted on it
+ * and the route dispatchers in those (their own table and router): the ground truth.
  */
 function expressRoutes(app: Express): string[] {
   const found: string[] = [];
+  const visit = (handler: Handler | undefined) => {
+    if (handler?.served) found.push(...handler.served());
+    else if (handler?.handlers) handler.handlers.forEach(visit);
+    else if (handler?.stack) walk(handler.stack);
+  };
   const walk = (stack: readonly Layer[]) => {
     for (const layer of stack) {
-      if (layer.handle?.served) found.push(...layer.handle.served());
-      else if (layer.route) {
+      if (layer.route) {
         for (const [method, on] of Object.entries(layer.route.methods)) {
           if (on && method !== '_all') found.push(`${method.toUpperCase()} ${layer.route.path}`);
         }
-      } else if (layer.handle?.stack) walk(layer.handle.stack);
+      } else visit(layer.handle);
     }
   };
   walk((app as unknown as { router: { stack: Layer[] } }).router.stack);

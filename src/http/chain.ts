@@ -6,8 +6,13 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
  * bookkeeping) for every one on every request. As in Express 5, an error passed to next, thrown,
  * or a rejected promise goes on to the error handlers, and the rest of the chain is skipped.
  */
-export function chain(...handlers: readonly RequestHandler[]): RequestHandler {
-  return (req: Request, res: Response, done: NextFunction) => {
+export interface Chain extends RequestHandler {
+  /** What it runs, in order (for a test that reads what the app routes). */
+  readonly handlers: readonly RequestHandler[];
+}
+
+export function chain(...handlers: readonly RequestHandler[]): Chain {
+  const run = (req: Request, res: Response, done: NextFunction) => {
     let index = 0;
     const step = (error?: unknown): void => {
       if (error) {
@@ -32,4 +37,5 @@ export function chain(...handlers: readonly RequestHandler[]): RequestHandler {
     };
     step();
   };
+  return Object.assign(run, { handlers });
 }
