@@ -264,13 +264,19 @@ describe("a visitor's token is bound to that visitor", () => {
     await expectNobodyLoggedIn(() => postLogin(attacker.token, { [VISITOR]: victim.visitor }));
   });
 
-  it('refuses a made-up token of the right shape, and the right token with a character changed', async () => {
+  it('refuses a made-up token of the right shape, and the right token with a character changed or added', async () => {
     const form = await loginForm();
     expect(form.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
     await expectNobodyLoggedIn(() => postLogin('A'.repeat(22), { [VISITOR]: form.visitor }));
     const changed = `${form.token.slice(0, 10)}${form.token[10] === 'B' ? 'C' : 'B'}${form.token.slice(11)}`;
     await expectNobodyLoggedIn(() => postLogin(changed, { [VISITOR]: form.visitor }));
     await expectNobodyLoggedIn(() => postLogin('', { [VISITOR]: form.visitor }));
+    // The same 16 bytes written otherwise: a stray character, or the last character's spare bits changed.
+    await expectNobodyLoggedIn(() => postLogin(`${form.token}=`, { [VISITOR]: form.visitor }));
+    await expectNobodyLoggedIn(() => postLogin(`!${form.token}`, { [VISITOR]: form.visitor }));
+    const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(form.token.slice(-1));
+    const spare = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[last ^ 0b11] ?? '';
+    await expectNobodyLoggedIn(() => postLogin(`${form.token.slice(0, -1)}${spare}`, { [VISITOR]: form.visitor }));
   });
 
   it('follows the session secrets: a token made under the old one works while it is still listed, and not after', async () => {
