@@ -70,14 +70,14 @@ interface Layer {
 
 /**
  * What the app will route (method and path), read from Express's router, the chains mounted on it
- * and the route dispatchers in those (their own table and router): the ground truth.
+ * and the route dispatchers in those (their own table, and their router's routes): the ground truth.
  */
 function expressRoutes(app: Express): string[] {
   const found: string[] = [];
   const visit = (handler: Handler | undefined) => {
     if (handler?.served) found.push(...handler.served());
-    else if (handler?.handlers) handler.handlers.forEach(visit);
-    else if (handler?.stack) walk(handler.stack);
+    handler?.handlers?.forEach(visit);
+    if (handler?.stack) walk(handler.stack);
   };
   const walk = (stack: readonly Layer[]) => {
     for (const layer of stack) {

@@ -62,6 +62,8 @@ export class Routes {
 
 // Express matches paths case-insensitively and with or without a trailing slash.
 const pathKey = (path: string): string => path.toLowerCase().replace(/(.)\/$/, '$1');
+/** A path with parameters (/admin/users/:id), which Express's router matches; any other is looked up. */
+const hasParameters = (path: string): boolean => /[:*]/.test(path);
 const samePath = (a: string, b: string): boolean => pathKey(a) === pathKey(b);
 
 const METHOD_ORDER = ['GET', 'HEAD', 'POST'];
@@ -92,7 +94,7 @@ export function methodNotAllowed(routes: readonly Route[]): RequestHandler {
   const plain = new Map<string, readonly string[]>();
   const patterns = Router();
   for (const [key, { path, methods }] of allowedMethodsOf(routes)) {
-    if (/[:*]/.test(path)) {
+    if (hasParameters(path)) {
       patterns.all(path, (req, _res, next) => {
         if (!methods.includes(req.method)) throw refuse(methods);
         next();
@@ -120,24 +122,19 @@ export function clashes(routes: readonly Route[]): string[] {
 }
 
 /**
- * Declares `routes` on `router` (the app itself, or a Router): each protected route runs
- * `requireLogin` (a visitor goes to the login page) before its handlers. Declared on the app,
- * they are routed by its own router, without a nested one to go through on every request.
- * (Clashes are app.ts's check, over every route at once.)
+ * What runs for a route: `requireLogin` first for a protected one (a visitor goes to the login
+ * page), which makes `req.user` present for its handlers, as their type says.
  */
-export function declareRoutes<R extends Pick<Router, 'get' | 'post'>>(router: R, routes: readonly Route[]): R {
-  for (const { method, path, isPublic, handlers } of routes) {
-    // The guard makes `req.user` present for a protected route's handlers, as their type says.
-    const chain = [...(isPublic ? [] : [requireLogin]), ...(handlers as readonly RequestHandler[])];
-    if (method === 'GET') router.get(path, ...chain);
-    else router.post(path, ...chain);
-  }
-  return router;
-}
+const runsFor = ({ isPublic, handlers }: Route): RequestHandler[] => [
+  ...(isPublic ? [] : [requireLogin]),
+  ...(handlers as readonly RequestHandler[]),
+];
 
 export interface RouteDispatch extends RequestHandler {
-  /** What it serves, as `METHOD /path` (HEAD comes with GET): read from its own table and router. */
+  /** The routes it finds by lookup, as `METHOD /path` (HEAD comes with GET). */
   readonly served: () => string[];
+  /** The router of the routes with parameters (for a test that reads what the app routes). */
+  readonly handlers: readonly [Router];
 }
 
 /**
@@ -145,37 +142,29 @@ export interface RouteDispatch extends RequestHandler {
  * method and path, as Express matches them: any case, with or without a trailing slash; GET
  * answers HEAD too), rather than by trying every declared route's pattern in turn on every
  * request; a route with parameters (/admin/users/:id) goes through Express's router. A request
- * no route takes goes on to what comes after (the 404).
+ * no route takes goes on to what comes after (the 404). (Clashes are app.ts's check, over every
+ * route at once.)
  */
 export function dispatchRoutes(routes: readonly Route[]): RouteDispatch {
   const plain = new Map<string, { route: Route; run: RequestHandler }>();
-  const patterned: Route[] = [];
+  const router = Router();
   for (const route of routes) {
-    if (/[:*]/.test(route.path)) {
-      patterned.push(route);
+    if (hasParameters(route.path)) {
+      if (route.method === 'GET') router.get(route.path, ...runsFor(route));
+      else router.post(route.path, ...runsFor(route));
       continue;
     }
-    const run = chain(...(route.isPublic ? [] : [requireLogin]), ...(route.handlers as readonly RequestHandler[]));
+    const run = chain(...runsFor(route));
     plain.set(`${route.method} ${pathKey(route.path)}`, { route, run });
     if (route.method === 'GET') plain.set(`HEAD ${pathKey(route.path)}`, { route, run });
   }
-  const router = declareRoutes(Router(), patterned);
   const dispatch: RequestHandler = (req, res, next) => {
     const found = plain.get(`${req.method} ${pathKey(req.path)}`);
     if (found !== undefined) return found.run(req, res, next);
-    if (patterned.length > 0) return router(req, res, next);
+    if (router.stack.length > 0) return router(req, res, next);
     next();
   };
-  const served = (): string[] => [
-    ...[...plain].filter(([key]) => !key.startsWith('HEAD ')).map(([, { route }]) => `${route.method} ${route.path}`),
-    ...router.stack.flatMap((layer) =>
-      Object.entries((layer.route as { methods?: Record<string, boolean> } | undefined)?.methods ?? {})
-        .filter(([method, on]) => on && method !== '_all')
-        .map(([method]) => `${method.toUpperCase()} ${(layer.route as { path: string }).path}`),
-    ),
-  ];
-  return Object.assign(dispatch, { served });
+  const served = (): string[] =>
+    [...plain].filter(([key]) => !key.startsWith('HEAD ')).map(([, { route }]) => `${route.method} ${route.path}`);
+  return Object.assign(dispatch, { served, handlers: [router] as const });
 }
-
-/** One router for `routes` (see declareRoutes). */
-export const routerFor = (routes: readonly Route[]): Router => declareRoutes(Router(), routes);
