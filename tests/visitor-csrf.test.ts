@@ -306,6 +306,13 @@ describe("a visitor's token is bound to that visitor", () => {
     expectLoggedIn(await post(retired, renewed ?? '', form.visitor));
   });
 
+  it('says, on the 403 page, that the form expired and to reload it, as for a logged-in form', async () => {
+    const form = await loginForm();
+    const refused = await expectNobodyLoggedIn(() => postLogin(`${form.token}x`, { [VISITOR]: form.visitor }));
+    expect(refused.text).toContain('This form has expired or was sent from another site.');
+    expect(refused.text).toContain('reload the page and try again');
+  });
+
   it('refuses a token sent without any visitor cookie', async () => {
     const form = await loginForm();
     await expectNobodyLoggedIn(() => postLogin(form.token, {}));

@@ -7,6 +7,8 @@ import { randomId } from './random-ids.js';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const ERROR = { statusCode: 403, message: 'invalid csrf token', code: 'EBADCSRFTOKEN' } as const;
+/** A refused visitor token: the error csrf-sync raises for a session's, so errors.ts words both alike. */
+const refused = (): Error => Object.assign(new Error(ERROR.message), ERROR);
 
 const tokenInForm = (req: Request): string | undefined => {
   const body: unknown = req.body;
@@ -70,8 +72,6 @@ const secondsLeft = (value: unknown): number | undefined => {
 export function csrf({ secrets, secure }: CsrfOptions): Csrf {
   const visitorCookie = secure ? '__Host-gatehouse.visitor' : 'gatehouse.visitor';
   const visitorTokens = keyring(secrets, 'visitor csrf token v1');
-  const refused = () =>
-    new HttpError(403, messages.errors.library['EBADCSRFTOKEN'] ?? messages.errors.otherClientError);
 
   const visitorIn = (req: Request): unknown => (req.cookies as Record<string, unknown> | undefined)?.[visitorCookie];
 
