@@ -282,6 +282,18 @@ describe('static files', () => {
     expect(maxAge).toBeGreaterThan(0);
     expect(response.headers['set-cookie']).toBeUndefined();
   });
+
+  it.each(['/static/logo.svg', '/static/favicon.svg'])(
+    'serves the image %s as SVG that browsers may cache',
+    async (path) => {
+      const response = await request(t.app).get(path);
+      expect(response.status).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^image\/svg\+xml/);
+      const maxAge = Number(/max-age=(\d+)/.exec(String(response.headers['cache-control'] ?? ''))?.[1] ?? 0);
+      expect(maxAge).toBeGreaterThan(0);
+      expect(response.headers['set-cookie']).toBeUndefined();
+    },
+  );
 });
 
 describe('security headers', () => {
