@@ -54,6 +54,7 @@ async function main(): Promise<void> {
   const { createLogger } = await dist<typeof import('../src/http/logging.js')>('http/logging.js');
   const { sessionSecrets } = await dist<typeof import('../src/http/session-secret.js')>('http/session-secret.js');
   const { createMailer } = await dist<typeof import('../src/mail/mail-queue.js')>('mail/mail-queue.js');
+  const { appServer } = await dist<typeof import('../src/http/app-server.js')>('http/app-server.js');
 
   const config = parseConfig(process.env);
   const logger = createLogger(config.logLevel);
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
   const secrets = sessionSecrets(config);
   const mailer = createMailer({ config, pool: db.pool, logger, secrets });
   const gatehouse = await createApp({ config, db, logger, sessionSecrets: secrets, mailer });
-  const server = gatehouse.app.listen(0, '127.0.0.1');
+  const server = appServer(gatehouse.app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

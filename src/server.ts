@@ -1,6 +1,7 @@
 import type { Server, ServerResponse } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { createApp } from './app.js';
+import { appServer } from './http/app-server.js';
 import { openDatabase } from './db/database.js';
 import { EmbeddedLockedError } from './db/embedded-locked-error.js';
 import { migrateInWorker } from './db/migrate-in-worker.js';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const mailer = createMailer({ config, pool: db.pool, logger, secrets });
   const { app, close } = await createApp({ config, db, logger, sessionSecrets: secrets, mailer });
 
-  const server: Server = app.listen(config.port, config.host);
+  const server: Server = appServer(app).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

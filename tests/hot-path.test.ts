@@ -1,6 +1,8 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import request, { type Response } from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, PASSWORD, signedUpBrowser } from './support/browser.js';
+import { appServer } from '../src/http/app-server.js';
+import { Browser, PASSWORD, signUpIn, signedUpBrowser } from './support/browser.js';
 import { isLoggedIn } from './support/pages.js';
 import { sessionCount } from './support/users.js';
 import { type TestApp, sqlDuring, startTestApp } from './support/test-app.js';
@@ -269,5 +271,36 @@ describe('the request line', () => {
     });
     expect(typeof line?.['responseTime']).toBe('number');
     expect(JSON.stringify(line)).not.toContain('secret');
+  });
+});
+
+describe('the server npm start makes (appServer)', () => {
+  it("gives every request and response the app's prototypes from birth, and a whole visit works over it", async () => {
+    const server = appServer(t.app);
+    const born: boolean[] = [];
+    // Before Express takes the request: what Node made it.
+    server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      born.push(Object.getPrototypeOf(req) === t.app.request && Object.getPrototypeOf(res) === t.app.response);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { browser, fields } = await signUpIn(new Browser(server));
+      const dashboard = await browser.get('/');
+      expect(dashboard.status).toBe(200);
+      expect(dashboard.text).toContain(`Hello, ${fields.name}`);
+      expect((await browser.submit('/', '/logout', {})).status).toBe(303);
+      expect(await isLoggedIn(browser)).toBe(false);
+      const login = await browser.submit('/login', '/login', { email: fields.email, password: PASSWORD });
+      expect(login.status).toBe(303);
+      expect(await isLoggedIn(browser)).toBe(true);
+      expect((await browser.get('/no/such/page')).status).toBe(404);
+      expect(born.length).toBeGreaterThanOrEqual(10);
+      expect(born.every(Boolean)).toBe(true);
+      // The same app served by a plain server (as supertest serves it) still has its prototypes set by Express.
+      expect((await request(t.app).get('/login')).status).toBe(200);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { Express } from 'express';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent.js';
@@ -7,7 +8,8 @@ import TestAgent from 'supertest/lib/agent.js';
 export class Browser {
   readonly agent: TestAgent;
 
-  constructor(readonly app: Express) {
+  /** On the app (supertest serves it on a server of its own per request), or on a listening server of the app's. */
+  constructor(readonly app: Express | Server) {
     this.agent = request.agent(app);
   }
 
