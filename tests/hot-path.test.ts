@@ -304,3 +304,37 @@ describe('the server npm start makes (appServer)', () => {
     }
   });
 });
+
+describe("a logged-in view's one statement", () => {
+  const preparedNames = async (): Promise<string[]> => {
+    // Every idle connection of the pool (the view's among them), each asked what it has prepared.
+    const clients = await Promise.all(Array.from({ length: t.pool.idleCount }, () => t.pool.connect()));
+    try {
+      const names = await Promise.all(
+        clients.map(
+          async (client) => (await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements')).rows,
+        ),
+      );
+      return [...new Set(names.flat().map((row) => row.name))];
+    } finally {
+      for (const client of clients) client.release();
+    }
+  };
+
+  it('is prepared once per connection on Postgres (never on the embedded one), and views go on as connections are replaced', async () => {
+    const { browser, fields } = await signedUpBrowser(t.app);
+    expect((await browser.get('/')).status).toBe(200);
+    expect(await preparedNames()).toEqual(process.env['TEST_DATABASE_URL'] ? ['sessions.load'] : []);
+    for (let round = 0; round < 3; round++) {
+      // Every connection ends; the next views run on new ones (on the embedded database, the same
+      // backend, which keeps whatever a connection prepared).
+      const clients = await Promise.all(Array.from({ length: t.pool.totalCount }, () => t.pool.connect()));
+      for (const client of clients) client.release(true);
+      for (let view = 0; view < 3; view++) {
+        const dashboard = await browser.get('/');
+        expect(dashboard.status).toBe(200);
+        expect(dashboard.text).toContain(`Hello, ${fields.name}`);
+      }
+    }
+  });
+});

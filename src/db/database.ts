@@ -1,8 +1,21 @@
 import pg from 'pg';
 
+/**
+ * A statement Postgres parses and plans once per connection, then runs by name (pg's named
+ * statements): for the one every logged-in page view runs. Its text never changes (pg refuses a
+ * name given two texts) and names its columns, so a later migration that adds one changes nothing.
+ */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
 /** What repos need: something that runs a parameterised query (the pool, or a client in a transaction). */
 export interface Db {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    statement: string | PreparedStatement,
+    values?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
 }
 
 export interface Database {
@@ -32,6 +45,20 @@ export interface DatabaseOptions {
 // pg returns bigint (int8) as a string; our ids fit in a JS number comfortably.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number.parseInt(value, 10));
 
+const namedQuery = pg.Client.prototype.query;
+/**
+ * A client of the embedded database, which sends every statement unnamed. PGlite is one backend
+ * behind all its connections: a statement prepared by name outlives the connection that prepared
+ * it, and the next connection to prepare that name (the pool's one connection, replaced after it
+ * idled) would be refused.
+ */
+class OneBackendClient extends pg.Client {}
+OneBackendClient.prototype.query = function (this: pg.Client, config: unknown, ...rest: unknown[]) {
+  const unnamed =
+    typeof config === 'object' && config !== null && 'name' in config ? { ...config, name: undefined } : config;
+  return Reflect.apply(namedQuery, this, [unnamed, ...rest]) as unknown;
+} as typeof namedQuery;
+
 export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOptions): Promise<Database> {
   if (url !== undefined) {
     // Without a connect timeout a request would wait forever on an unreachable server.
@@ -60,7 +87,7 @@ export async function openDatabase({ url, dataDir, poolSize = 10 }: DatabaseOpti
   // socket server's interleaving of several connections' transactions can stall every one of
   // them (a burst of sign-ups, each a transaction, hung the embedded database). With one, the
   // pool's own queue takes turns, and a transaction's statements are the only ones it runs.
-  const pool = new pg.Pool({ ...connection, max: 1 });
+  const pool = new pg.Pool({ ...connection, max: 1, Client: OneBackendClient });
   pool.on('error', () => {});
   return {
     pool,

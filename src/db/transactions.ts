@@ -30,7 +30,7 @@ export function transactions(pool: pg.Pool): Transactions {
   const current = new AsyncLocalStorage<pg.PoolClient>();
 
   const db: Db = {
-    query: (text, values) => (current.getStore() ?? pool).query(text, values),
+    query: (statement, values) => (current.getStore() ?? pool).query(statement, values),
   };
 
   async function atomically<T>(work: () => Promise<T>): Promise<T> {

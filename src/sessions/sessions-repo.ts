@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Db } from '../db/database.js';
+import type { Db, PreparedStatement } from '../db/database.js';
 import { type User, userColumnsOf, userFromJoin } from '../users/users-repo.js';
 
 declare const sidHashBrand: unique symbol;
@@ -77,6 +77,17 @@ export type SessionKind = 'logins' | 'pending';
 // load, insert, update, touch and destroy; everything else takes the raw id, as the request has
 // it (req.sessionID), and hashes it here.
 
+/**
+ * The session and its user, by the session id's hash: the one statement of a logged-in page view,
+ * prepared once per connection (on the embedded database, sent unnamed: db/database.ts).
+ */
+const LOAD: PreparedStatement = {
+  name: 'sessions.load',
+  text: `SELECT s.sess, (extract(epoch FROM s.expire - localtimestamp) * 1000)::float8 AS ms_left, ${userColumnsOf('u')}
+           FROM sessions s LEFT JOIN users u ON u.id = s.user_id AND u.is_active
+          WHERE s.sid = $1 AND s.expire >= localtimestamp`,
+};
+
 /** Every SQL statement on sessions. */
 export function sessionsRepo(db: Db) {
   return {
@@ -85,12 +96,9 @@ export function sessionsRepo(db: Db) {
 
     /** The session and its user in one statement: a page view is one round trip. */
     async load(sid: SidHash): Promise<StoredSession | null> {
-      const { rows } = await db.query<{ sess: unknown; ms_left: number } & Parameters<typeof userFromJoin>[0]>(
-        `SELECT s.sess, (extract(epoch FROM s.expire - localtimestamp) * 1000)::float8 AS ms_left, ${userColumnsOf('u')}
-           FROM sessions s LEFT JOIN users u ON u.id = s.user_id AND u.is_active
-          WHERE s.sid = $1 AND s.expire >= localtimestamp`,
-        [sid],
-      );
+      const { rows } = await db.query<{ sess: unknown; ms_left: number } & Parameters<typeof userFromJoin>[0]>(LOAD, [
+        sid,
+      ]);
       const row = rows[0];
       if (!row) return null;
       const sess: unknown = typeof row.sess === 'string' ? JSON.parse(row.sess) : row.sess;
