@@ -139,6 +139,32 @@ describe('what a page view costs the database', () => {
     expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(59 * 60);
   });
 
+  it('moves it once when several views in flight find it a minute behind: the others write nothing', async () => {
+    const { browser } = await signedUpBrowser(t.app);
+    await browser.get('/');
+    const sid = sidHashOf(browser);
+    // Every row written to sessions from here on is counted by the database itself.
+    await t.pool.query(`
+      CREATE TABLE touch_count (n int NOT NULL);
+      INSERT INTO touch_count VALUES (0);
+      CREATE FUNCTION count_touch() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN UPDATE touch_count SET n = n + 1; RETURN NULL; END $$;
+      CREATE TRIGGER count_touch AFTER UPDATE ON sessions FOR EACH ROW EXECUTE FUNCTION count_touch();`);
+    try {
+      await t.pool.query("UPDATE sessions SET expire = expire - interval '2 minutes' WHERE sid = $1", [sid]);
+      await t.pool.query('UPDATE touch_count SET n = 0');
+      const views = await Promise.all(Array.from({ length: 8 }, () => browser.get('/')));
+      expect(views.map((view) => view.status)).toEqual(Array.from({ length: 8 }, () => 200));
+      expect((await t.pool.query<{ n: number }>('SELECT n FROM touch_count')).rows[0]?.n).toBe(1);
+      expect((await rowOf(browser))?.seconds_left).toBeGreaterThan(59 * 60);
+    } finally {
+      await t.pool.query(`
+        DROP TRIGGER count_touch ON sessions;
+        DROP FUNCTION count_touch();
+        DROP TABLE touch_count;`);
+    }
+  });
+
   it('sends no SQL at all for an anonymous visitor viewing a form, the first time or again', async () => {
     const browser = new Browser(t.app);
     expect(await sqlDuring(t, () => browser.get('/login').expect(200))).toEqual([]);

@@ -170,7 +170,7 @@ function thriftyStore(options: SessionOptions) {
         return;
       }
       // express-session ignores a failed touch; so do we (the next one retries).
-      rows.touch(read?.hash ?? hashSid(sid), Math.ceil(expires / 1000)).then(
+      rows.touch(read?.hash ?? hashSid(sid), Math.ceil(expires / 1000), TOUCH_EVERY_MS / 1000).then(
         () => callback?.(),
         () => callback?.(),
       );

@@ -138,11 +138,17 @@ export function sessionsRepo(db: Db) {
       );
     },
 
-    async touch(sid: SidHash, expiresAt: number): Promise<void> {
-      await db.query('UPDATE sessions SET expire = to_timestamp($2), last_seen_at = now() WHERE sid = $1', [
-        sid,
-        expiresAt,
-      ]);
+    /**
+     * Moves the expiry to `expiresAt` (seconds since the epoch) unless the row's is already within
+     * `slackSeconds` of it: of the page views in flight when the expiry fell a minute behind, each
+     * of which read the old one, the first moves it and the others write nothing.
+     */
+    async touch(sid: SidHash, expiresAt: number, slackSeconds: number): Promise<void> {
+      await db.query(
+        `UPDATE sessions SET expire = to_timestamp($2), last_seen_at = now()
+          WHERE sid = $1 AND abs(extract(epoch FROM expire - to_timestamp($2)::timestamp)) >= $3`,
+        [sid, expiresAt, slackSeconds],
+      );
     },
 
     /** Deletes the session (logout, a new id at login). */
