@@ -9,7 +9,8 @@ const made = new WeakMap<Express, Classes>();
 
 /**
  * Node's request and response classes for `app`, made once per app: subclasses of Node's own whose
- * prototypes are the app's request and response prototypes (Express's methods, then Node's).
+ * prototypes sit in front of the app's request and response prototypes (so Express's methods, then
+ * Node's, are found as before), and which the app then takes as its request and response prototypes.
  *
  * Why: Express gives every request and response its prototypes as it takes them
  * (`Object.setPrototypeOf(req, app.request)`). V8 does not remember the shapes (hidden classes)
