@@ -16,7 +16,7 @@ import { fixedHeaders } from './http/fixed-headers.js';
 import { formBody } from './http/form-body.js';
 import { healthRoutes } from './http/health-routes.js';
 import { type Logger, requestLogging } from './http/logging.js';
-import { type Route, clashes, dispatchRoutes, methodNotAllowed } from './http/routes.js';
+import { type Route, clashes, dispatchRoutes, isUnder, methodNotAllowed } from './http/routes.js';
 import { createSessions } from './http/session.js';
 import { useViews } from './http/views.js';
 import { exceptProviderAnswers, isProviderCallback } from './identities/provider-answers.js';
@@ -74,8 +74,8 @@ const noStore: RequestHandler = (_req, res, next) => {
  */
 function under(mountPath: string, handler: RequestHandler): RequestHandler {
   const mounted = Router().use(mountPath, handler);
-  const prefix = new RegExp(`^${mountPath}(?:/|$)`, 'i');
-  const run: RequestHandler = (req, res, next) => (prefix.test(req.path) ? mounted(req, res, next) : next());
+  const applies = isUnder(mountPath);
+  const run: RequestHandler = (req, res, next) => (applies(req.path) ? mounted(req, res, next) : next());
   // What it runs, for a test that reads what the app routes (as chain.ts's `handlers`).
   return Object.assign(run, { handlers: [mounted] });
 }

@@ -2,13 +2,14 @@ import { Router, type RequestHandler } from 'express';
 import { requireLogin } from '../http/current-user.js';
 import { HttpError } from '../http/errors.js';
 import { requireRecentLogin } from '../http/recent-login.js';
+import { isUnder } from '../http/routes.js';
 import { messages } from '../messages.js';
 
 /** Where the console lives: this path and everything under it is behind the gate. */
 export const CONSOLE_PATH = '/admin';
 
-/** True for a route of the console (Express matches paths case-insensitively, so this does too). */
-export const isConsolePath = (path: string): boolean => /^\/admin(?:\/|$)/i.test(path);
+/** True for a route of the console. */
+export const isConsolePath = isUnder(CONSOLE_PATH);
 
 /** How long ago a login (or a "confirm it's you") may be for the console to open (ASVS 7.5.3). */
 export const CONSOLE_RECENT_LOGIN_MINUTES = 10;

@@ -66,6 +66,15 @@ const pathKey = (path: string): string => path.toLowerCase().replace(/(.)\/$/, '
 const hasParameters = (path: string): boolean => /[:*]/.test(path);
 const samePath = (a: string, b: string): boolean => pathKey(a) === pathKey(b);
 
+/**
+ * A test for "`mountPath` itself or a path under it", as Express matches a mount path (in any
+ * case): for `/admin`, `/admin` and `/ADMIN/users`, not `/administrator`.
+ */
+export function isUnder(mountPath: string): (path: string) => boolean {
+  const prefix = new RegExp(`^${mountPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:/|$)`, 'i');
+  return (path) => prefix.test(path);
+}
+
 const METHOD_ORDER = ['GET', 'HEAD', 'POST'];
 
 /** The methods each path answers (GET brings HEAD, as Express answers HEAD with the GET route). */
