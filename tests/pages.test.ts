@@ -272,28 +272,20 @@ describe('health check', () => {
 });
 
 describe('static files', () => {
-  it('serves the stylesheet as CSS that browsers may cache', async () => {
-    const response = await request(t.app).get('/static/styles.css');
+  it.each([
+    ['/static/styles.css', /^text\/css/],
+    ['/static/logo.svg', /^image\/svg\+xml/],
+    ['/static/favicon.svg', /^image\/svg\+xml/],
+  ])('serves %s as %s that browsers may cache', async (path, contentType) => {
+    const response = await request(t.app).get(path);
     expect(response.status).toBe(200);
-    expect(response.headers['content-type']).toMatch(/^text\/css/);
+    expect(response.headers['content-type']).toMatch(contentType);
     const cacheControl = String(response.headers['cache-control'] ?? '');
     expect(cacheControl).not.toMatch(/no-store|no-cache|private/);
     const maxAge = Number(/max-age=(\d+)/.exec(cacheControl)?.[1] ?? 0);
     expect(maxAge).toBeGreaterThan(0);
     expect(response.headers['set-cookie']).toBeUndefined();
   });
-
-  it.each(['/static/logo.svg', '/static/favicon.svg'])(
-    'serves the image %s as SVG that browsers may cache',
-    async (path) => {
-      const response = await request(t.app).get(path);
-      expect(response.status).toBe(200);
-      expect(response.headers['content-type']).toMatch(/^image\/svg\+xml/);
-      const maxAge = Number(/max-age=(\d+)/.exec(String(response.headers['cache-control'] ?? ''))?.[1] ?? 0);
-      expect(maxAge).toBeGreaterThan(0);
-      expect(response.headers['set-cookie']).toBeUndefined();
-    },
-  );
 });
 
 describe('security headers', () => {
